@@ -1,0 +1,67 @@
+# pretty-meter: `make run` starts the product, `make test` runs every test.
+# Both create .venv and install into it idempotently (a second run installs nothing).
+
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+DATA ?= data
+HOST ?= 127.0.0.1
+PORT ?= 8000
+INSTALL_STAMP := $(VENV)/.installed
+FRONT_STAMP := frontend/node_modules/.installed
+FRONT_SOURCES := $(shell find frontend/src frontend/public frontend/index.html frontend/vite.config.* frontend/tsconfig*.json -type f 2>/dev/null)
+
+.PHONY: run test install web demo lint pytest webtest browser bench fuzz clean-demo
+
+$(INSTALL_STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[train,serve,dev]'
+	@touch $@
+
+install: $(INSTALL_STAMP)
+
+$(FRONT_STAMP): frontend/package-lock.json
+	cd frontend && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+frontend/dist/index.html: $(FRONT_STAMP) $(FRONT_SOURCES)
+	cd frontend && npm run build --silent
+
+web: frontend/dist/index.html
+
+## The demo model, made through the real pipeline and cached under $(DATA)/demo.
+demo: install
+	$(BIN)/pretty-meter demo --out $(DATA)/demo
+
+## The whole product on http://$(HOST):$(PORT)/ (page + API); Ctrl+C stops it.
+run: install web demo
+	$(BIN)/pretty-meter serve --man $(DATA)/demo/models/man --woman $(DATA)/demo/models/woman \
+		--web-dir frontend/dist --host $(HOST) --port $(PORT)
+
+browser:
+	@bash scripts/ensure-chromium.sh
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+webtest: web
+	cd frontend && npm run lint --silent && npm test --silent
+
+pytest: install web browser
+	$(BIN)/pytest
+
+## Everything: lint, format, types, the page's unit tests, pytest (incl. the browser end-to-end run).
+test: lint webtest pytest
+
+bench: install
+	$(BIN)/python bench/pipeline_bench.py
+	$(BIN)/python bench/detect_bench.py
+	$(BIN)/python bench/train_throughput.py
+	$(BIN)/python bench/serve_load.py
+
+clean-demo:
+	rm -rf $(DATA)/demo
