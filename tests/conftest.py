@@ -1,0 +1,34 @@
+"""Fixtures shared by every test area: the real-face photos and demo models made by the real pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+DATA_DIR = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def man_png() -> Path:
+    return DATA_DIR / "man.png"
+
+
+@pytest.fixture(scope="session")
+def woman_jpg() -> Path:
+    return DATA_DIR / "woman.jpg"
+
+
+@pytest.fixture(scope="session")
+def demo_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Both genders' demo models, prepared once per test session through the real pipeline
+    (synth → ingest → dedupe → detect → normalize → train → export) with tiny settings."""
+    from prettymeter.demo import TINY, prepare_demo
+
+    out = tmp_path_factory.mktemp("demo")
+    return prepare_demo(out, TINY)
