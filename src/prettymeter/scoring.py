@@ -1,0 +1,275 @@
+"""Run an exported model (model.onnx + card.json) on ONNX Runtime or OpenVINO, without torch.
+
+`Scorer(model_dir).run(batch)` is the one door to a model for the service, CLI prediction and
+the benchmark. Engines:
+
+- ``onnxruntime``: fp32; the CUDA provider when ``device="cuda"``.
+- ``openvino-bf16``: OpenVINO with bf16 inference precision, for CPUs with AMX/AVX-512 BF16.
+- ``openvino``: OpenVINO fp32.
+- ``auto``: ``openvino-bf16`` where the CPU has bf16 support, else ``onnxruntime``
+  (always ``onnxruntime`` on CUDA).
+
+Every engine must keep the 0-10 score within ``MAX_ENGINE_DRIFT`` of ONNX Runtime fp32. A
+Scorer on OpenVINO checks that itself when it loads (``verify=True``): it scores a fixed set of
+drawn probe photos on both engines; over the limit, ``auto`` falls back to ONNX Runtime fp32 and
+an explicitly chosen engine is refused. The service tests and ``bench/serve_load.py`` measure the
+drift on real photos as well.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from prettymeter.card import ModelCard, load_model_dir
+from prettymeter.errors import PrettyMeterError
+
+log = logging.getLogger(__name__)
+
+ENGINES = ("auto", "onnxruntime", "openvino", "openvino-bf16")
+DEVICES = ("cpu", "cuda")
+MAX_ENGINE_DRIFT = 0.05  # largest allowed move of the 0-10 score against ONNX Runtime fp32
+INPUT_NAME = "input"
+LABEL_OUTPUT = "label"
+STD_OUTPUT = "label_std"
+
+BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+@functools.cache
+def cpu_flags() -> frozenset[str]:
+    """The CPU feature flags from /proc/cpuinfo (empty where it cannot be read)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
+
+
+def cpu_has_bf16() -> bool:
+    """True on CPUs whose instructions run bf16 fast (AMX or AVX-512 BF16)."""
+    return bool(cpu_flags() & BF16_CPU_FLAGS)
+
+
+def _openvino_available() -> bool:
+    try:
+        import openvino  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def resolve_engine(engine: str, device: str = "cpu") -> str:
+    """The engine `auto` stands for on this machine; other names are checked and returned."""
+    if engine not in ENGINES:
+        raise PrettyMeterError(f"engine {engine!r} is unknown; choose one of {', '.join(ENGINES)}")
+    if device not in DEVICES:
+        raise PrettyMeterError(f"device {device!r} is unknown; choose cpu or cuda")
+    if device == "cuda":
+        if engine not in ("auto", "onnxruntime"):
+            raise PrettyMeterError(
+                f"engine {engine!r} runs on the CPU only; use engine onnxruntime (or auto) with "
+                "device cuda"
+            )
+        return "onnxruntime"
+    if engine == "auto":
+        return "openvino-bf16" if cpu_has_bf16() and _openvino_available() else "onnxruntime"
+    return engine
+
+
+def probe_batch(input_size: int, crop_size: int, count: int = 8) -> np.ndarray:
+    """Deterministic drawn photos (a face-like ellipse on a gradient), preprocessed for a model."""
+    from PIL import Image, ImageDraw
+
+    from prettymeter.imaging import preprocess
+
+    rng = np.random.default_rng(20240501)
+    arrays = []
+    for _ in range(count):
+        base = rng.integers(0, 255, 3)
+        gradient = np.linspace(0, 1, 160)[None, :, None] * rng.integers(-80, 80, 3)
+        pixels = np.clip(base + gradient + rng.normal(0, 8, (160, 160, 3)), 0, 255)
+        image = Image.fromarray(pixels.astype(np.uint8), "RGB")
+        draw = ImageDraw.Draw(image)
+        draw.ellipse((45, 30, 115, 120), fill=tuple(int(v) for v in rng.integers(120, 240, 3)))
+        draw.ellipse((62, 60, 72, 68), fill=(30, 30, 30))
+        draw.ellipse((88, 60, 98, 68), fill=(30, 30, 30))
+        arrays.append(preprocess(image, None, crop_size, input_size))
+    return np.stack(arrays)
+
+
+class Scorer:
+    """One loaded model: `run(batch)` → (labels in 0-1, ensemble stds or None)."""
+
+    def __init__(
+        self,
+        model_dir: Path,
+        engine: str = "auto",
+        threads: int | None = None,
+        device: str = "cpu",
+        verify: bool = True,
+    ) -> None:
+        self.model_dir = Path(model_dir)
+        self.card: ModelCard
+        self.card, self.onnx_path = load_model_dir(self.model_dir)
+        self.device = device
+        self.engine = resolve_engine(engine, device)
+        self.threads = threads
+        self.input_size = self.card.input_size
+        self._local = threading.local()
+        self.has_std = False
+        self.drift: float | None = None  # measured 0-10 score drift against ORT fp32
+        self._load()
+        if self.engine != "onnxruntime" and verify:
+            self.drift = self._measure_drift()
+            if self.drift > MAX_ENGINE_DRIFT:
+                if engine != "auto":
+                    raise PrettyMeterError(
+                        f"engine {self.engine} moves this model's scores by {self.drift:.3f} "
+                        f"(limit {MAX_ENGINE_DRIFT}) against ONNX Runtime fp32; use engine "
+                        "onnxruntime or auto"
+                    )
+                log.warning(
+                    "engine %s moves the scores of %s by %.3f > %.2f; using onnxruntime fp32",
+                    self.engine,
+                    self.model_dir,
+                    self.drift,
+                    MAX_ENGINE_DRIFT,
+                )
+                self.engine = "onnxruntime"
+                self._load()
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        try:
+            if self.engine == "onnxruntime":
+                self._load_onnxruntime()
+            else:
+                self._load_openvino(bf16=self.engine == "openvino-bf16")
+        except PrettyMeterError:
+            raise
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise PrettyMeterError(
+                f"{self.onnx_path} cannot be loaded by {self.engine} ({first}); re-export the "
+                "model or choose another engine"
+            ) from exc
+
+    def _measure_drift(self) -> float:
+        """Largest 0-10 score difference against ONNX Runtime fp32 on the probe photos."""
+        probe = probe_batch(self.input_size, self.card.preprocessing.crop_size)
+        reference = Scorer(self.model_dir, "onnxruntime", self.threads, "cpu", verify=False)
+        expected, _ = reference.run(probe)
+        got, _ = self.run(probe)
+        return float(np.abs(10.0 * got - 10.0 * expected).max())
+
+    def _load_onnxruntime(self) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if self.threads:
+            options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        # Spinning threads steal the CPU from decoding and detection in the same process.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        options.log_severity_level = 3
+        providers = ["CPUExecutionProvider"]
+        if self.device == "cuda":
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise PrettyMeterError(
+                    "device cuda was asked for but ONNX Runtime has no CUDA provider here; "
+                    "install onnxruntime-gpu with a matching CUDA, or set device cpu"
+                )
+            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        session = ort.InferenceSession(str(self.onnx_path), options, providers=providers)
+        names = {o.name for o in session.get_outputs()}
+        inputs = [i.name for i in session.get_inputs()]
+        self._check_io(inputs, names)
+        self.has_std = STD_OUTPUT in names
+        self._ort = session
+        self.providers = session.get_providers()
+
+    def _load_openvino(self, bf16: bool) -> None:
+        try:
+            import openvino as ov
+        except ImportError as exc:
+            raise PrettyMeterError(
+                "engine openvino needs the openvino package; install pretty-meter[serve] or "
+                "choose engine onnxruntime"
+            ) from exc
+        core = ov.Core()
+        model = core.read_model(str(self.onnx_path))
+        inputs = [i.get_any_name() for i in model.inputs]
+        names = {name for o in model.outputs for name in o.get_names()}
+        self._check_io(inputs, names)
+        size = self.input_size
+        model.reshape({INPUT_NAME: ov.PartialShape([-1, 3, size, size])})
+        config: dict[str, Any] = {
+            "INFERENCE_PRECISION_HINT": "bf16" if bf16 else "f32",
+            "PERFORMANCE_HINT": "LATENCY",
+            "NUM_STREAMS": "1",
+        }
+        if self.threads:
+            config["INFERENCE_NUM_THREADS"] = int(self.threads)
+        self._ov = core.compile_model(model, "CPU", config)
+        self.has_std = STD_OUTPUT in names
+        self.providers = ["OpenVINO CPU " + ("bf16" if bf16 else "fp32")]
+
+    def _check_io(self, inputs: list[str], outputs: set[str]) -> None:
+        if INPUT_NAME not in inputs or LABEL_OUTPUT not in outputs:
+            raise PrettyMeterError(
+                f"{self.onnx_path} has inputs {inputs} and outputs {sorted(outputs)}; a "
+                f"pretty-meter model needs input {INPUT_NAME!r} and output {LABEL_OUTPUT!r} "
+                "(re-export it with `pretty-meter export`)"
+            )
+
+    # -- running -------------------------------------------------------------------------------
+
+    def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Score a float32 batch [N, 3, S, S]; returns labels [N] and stds [N] (or None)."""
+        size = self.input_size
+        if batch.ndim != 4 or batch.shape[1:] != (3, size, size):
+            raise PrettyMeterError(
+                f"the model takes arrays [N, 3, {size}, {size}], got {list(batch.shape)}; "
+                "prepare photos with prettymeter.imaging.preprocess"
+            )
+        count = batch.shape[0]
+        if count == 0:
+            return np.zeros(0, np.float32), (np.zeros(0, np.float32) if self.has_std else None)
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        if self.engine == "onnxruntime":
+            wanted = [LABEL_OUTPUT, STD_OUTPUT] if self.has_std else [LABEL_OUTPUT]
+            results = self._ort.run(wanted, {INPUT_NAME: batch})
+            labels = results[0]
+            stds = results[1] if self.has_std else None
+        else:
+            request = getattr(self._local, "request", None)
+            if request is None:  # one infer request per thread: they are not thread-safe
+                request = self._ov.create_infer_request()
+                self._local.request = request
+            outputs = request.infer({INPUT_NAME: batch})
+            labels = outputs[self._ov.output(LABEL_OUTPUT)]
+            stds = outputs[self._ov.output(STD_OUTPUT)] if self.has_std else None
+        labels = np.asarray(labels, dtype=np.float32).reshape(count)
+        if stds is not None:
+            stds = np.asarray(stds, dtype=np.float32).reshape(count)
+        return labels.copy(), (stds.copy() if stds is not None else None)
+
+    def warmup(self, batch_sizes: tuple[int, ...] = (1,)) -> None:
+        """Run zero batches once so the first real request does not pay for compilation."""
+        size = self.input_size
+        for n in batch_sizes:
+            self.run(np.zeros((n, 3, size, size), np.float32))
+
+    def __repr__(self) -> str:
+        return f"Scorer({str(self.model_dir)!r}, engine={self.engine!r}, device={self.device!r})"
