@@ -1,0 +1,21 @@
+"""Face detection (MTCNN on ONNX Runtime, no torch), the main-face rule and the person box."""
+
+from prettymeter.faces.person import (
+    MIN_CONFIDENCE,
+    MIN_FACE_FRACTION,
+    Face,
+    PersonResult,
+    find_person,
+    main_faces,
+    person_box_from_face,
+)
+
+__all__ = [
+    "MIN_CONFIDENCE",
+    "MIN_FACE_FRACTION",
+    "Face",
+    "PersonResult",
+    "find_person",
+    "main_faces",
+    "person_box_from_face",
+]

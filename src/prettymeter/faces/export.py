@@ -1,0 +1,72 @@
+"""Export facenet-pytorch's packaged MTCNN weights (P-, R-, O-Net) to the ONNX files we ship.
+
+Needs the [train] extra (torch, facenet-pytorch 2.5.3, onnx); the files it writes are committed
+as package data, so the detector itself never needs torch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prettymeter.errors import PrettyMeterError
+
+NET_FILES = {"pnet": "pnet.onnx", "rnet": "rnet.onnx", "onet": "onet.onnx"}
+OUTPUT_NAMES = {
+    "pnet": ["reg", "prob"],
+    "rnet": ["reg", "prob"],
+    "onet": ["reg", "landmarks", "prob"],
+}
+OPSET = 17
+
+
+def torch_nets() -> dict[str, Any]:
+    """facenet-pytorch's three nets with their packaged weights, in eval mode."""
+    try:
+        from facenet_pytorch.models.mtcnn import ONet, PNet, RNet
+    except ImportError as exc:
+        raise PrettyMeterError(
+            "exporting the detector needs torch and facenet-pytorch; install the [train] extra "
+            "(pip install 'pretty-meter[train]')"
+        ) from exc
+    nets = {"pnet": PNet(), "rnet": RNet(), "onet": ONet()}
+    for net in nets.values():
+        net.eval()
+    return nets
+
+
+def export_nets(out: Path, overwrite: bool = False) -> dict[str, Path]:
+    """Write pnet.onnx, rnet.onnx and onet.onnx into `out`; returns their paths."""
+    import torch
+
+    from prettymeter.io import atomic_path, ensure_new_output
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    targets = {name: out / file for name, file in NET_FILES.items()}
+    for path in targets.values():
+        ensure_new_output(path, overwrite)
+    examples = {
+        "pnet": torch.zeros(1, 3, 64, 80),
+        "rnet": torch.zeros(2, 3, 24, 24),
+        "onet": torch.zeros(2, 3, 48, 48),
+    }
+    for name, net in torch_nets().items():
+        axes = {0: "n", 2: "h", 3: "w"} if name == "pnet" else {0: "n"}
+        dynamic = {"input": axes} | {o: {0: "n"} for o in OUTPUT_NAMES[name]}
+        if name == "pnet":
+            dynamic |= {o: {0: "n", 2: "oh", 3: "ow"} for o in OUTPUT_NAMES[name]}
+        with atomic_path(targets[name]) as tmp, torch.no_grad():
+            torch.onnx.export(
+                net,
+                (examples[name],),
+                str(tmp),
+                input_names=["input"],
+                output_names=OUTPUT_NAMES[name],
+                dynamic_axes=dynamic,
+                opset_version=OPSET,
+                dynamo=False,
+            )
+    for path in targets.values():
+        path.chmod(0o644)
+    return targets
