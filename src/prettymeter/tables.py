@@ -1,0 +1,142 @@
+"""Parquet tables between the stages: schemas, batched writing, reading and table metadata."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from prettymeter.errors import PrettyMeterError
+
+METADATA_KEY = b"prettymeter"
+# A row group holds at most this many rows or bytes of images, whichever comes first: the
+# memory a stage needs is bounded by one row group, not by the dataset size.
+BATCH_ROWS = 256
+BATCH_BYTES = 64 << 20
+
+INGEST_SCHEMA = pa.schema(
+    [
+        ("path", pa.string()),
+        ("uuid", pa.string()),
+        ("gender", pa.string()),
+        ("country", pa.string()),
+        ("rate", pa.float64()),
+        ("voices", pa.int64()),
+        ("image", pa.binary()),
+        ("sha256", pa.string()),
+        ("width", pa.int64()),
+        ("height", pa.int64()),
+        ("format", pa.string()),
+        ("phash", pa.string()),
+        ("split", pa.string()),
+        ("cv_fold", pa.int64()),
+    ]
+)
+
+DEDUPE_FIELDS = [
+    pa.field("group", pa.int64()),
+    pa.field("paths", pa.list_(pa.string())),
+    pa.field("merged", pa.int64()),
+]
+
+NORMALIZE_FIELDS = [pa.field("label", pa.float64()), pa.field("weight", pa.float64())]
+
+
+def with_fields(schema: pa.Schema, fields: Sequence[pa.Field]) -> pa.Schema:
+    """`schema` plus `fields`; a field already there is replaced in place (a stage rerun)."""
+    for field in fields:
+        index = schema.get_field_index(field.name)
+        schema = schema.set(index, field) if index >= 0 else schema.append(field)
+    return schema
+
+
+class BatchWriter:
+    """Collect rows as dicts and write them to a ParquetWriter one bounded row group at a time."""
+
+    def __init__(
+        self,
+        path: Path,
+        schema: pa.Schema,
+        max_rows: int = BATCH_ROWS,
+        max_bytes: int = BATCH_BYTES,
+    ) -> None:
+        self.schema = schema
+        self.max_rows = max_rows
+        self.max_bytes = max_bytes
+        self.rows_written = 0
+        self._rows: list[dict[str, Any]] = []
+        self._bytes = 0
+        self._writer = pq.ParquetWriter(str(path), schema, compression="zstd")
+
+    def add(self, row: dict[str, Any], size: int = 0) -> None:
+        self._rows.append(row)
+        self._bytes += size
+        if len(self._rows) >= self.max_rows or self._bytes >= self.max_bytes:
+            self.flush()
+
+    def write_table(self, table: pa.Table) -> None:
+        self.flush()
+        if table.num_rows:
+            self._writer.write_table(table.select(self.schema.names).cast(self.schema))
+            self.rows_written += table.num_rows
+
+    def flush(self) -> None:
+        if self._rows:
+            table = pa.Table.from_pylist(self._rows, schema=self.schema)
+            self._writer.write_table(table)
+            self.rows_written += len(self._rows)
+            self._rows = []
+            self._bytes = 0
+
+    def close(self, metadata: dict[str, Any] | None = None) -> None:
+        """Flush and close; `metadata` is stored as JSON under the Parquet key `prettymeter`."""
+        self.flush()
+        if metadata is not None:
+            self._writer.add_key_value_metadata({METADATA_KEY: json.dumps(metadata).encode()})
+        self._writer.close()
+
+
+def open_table(path: Path, required: Sequence[str] = ()) -> pq.ParquetFile:
+    """Open a stage's table, refusing a missing file, a non-Parquet file or missing columns."""
+    path = Path(path)
+    if not path.is_file():
+        raise PrettyMeterError(f"{path} does not exist; give the table the previous stage wrote")
+    try:
+        parquet = pq.ParquetFile(str(path))
+    except (pa.ArrowException, OSError) as exc:
+        raise PrettyMeterError(
+            f"{path} is not a Parquet table ({exc}); give a table written by pretty-meter"
+        ) from exc
+    names = set(parquet.schema_arrow.names)
+    missing = [name for name in required if name not in names]
+    if missing:
+        raise PrettyMeterError(
+            f"{path} has no column {', '.join(missing)}; run the stage that adds it first "
+            "(ingest → dedupe → detect → normalize)"
+        )
+    return parquet
+
+
+def iter_batches(
+    parquet: pq.ParquetFile, columns: Sequence[str] | None = None, batch_size: int = BATCH_ROWS
+) -> Iterator[pa.RecordBatch]:
+    """Read a table in bounded batches (optionally only some columns)."""
+    yield from parquet.iter_batches(
+        batch_size=batch_size, columns=list(columns) if columns is not None else None
+    )
+
+
+def read_columns(parquet: pq.ParquetFile, columns: Sequence[str]) -> pa.Table:
+    """Read only the named (small) columns of a table."""
+    return parquet.read(columns=list(columns))
+
+
+def read_metadata(path: Path) -> dict[str, Any]:
+    """The JSON a stage stored under the Parquet key `prettymeter` ({} when there is none)."""
+    metadata = pq.read_schema(str(path)).metadata or {}
+    raw = metadata.get(METADATA_KEY)
+    return json.loads(raw) if raw else {}
