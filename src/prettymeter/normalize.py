@@ -115,14 +115,14 @@ def add_voices_term(weights: np.ndarray, voices: np.ndarray) -> np.ndarray:
     return combined * (len(combined) / combined.sum())
 
 
-def _plot(values: np.ndarray, title: str, xlabel: str, path: Path) -> None:
+def _plot(values: np.ndarray, title: str, xlabel: str, path: Path, bins: Any = 50) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(6, 3.5), dpi=100)
-    axes.hist(values, bins=50, color="#4c72b0", edgecolor="white")
+    axes.hist(values, bins=bins, color="#4c72b0", edgecolor="white")
     axes.set_title(title)
     axes.set_xlabel(xlabel)
     axes.set_ylabel("photos")
@@ -241,7 +241,13 @@ def normalize(
     if plots:
         paths = plot_paths(dst)
         _plot(rates, f"raw rates, gender {gender} (n={len(rates)})", "rate", paths["rates"])
-        _plot(labels, f"normalized labels (median {med:g} → 0.5)", "label", paths["labels"])
+        _plot(
+            labels,
+            f"labels (median rate {med:.4g} → 0.5), LDS bins",
+            "label",
+            paths["labels"],
+            bins=np.linspace(0.0, 1.0, BINS + 1),
+        )
         _plot(weights, "sample weights (mean 1)", "weight", paths["weights"])
     return {
         "dst": str(dst),

@@ -30,7 +30,8 @@ UNKNOWN_SHARE = 0.2
 EXACT_SHARE = 0.05
 NEAR_SHARE = 0.05
 PNG_SHARE = 0.1
-VOICES_RANGE = (5, 300)  # log-uniform: about a fifth of the images fall below 40
+VOICES_RANGE = (5, 300)
+LOW_VOICES_SHARE = 0.2
 NOISE_AT_ONE_VOICE = 2.0  # rater noise sd = 2.0 / sqrt(voices): 0.9 at 5 voices, 0.12 at 300
 
 
@@ -159,8 +160,9 @@ def _encode(image: Image.Image, fmt: str, quality: int = 92) -> bytes:
 
 
 def _voices(rng: np.random.Generator) -> int:
-    low, high = np.log(VOICES_RANGE[0]), np.log(VOICES_RANGE[1])
-    return round(float(np.exp(rng.uniform(low, high))))
+    """A fifth of the photos below the default --min-voices (40), the rest 40..300, log-uniform."""
+    low, high = (VOICES_RANGE[0], 39) if rng.uniform() < LOW_VOICES_SHARE else (40, VOICES_RANGE[1])
+    return round(float(np.exp(rng.uniform(np.log(low), np.log(high)))))
 
 
 def _noisy_rate(rng: np.random.Generator, rate: float, voices: int) -> float:

@@ -137,6 +137,6 @@ def read_columns(parquet: pq.ParquetFile, columns: Sequence[str]) -> pa.Table:
 
 def read_metadata(path: Path) -> dict[str, Any]:
     """The JSON a stage stored under the Parquet key `prettymeter` ({} when there is none)."""
-    metadata = pq.read_schema(str(path)).metadata or {}
+    metadata = pq.ParquetFile(str(path)).metadata.metadata or {}
     raw = metadata.get(METADATA_KEY)
     return json.loads(raw) if raw else {}
