@@ -1,0 +1,222 @@
+// English and Russian texts, the language picked from the browser, and message formatting.
+
+import type { ApiError } from './api';
+
+export type Lang = 'en' | 'ru';
+export const LANGS: Lang[] = ['en', 'ru'];
+const STORAGE_KEY = 'pretty-meter.lang';
+
+/** The first browser language we speak; English otherwise. A choice made on the page wins. */
+export function detectLang(languages: readonly string[] = navigator.languages ?? [navigator.language]): Lang {
+  try {
+    const saved = localStorage.getItem(STORAGE_KEY);
+    if (saved === 'en' || saved === 'ru') return saved;
+  } catch {
+    // storage may be blocked; fall through to the browser's languages
+  }
+  for (const tag of languages) {
+    const base = tag.toLowerCase().split('-')[0];
+    if (base === 'ru' || base === 'en') return base;
+  }
+  return 'en';
+}
+
+export function saveLang(lang: Lang): void {
+  try {
+    localStorage.setItem(STORAGE_KEY, lang);
+  } catch {
+    // not fatal: the choice just is not remembered
+  }
+}
+
+/** Russian plural form: 1 фото / 2 фотографии / 5 фотографий. */
+export function ruPlural(n: number, one: string, few: string, many: string): string {
+  const mod10 = n % 10;
+  const mod100 = n % 100;
+  if (mod10 === 1 && mod100 !== 11) return one;
+  if (mod10 >= 2 && mod10 <= 4 && (mod100 < 12 || mod100 > 14)) return few;
+  return many;
+}
+
+const en = {
+  title: 'pretty-meter',
+  tagline: 'How good do you look on this photo? A neural network rates it from 0 to 10.',
+  aboutTitle: 'How it works',
+  about: [
+    'pretty-meter rates how good a person looks on a photo, on a scale from 0 to 10.',
+    'The rating comes from a neural network trained on photos rated by people.',
+    'You can send up to {max} photos at once.',
+    'A face must be clearly visible, and there must be one person on each photo.',
+    'Scores are approximate: people’s opinions differ, and so do models.',
+    'Please do not take the result seriously: it is a toy, not a verdict.',
+  ],
+  language: 'Language',
+  photos: 'Photos',
+  addPhotos: 'Add photos',
+  takePhoto: 'Take a photo',
+  dropHere: 'or drop photos here',
+  dropNow: 'Drop the photos to add them',
+  photoCount: '{n} of {max} photos',
+  gender: 'Who is on the photos?',
+  man: 'Man (M)',
+  woman: 'Woman (W)',
+  send: 'Rate',
+  sending: 'Rating…',
+  clear: 'Clear',
+  sendHintPhotos: 'Add at least one photo.',
+  sendHintGender: 'Choose M or W.',
+  sendHintBusy: 'Wait until the photos are ready.',
+  sendHintSame: 'These photos are already rated; change something to rate again.',
+  remove: 'Remove photo {n}',
+  photoAlt: 'Photo {n}: {name}',
+  preparing: 'Preparing…',
+  scoring: 'Rating…',
+  score: 'Score',
+  scoreOf: '{score} out of 10',
+  uncertainty: '± {value}',
+  percentile: 'Higher than {p}% of the photos the model was trained on',
+  personBox: 'Person found here',
+  model: 'Model: {name}',
+  demoNotice:
+    'This is a demo model trained on synthetic images, not on real rated photos: its scores mean nothing. To get a real one, train on your own dataset (see the README).',
+  tooMany: 'You can add at most {max} photos at once. {skipped} not added.',
+  notImage: '{name} is not a photo; add a JPEG, PNG, WebP or HEIC image.',
+  decodeFailed: 'This browser cannot open this photo. Save it as JPEG and add it again.',
+  photoErrors: {
+    no_face: 'No face found on this photo. Use a photo where the face is clearly visible.',
+    several_faces: 'There are several people on this photo. Use a photo of one person.',
+    face_too_small: 'The face is too small on this photo. Use a closer photo.',
+    not_an_image: 'The server could not read this photo. Try another one.',
+    too_large: 'This photo is too large for the server.',
+    unsupported_format: 'The server does not accept this type of file. Use JPEG or PNG.',
+    invalid_base64: 'The photo was damaged on the way. Try again.',
+  } as Record<string, string>,
+  errors: {
+    too_large:
+      'The photos are too large for the server (HTTP 413). Send fewer photos at once or smaller ones.',
+    busy: 'The server is busy right now. Try again in a moment.',
+    busyRetry: 'The server is busy right now. Try again in {s} s.',
+    client: 'The server refused the request (HTTP {status}): {detail}',
+    clientNoDetail: 'The server refused the request (HTTP {status}).',
+    server: 'The server failed (HTTP {status}). Try again later; if it keeps failing, tell the site owner.',
+    network: 'Cannot reach the server. Check your internet connection and try again.',
+    timeout: 'The server took too long to answer. Try again with fewer photos.',
+    bad_answer: 'The server sent an answer the page cannot read. Reload the page and try again.',
+    unknown: 'Something went wrong. Reload the page and try again.',
+  },
+  modelsUnavailable: 'Could not load the list of models; rating may still work.',
+  configProblem: 'Settings file problem ({problem}); using the defaults.',
+  footer: 'Photos are scored and forgotten: the service keeps none of them.',
+};
+
+export type Messages = typeof en;
+
+const ru: Messages = {
+  title: 'pretty-meter',
+  tagline: 'Насколько хорошо вы выглядите на этой фотографии? Нейросеть оценит её от 0 до 10.',
+  aboutTitle: 'Как это работает',
+  about: [
+    'pretty-meter оценивает, насколько хорошо человек выглядит на фотографии, по шкале от 0 до 10.',
+    'Оценку ставит нейронная сеть, обученная на фотографиях, оценённых людьми.',
+    'Можно отправить до {max} фотографий за раз.',
+    'Лицо должно быть хорошо видно, и на каждой фотографии должен быть один человек.',
+    'Оценки приблизительные: мнения людей расходятся, как и модели.',
+    'Пожалуйста, не воспринимайте результат всерьёз: это игрушка, а не приговор.',
+  ],
+  language: 'Язык',
+  photos: 'Фотографии',
+  addPhotos: 'Добавить фото',
+  takePhoto: 'Сделать снимок',
+  dropHere: 'или перетащите фотографии сюда',
+  dropNow: 'Отпустите, чтобы добавить фотографии',
+  photoCount: '{n} из {max} фото',
+  gender: 'Кто на фотографиях?',
+  man: 'Мужчина (М)',
+  woman: 'Женщина (Ж)',
+  send: 'Оценить',
+  sending: 'Оцениваем…',
+  clear: 'Очистить',
+  sendHintPhotos: 'Добавьте хотя бы одну фотографию.',
+  sendHintGender: 'Выберите М или Ж.',
+  sendHintBusy: 'Подождите, пока фотографии подготовятся.',
+  sendHintSame: 'Эти фотографии уже оценены; измените что-нибудь, чтобы оценить снова.',
+  remove: 'Убрать фото {n}',
+  photoAlt: 'Фото {n}: {name}',
+  preparing: 'Готовим…',
+  scoring: 'Оцениваем…',
+  score: 'Оценка',
+  scoreOf: '{score} из 10',
+  uncertainty: '± {value}',
+  percentile: 'Выше, чем {p}% фотографий, на которых обучалась модель',
+  personBox: 'Здесь найден человек',
+  model: 'Модель: {name}',
+  demoNotice:
+    'Это демонстрационная модель, обученная на синтетических изображениях, а не на настоящих оценённых фотографиях: её оценки ничего не значат. Чтобы получить настоящую, обучите модель на своём наборе данных (см. README).',
+  tooMany: 'За раз можно добавить не больше {max} фото. Не добавлено: {skipped}.',
+  notImage: '{name} — не фотография; добавьте изображение JPEG, PNG, WebP или HEIC.',
+  decodeFailed: 'Браузер не может открыть эту фотографию. Сохраните её в JPEG и добавьте снова.',
+  photoErrors: {
+    no_face: 'На этой фотографии не найдено лицо. Выберите фото, где лицо хорошо видно.',
+    several_faces: 'На этой фотографии несколько человек. Выберите фото одного человека.',
+    face_too_small: 'Лицо на этой фотографии слишком маленькое. Выберите фото крупнее.',
+    not_an_image: 'Сервер не смог прочитать эту фотографию. Попробуйте другую.',
+    too_large: 'Эта фотография слишком большая для сервера.',
+    unsupported_format: 'Сервер не принимает такой тип файла. Используйте JPEG или PNG.',
+    invalid_base64: 'Фотография повредилась по дороге. Попробуйте ещё раз.',
+  },
+  errors: {
+    too_large:
+      'Фотографии слишком большие для сервера (HTTP 413). Отправьте меньше фотографий за раз или фотографии поменьше.',
+    busy: 'Сервер сейчас занят. Попробуйте ещё раз через минуту.',
+    busyRetry: 'Сервер сейчас занят. Попробуйте ещё раз через {s} с.',
+    client: 'Сервер отклонил запрос (HTTP {status}): {detail}',
+    clientNoDetail: 'Сервер отклонил запрос (HTTP {status}).',
+    server: 'Ошибка на сервере (HTTP {status}). Попробуйте позже; если не пройдёт, сообщите владельцу сайта.',
+    network: 'Не удаётся связаться с сервером. Проверьте подключение к интернету и попробуйте ещё раз.',
+    timeout: 'Сервер слишком долго не отвечает. Попробуйте отправить меньше фотографий.',
+    bad_answer: 'Сервер прислал ответ, который страница не понимает. Обновите страницу и попробуйте ещё раз.',
+    unknown: 'Что-то пошло не так. Обновите страницу и попробуйте ещё раз.',
+  },
+  modelsUnavailable: 'Не удалось загрузить список моделей; оценка всё равно может работать.',
+  configProblem: 'Ошибка в файле настроек ({problem}); используются настройки по умолчанию.',
+  footer: 'Фотографии оцениваются и сразу забываются: сервис их не хранит.',
+};
+
+export const MESSAGES: Record<Lang, Messages> = { en, ru };
+
+/** Fill {name} placeholders. */
+export function fill(template: string, values: Record<string, string | number>): string {
+  return template.replace(/\{(\w+)\}/g, (match, key: string) => (key in values ? String(values[key]) : match));
+}
+
+/** The one line the page shows for a failed request. */
+export function requestErrorMessage(messages: Messages, error: unknown): string {
+  const e = messages.errors;
+  if (!error || typeof error !== 'object' || !('kind' in error)) return e.unknown;
+  const apiError = error as ApiError;
+  switch (apiError.kind) {
+    case 'too_large':
+      return e.too_large;
+    case 'busy':
+      return apiError.retryAfter ? fill(e.busyRetry, { s: apiError.retryAfter }) : e.busy;
+    case 'client':
+      return apiError.detail
+        ? fill(e.client, { status: apiError.status ?? '', detail: apiError.detail })
+        : fill(e.clientNoDetail, { status: apiError.status ?? '' });
+    case 'server':
+      return fill(e.server, { status: apiError.status ?? '' });
+    case 'network':
+      return e.network;
+    case 'timeout':
+      return e.timeout;
+    case 'bad_answer':
+      return e.bad_answer;
+    default:
+      return e.unknown;
+  }
+}
+
+/** The line shown on a photo the server could not score. */
+export function photoErrorMessage(messages: Messages, code: string, serverMessage: string): string {
+  return messages.photoErrors[code] ?? serverMessage;
+}
