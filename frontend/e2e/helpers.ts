@@ -1,0 +1,96 @@
+// Shared pieces of the end-to-end specs: the fixture photos, a face-free PNG, the service URLs.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { deflateSync } from 'node:zlib';
+import { expect, type Page } from '@playwright/test';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const REPO = path.resolve(here, '..', '..');
+export const MAN_PNG = path.join(REPO, 'tests', 'data', 'man.png');
+export const WOMAN_JPG = path.join(REPO, 'tests', 'data', 'woman.jpg');
+
+/** A required environment variable: the pytest side (tests/e2e) sets these to live services. */
+export function requiredEnv(name: 'PM_BASE_URL' | 'PM_SMALL_LIMIT_URL'): string {
+  const value = process.env[name];
+  if (!value) {
+    throw new Error(
+      `${name} is not set: start a pretty-meter service and set ${name} to its base URL ` +
+        '(tests/e2e/test_page_e2e.py does both)',
+    );
+  }
+  return value.replace(/\/+$/, '');
+}
+
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(bytes: Buffer): number {
+  let c = 0xffffffff;
+  for (const byte of bytes) c = CRC_TABLE[(c ^ byte) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+function chunk(type: string, data: Buffer): Buffer {
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(data.length);
+  const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(body));
+  return Buffer.concat([length, body, crc]);
+}
+
+/** A plain diagonal-gradient RGB PNG: a photo with no face on it. */
+export function gradientPng(width = 320, height = 240): Buffer {
+  const raw = Buffer.alloc((width * 3 + 1) * height);
+  for (let y = 0; y < height; y++) {
+    const row = y * (width * 3 + 1);
+    raw[row] = 0; // filter: none
+    for (let x = 0; x < width; x++) {
+      const i = row + 1 + x * 3;
+      raw[i] = Math.round((255 * x) / (width - 1));
+      raw[i + 1] = Math.round((255 * y) / (height - 1));
+      raw[i + 2] = 160;
+    }
+  }
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 2, 0, 0, 0], 8); // 8-bit, truecolour, deflate, no filter, no interlace
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return Buffer.concat([signature, chunk('IHDR', header), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+export const NO_FACE = { name: 'gradient.png', mimeType: 'image/png', buffer: gradientPng() };
+export const MAN = { name: 'man.png', mimeType: 'image/png', buffer: readFileSync(MAN_PNG) };
+export const WOMAN = { name: 'woman.jpg', mimeType: 'image/jpeg', buffer: readFileSync(WOMAN_JPG) };
+
+/** Open the page and wait until its settings are loaded (the file input is enabled). */
+export async function openPage(page: Page, url = '/'): Promise<void> {
+  await page.goto(url);
+  await expect(page.getByLabel('Add photos')).toBeEnabled();
+}
+
+/** Add photos through the real file input and wait until each is compressed and shown. */
+export async function addPhotos(page: Page, files: { name: string; mimeType: string; buffer: Buffer }[]): Promise<void> {
+  await page.getByLabel('Add photos').setInputFiles(files);
+  for (const [i, file] of files.entries()) {
+    await expect(page.getByAltText(`Photo ${i + 1}: ${file.name}`)).toBeVisible();
+  }
+}
+
+/** The number printed on a score bar, checked to be a score. */
+export async function scoreOf(page: Page, index: number): Promise<number> {
+  const meter = page.getByTestId('photo-card').nth(index).getByRole('meter');
+  await expect(meter).toBeVisible();
+  const text = (await meter.textContent())?.trim() ?? '';
+  expect(text).toMatch(/^\d{1,2}\.\d$/);
+  const score = Number(text);
+  expect(score).toBeGreaterThanOrEqual(0);
+  expect(score).toBeLessThanOrEqual(10);
+  expect(Number(await meter.getAttribute('aria-valuenow'))).toBeCloseTo(score, 5);
+  return score;
+}

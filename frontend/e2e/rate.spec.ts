@@ -1,0 +1,91 @@
+// The page against the live service: real compression, real upload, real model, real scores.
+import { expect, test } from '@playwright/test';
+import { MAN, NO_FACE, addPhotos, openPage, requiredEnv, scoreOf } from './helpers';
+
+test.use({ baseURL: requiredEnv('PM_BASE_URL') });
+
+test('a photo of a man gets a score bar with a number from 0 to 10', async ({ page }) => {
+  await openPage(page);
+  await expect(page.getByRole('heading', { name: 'pretty-meter', level: 1 })).toBeVisible();
+  const send = page.getByRole('button', { name: 'Rate' });
+  await expect(send).toBeDisabled();
+
+  await addPhotos(page, [MAN]);
+  await expect(send).toBeDisabled();
+  await page.getByLabel('Man (M)').check();
+  await expect(send).toBeEnabled();
+
+  const [request] = await Promise.all([page.waitForRequest((r) => r.url().endsWith('/v1/rate')), send.click()]);
+  // The page sends the compressed JPEG (≤512 px), not the 600 KB PNG.
+  const body = request.postDataBuffer();
+  expect(body).not.toBeNull();
+  expect(body!.length).toBeLessThan(MAN.buffer.length / 3);
+  expect(body!.includes(Buffer.from('Content-Type: image/jpeg'))).toBe(true);
+
+  await scoreOf(page, 0);
+  await expect(page.getByText(/^Higher than \d{1,3}% of the photos the model was trained on/)).toBeVisible();
+  await expect(page.getByTestId('person-box')).toBeVisible();
+  const frame = await page.getByAltText('Photo 1: man.png').boundingBox();
+  const box = await page.getByTestId('person-box').boundingBox();
+  expect(frame && box).toBeTruthy();
+  expect(box!.x).toBeGreaterThanOrEqual(frame!.x - 1);
+  expect(box!.x + box!.width).toBeLessThanOrEqual(frame!.x + frame!.width + 1);
+  expect(box!.y + box!.height).toBeLessThanOrEqual(frame!.y + frame!.height + 1);
+
+  // what model answered, and that it is a demo one (the test model's card says demo)
+  await expect(page.getByTestId('model-info')).toContainText('Model: ');
+  await expect(page.getByText(/demo model trained on synthetic images/)).toBeVisible();
+  await expect(send).toBeDisabled();
+  await expect(page.getByRole('alert')).toBeEmpty();
+});
+
+test('a photo with no face gets its own error while the other photo gets its score', async ({ page }) => {
+  await openPage(page);
+  await addPhotos(page, [NO_FACE, MAN]);
+  await page.getByLabel('Man (M)').check();
+  await page.getByRole('button', { name: 'Rate' }).click();
+  const cards = page.getByTestId('photo-card');
+  await expect(cards.nth(0).getByTestId('photo-error')).toHaveText(/No face found on this photo/);
+  await expect(cards.nth(0).getByTestId('photo-error')).toHaveAttribute('data-code', 'no_face');
+  await expect(cards.nth(0).getByRole('meter')).toHaveCount(0);
+  await scoreOf(page, 1);
+});
+
+test('the language switch turns the page Russian and back, and a Russian browser starts in Russian', async ({ page, browser }) => {
+  await openPage(page);
+  await page.getByRole('button', { name: 'Русский' }).click();
+  await expect(page.locator('html')).toHaveAttribute('lang', 'ru');
+  await expect(page.getByRole('button', { name: 'Оценить' })).toBeDisabled();
+  await expect(page.getByText('Пожалуйста, не воспринимайте результат всерьёз: это игрушка, а не приговор.')).toBeVisible();
+  await page.getByLabel('Добавить фото').setInputFiles([NO_FACE]);
+  await page.getByLabel('Мужчина (М)').check();
+  await page.getByRole('button', { name: 'Оценить' }).click();
+  await expect(page.getByTestId('photo-error')).toHaveText(/На этой фотографии не найдено лицо/);
+  await page.reload();
+  await expect(page.getByRole('button', { name: 'Оценить' })).toBeVisible();
+  await page.getByRole('button', { name: 'English' }).click();
+  await expect(page.getByRole('button', { name: 'Rate' })).toBeVisible();
+
+  const russian = await browser.newContext({ locale: 'ru-RU', baseURL: requiredEnv('PM_BASE_URL') });
+  const ruPage = await russian.newPage();
+  await ruPage.goto('/');
+  await expect(ruPage.getByRole('heading', { name: 'Как это работает' })).toBeVisible();
+  await russian.close();
+});
+
+test('the page is keyboard-operable with a visible focus', async ({ page }) => {
+  await openPage(page);
+  await page.keyboard.press('Tab');
+  await expect(page.getByRole('button', { name: 'English' })).toBeFocused();
+  const outline = await page.getByRole('button', { name: 'English' }).evaluate((el) => getComputedStyle(el).outlineStyle);
+  expect(outline).toBe('solid');
+  await page.getByLabel('Add photos').focus();
+  await page.getByLabel('Add photos').setInputFiles([MAN]);
+  await expect(page.getByAltText('Photo 1: man.png')).toBeVisible();
+  await page.getByLabel('Man (M)').focus();
+  await page.keyboard.press('Space');
+  await expect(page.getByLabel('Man (M)')).toBeChecked();
+  await page.getByRole('button', { name: 'Rate' }).focus();
+  await page.keyboard.press('Enter');
+  await scoreOf(page, 0);
+});
