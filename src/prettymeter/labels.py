@@ -42,7 +42,7 @@ class Labels:
 def split_extension(name: str) -> tuple[str, str]:
     """`a_b.JPG` → (`a_b`, `.jpg`); no extension → (name, "")."""
     stem, dot, ext = name.rpartition(".")
-    if not dot or not stem:
+    if not dot or not stem or not ext.isalnum():
         return name, ""
     return stem, "." + ext.lower()
 

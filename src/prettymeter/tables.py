@@ -61,12 +61,12 @@ class BatchWriter:
         self,
         path: Path,
         schema: pa.Schema,
-        max_rows: int = BATCH_ROWS,
-        max_bytes: int = BATCH_BYTES,
+        max_rows: int | None = None,
+        max_bytes: int | None = None,
     ) -> None:
         self.schema = schema
-        self.max_rows = max_rows
-        self.max_bytes = max_bytes
+        self.max_rows = max_rows or BATCH_ROWS
+        self.max_bytes = max_bytes or BATCH_BYTES
         self.rows_written = 0
         self._rows: list[dict[str, Any]] = []
         self._bytes = 0
