@@ -6,6 +6,7 @@ as package data, so the detector itself never needs torch.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,10 @@ def export_nets(out: Path, overwrite: bool = False) -> dict[str, Path]:
         dynamic = {"input": axes} | {o: {0: "n"} for o in OUTPUT_NAMES[name]}
         if name == "pnet":
             dynamic |= {o: {0: "n", 2: "oh", 3: "ow"} for o in OUTPUT_NAMES[name]}
-        with atomic_path(targets[name]) as tmp, torch.no_grad():
+        with atomic_path(targets[name]) as tmp, torch.no_grad(), warnings.catch_warnings():
+            # the TorchScript exporter handles these tiny fixed graphs exactly; torch warns
+            # that it is no longer the default
+            warnings.simplefilter("ignore", DeprecationWarning)
             torch.onnx.export(
                 net,
                 (examples[name],),
