@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import synthetic_photos
+from service_helpers import synthetic_photos
 
 from prettymeter.card import CARD_FILE
 from prettymeter.errors import PrettyMeterError

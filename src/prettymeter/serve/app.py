@@ -1,0 +1,95 @@
+"""The app factory: settings → FastAPI app (models load in the lifespan, nothing at import)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from prettymeter import __version__
+from prettymeter.serve.middleware import BodyLimit, RateLimiter, RequestLog, RootPath
+from prettymeter.serve.routes import health, seed, v1, web
+from prettymeter.serve.settings import Settings
+from prettymeter.serve.state import ServiceState
+
+log = logging.getLogger("prettymeter.serve")
+
+DESCRIPTION = (
+    "Rates how good a person looks on a photo, 0-10. The seed's API (`/man/predict`, "
+    "`/woman/predict`) is kept exactly; `/v1/rate` answers per photo with the person box, the "
+    "rate on the dataset's scale, the percentile and per-photo errors."
+)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the service for `settings`; models load when the app starts (lifespan)."""
+    state = ServiceState(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            await state.start()
+        except BaseException:
+            await state.stop()
+            raise
+        try:
+            yield
+        finally:
+            await state.stop()
+
+    app = FastAPI(
+        title="pretty-meter",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.service = state
+
+    @app.exception_handler(RequestValidationError)
+    async def one_line_validation_error(
+        request: Request, exc: RequestValidationError
+    ) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(p) for p in first["loc"]) or "request"
+        return JSONResponse({"detail": f"{where}: {first['msg']}; see /docs"}, status_code=422)
+
+    app.include_router(seed.router)
+    app.include_router(v1.router)
+    app.include_router(health.router)
+    web_dir = settings.web_dir
+    if web_dir is None or not (web_dir / "config.json").is_file():
+        app.include_router(web.router)
+    if web_dir is not None:
+        if (web_dir / "index.html").is_file():
+            # mounted last so every API route above wins over a file of the same name
+            app.mount("/", StaticFiles(directory=web_dir, html=True), name="web")
+        else:
+            log.warning("web_dir %s has no index.html; the page is not served", web_dir)
+
+    # Added innermost first: CORS is outermost so even a 413 or 429 reaches a page elsewhere.
+    limits = settings.limits
+    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
+    if settings.rate_limit.requests_per_minute > 0:
+        app.add_middleware(
+            RateLimiter,
+            per_minute=settings.rate_limit.requests_per_minute,
+            burst=settings.rate_limit.burst,
+        )
+    app.add_middleware(RequestLog, metrics=state.metrics, log_requests=settings.log_requests)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["*"],
+            expose_headers=["Retry-After"],
+        )
+    if settings.root_path:
+        app.add_middleware(RootPath, root_path=settings.root_path)
+    return app

@@ -1,0 +1,183 @@
+"""ASGI middleware: body-size limit while reading, per-client rate limit, request log + metrics."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from prettymeter.serve.metrics import Metrics
+
+access_log = logging.getLogger("prettymeter.access")
+
+
+async def send_json(
+    send: Send, status: int, detail: str, headers: dict[str, str] | None = None
+) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+class RootPath:
+    """Serve under a path prefix (the seed ran under /api behind a proxy): requests may come
+    with the prefix or with it stripped by the proxy; links in /docs carry it."""
+
+    def __init__(self, app: ASGIApp, root_path: str) -> None:
+        self.app = app
+        self.root_path = root_path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and not scope.get("root_path"):
+            scope = dict(scope, root_path=self.root_path)
+        await self.app(scope, receive, send)
+
+
+class _BodyTooLargeError(Exception):
+    pass
+
+
+class BodyLimit:
+    """413 for a body over `max_bytes`: by Content-Length up front, else counted while read."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _detail(self) -> str:
+        return (
+            f"the request body is over the limit of {self.max_bytes:,} bytes; send fewer or "
+            "smaller photos (the web page shrinks them to 512 px)"
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    length = int(value)
+                except ValueError:
+                    await send_json(send, 400, "the Content-Length header is not a number")
+                    return
+                if length > self.max_bytes:
+                    await send_json(send, 413, self._detail(), {"connection": "close"})
+                    return
+        received = 0
+        exceeded = False
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    exceeded = True
+                    raise _BodyTooLargeError
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if exceeded:  # whatever the app made of the cut body, the answer is 413
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except _BodyTooLargeError:
+            pass
+        except Exception:
+            if not exceeded:
+                raise
+        if exceeded and not started:
+            await send_json(send, 413, self._detail(), {"connection": "close"})
+
+
+class RateLimiter:
+    """Token bucket per client address: `per_minute` requests, `burst` at once; 429 over it."""
+
+    MAX_CLIENTS = 10_000
+
+    def __init__(self, app: ASGIApp, per_minute: float, burst: int) -> None:
+        self.app = app
+        self.rate = per_minute / 60.0
+        self.burst = float(burst)
+        self.buckets: dict[str, tuple[float, float]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.rate <= 0 or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        client = (scope.get("client") or ("unknown", 0))[0]
+        now = time.monotonic()
+        tokens, last = self.buckets.get(client, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        if tokens < 1.0:
+            wait = math.ceil((1.0 - tokens) / self.rate)
+            self.buckets[client] = (tokens, now)
+            await send_json(
+                send,
+                429,
+                f"too many requests from this address; wait {wait} s and try again",
+                {"retry-after": str(wait)},
+            )
+            return
+        if len(self.buckets) >= self.MAX_CLIENTS and client not in self.buckets:
+            self.buckets.clear()  # bounded memory; forgetting is only ever in the client's favour
+        self.buckets[client] = (tokens - 1.0, now)
+        await self.app(scope, receive, send)
+
+
+class RequestLog:
+    """One JSON log line and the metrics per request; never the body."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, log_requests: bool) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.log_requests = log_requests
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+        scope.setdefault("state", {})
+
+        async def send_and_record(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_record)
+        finally:
+            seconds = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", None) or (
+                "static" if scope["method"] == "GET" else "unmatched"
+            )
+            self.metrics.requests.labels(template, str(status)).inc()
+            self.metrics.latency.labels(template).observe(seconds)
+            if self.log_requests:
+                state: dict[str, Any] = scope["state"]
+                line = {
+                    "event": "request",
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "ms": round(seconds * 1000, 1),
+                    **{k: v for k, v in state.items() if k in ("model", "images", "errors")},
+                }
+                access_log.info(json.dumps(line, separators=(",", ":")))

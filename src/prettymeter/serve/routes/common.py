@@ -1,0 +1,114 @@
+"""What every scoring route does: read the body, pick the model, admit, score with a timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any, NoReturn
+
+from fastapi import HTTPException, Request
+from pydantic import BaseModel, ValidationError
+
+from prettymeter.errors import ImageError
+from prettymeter.serve.state import LoadedModel, Outcome, ServiceState
+
+RETRY_AFTER_S = "1"
+
+
+def service(request: Request) -> ServiceState:
+    state: ServiceState = request.app.state.service
+    return state
+
+
+def fail(status: int, detail: str, headers: dict[str, str] | None = None) -> NoReturn:
+    raise HTTPException(status_code=status, detail=detail, headers=headers)
+
+
+def json_body_schema(model: type[BaseModel], multipart: dict[str, Any] | None = None) -> dict:
+    """openapi_extra for a handler that reads its body itself (so /docs still shows it)."""
+    content: dict[str, Any] = {"application/json": {"schema": model.model_json_schema()}}
+    if multipart is not None:
+        content["multipart/form-data"] = {"schema": multipart}
+    return {"requestBody": {"required": True, "content": content}}
+
+
+def content_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+async def read_json(request: Request, model: type[BaseModel]) -> Any:
+    """The body as `model`: 415 for another content type, 400 for bad JSON, 422 for the schema."""
+    kind = content_type(request)
+    if kind and kind != "application/json" and not kind.endswith("+json"):
+        fail(415, f"content type {kind!r} is not accepted here; send application/json")
+    body = await request.body()
+    if not body:
+        fail(400, 'the request body is empty; send JSON like {"instances": ["<base64>"]}')
+    try:
+        raw = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        fail(400, 'the body is not valid JSON; send {"instances": ["<base64 image>", ...]}')
+    return validate(model, raw)
+
+
+def validate(model: type[BaseModel], raw: Any) -> Any:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        fail(422, f"{where}: {first['msg']}; see /docs for the request schema")
+
+
+def check_count(state: ServiceState, count: int, what: str) -> None:
+    if count == 0:
+        fail(400, f"no photos in the request; send at least one in {what}")
+    limit = state.settings.limits.max_instances
+    if count > limit:
+        fail(413, f"{count} photos in one request, the limit is {limit}; send them in parts")
+
+
+def ready_or_503(state: ServiceState) -> None:
+    if not state.ready:
+        fail(503, "the service is starting or stopping; retry shortly", {"Retry-After": "5"})
+
+
+def pick_model(state: ServiceState, gender: str | None, name: str | None) -> LoadedModel:
+    if gender is None and name is None:
+        fail(400, "say which model to use: gender 'm' or 'w', or model '<name>'")
+    if gender is not None and gender not in ("m", "w"):
+        fail(404, f"gender {gender!r} is unknown; use 'm' or 'w'")
+    model = state.find_model(gender=gender, name=name)
+    if model is None:
+        loaded = ", ".join(f"{r} ({m.card.name}, {m.card.gender})" for r, m in state.models.items())
+        wanted = f"model {name!r}" if name is not None else f"gender {gender!r}"
+        fail(404, f"no {wanted} is loaded; loaded: {loaded or 'none'}")
+    return model
+
+
+async def score(
+    request: Request, model: LoadedModel, payloads: list[bytes | ImageError], strict: bool
+) -> list[Outcome]:
+    """Admit the photos (429 at once when full), then score them within the time limit (504)."""
+    state = service(request)
+    request.state.model = model.route
+    request.state.images = len(payloads)
+    if not state.admit(len(payloads)):
+        state.metrics.rejected.labels("queue_full").inc()
+        fail(
+            429,
+            "the service is busy (its queue is full); retry in a second",
+            {"Retry-After": RETRY_AFTER_S},
+        )
+    timeout = state.settings.limits.request_timeout_s
+    try:
+        return await asyncio.wait_for(state.score(model, payloads, strict), timeout)
+    except TimeoutError:
+        state.metrics.rejected.labels("timeout").inc()
+        fail(504, f"scoring took longer than {timeout:g} s; retry later or send fewer photos")
+    finally:
+        state.release(len(payloads))
+
+
+def score_of(label: float) -> float:
+    return round(min(10.0, max(0.0, 10.0 * label)), 1)

@@ -1,0 +1,77 @@
+"""The seed's routes, kept exactly: POST /man/predict and /woman/predict."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from prettymeter.errors import ImageError
+from prettymeter.serve.pipeline import decode_base64
+from prettymeter.serve.routes.common import (
+    check_count,
+    fail,
+    json_body_schema,
+    pick_model,
+    read_json,
+    ready_or_503,
+    score,
+    score_of,
+    service,
+)
+from prettymeter.serve.schemas import ERROR_RESPONSES, PredictRequest, PredictResponse
+
+router = APIRouter(tags=["seed"])
+
+
+async def predict(request: Request, gender: str) -> PredictResponse:
+    state = service(request)
+    ready_or_503(state)
+    body: PredictRequest = await read_json(request, PredictRequest)
+    model = pick_model(state, gender, None)
+    check_count(state, len(body.instances), "instances")
+    payloads: list[bytes | ImageError] = []
+    for index, text in enumerate(body.instances):
+        try:
+            payloads.append(decode_base64(text))
+        except ImageError as exc:
+            fail(400, f"instance {index}: {exc}")
+    outcomes = await score(request, model, payloads, strict=False)
+    predictions = []
+    for index, outcome in enumerate(outcomes):
+        if outcome.label is None:
+            error = outcome.prepared.error
+            request.state.errors = [error.code if error else "unknown"]
+            fail(400, f"instance {index}: {error}")
+        predictions.append(score_of(outcome.label))
+    return PredictResponse(predictions=predictions)
+
+
+DOC = (
+    'The seed\'s contract: `{"instances": ["<base64>", ...]}` → `{"predictions": [...]}`, '
+    "one 0.0-10.0 score (one decimal) per instance in order. Every decodable photo is scored; "
+    "when no single person is found the whole image is scored. A photo that cannot be decoded "
+    "fails the request with 400."
+)
+
+
+@router.post(
+    "/man/predict",
+    response_model=PredictResponse,
+    responses=ERROR_RESPONSES,
+    openapi_extra=json_body_schema(PredictRequest),
+    summary="Score photos of men (seed API)",
+    description=DOC,
+)
+async def predict_man(request: Request) -> PredictResponse:
+    return await predict(request, "m")
+
+
+@router.post(
+    "/woman/predict",
+    response_model=PredictResponse,
+    responses=ERROR_RESPONSES,
+    openapi_extra=json_body_schema(PredictRequest),
+    summary="Score photos of women (seed API)",
+    description=DOC,
+)
+async def predict_woman(request: Request) -> PredictResponse:
+    return await predict(request, "w")

@@ -1,0 +1,150 @@
+"""v1: POST /v1/rate (multipart or JSON, per-photo results and errors) and GET /v1/models."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request
+
+from prettymeter.errors import ImageError, PrettyMeterError
+from prettymeter.serve.multipart import parse_form
+from prettymeter.serve.pipeline import decode_base64
+from prettymeter.serve.routes.common import (
+    check_count,
+    content_type,
+    fail,
+    json_body_schema,
+    pick_model,
+    read_json,
+    ready_or_503,
+    score,
+    score_of,
+    service,
+)
+from prettymeter.serve.schemas import (
+    ERROR_RESPONSES,
+    ModelInfo,
+    ModelsResponse,
+    PhotoError,
+    RateRequest,
+    RateResponse,
+    RateResult,
+)
+
+router = APIRouter(prefix="/v1", tags=["v1"])
+
+MULTIPART_SCHEMA = {
+    "type": "object",
+    "required": ["files"],
+    "properties": {
+        "files": {
+            "type": "array",
+            "items": {"type": "string", "format": "binary"},
+            "description": "one or more photos (JPEG, PNG, WebP, HEIC, GIF, BMP, TIFF)",
+        },
+        "gender": {"type": "string", "enum": ["m", "w"]},
+        "model": {"type": "string", "description": "route or card name instead of gender"},
+    },
+}
+
+
+async def read_rate_request(
+    request: Request,
+) -> tuple[list[bytes | ImageError], str | None, str | None]:
+    """The photos (or per-photo errors), gender and model of a JSON or multipart request."""
+    state = service(request)
+    kind = content_type(request)
+    if kind == "multipart/form-data":
+        body = await request.body()
+        loop = asyncio.get_running_loop()
+        limit = state.settings.limits.max_instances + 8
+        try:
+            form = await loop.run_in_executor(
+                state.prep_pool, parse_form, request.headers["content-type"], body, limit
+            )
+        except PrettyMeterError as exc:
+            fail(400, str(exc))
+        files = [part for part in form.files if part.name in ("files", "file")]
+        check_count(state, len(files), "the 'files' field")
+        payloads: list[bytes | ImageError] = [bytes(part.data) for part in files]
+        gender = form.fields.get("gender") or None
+        name = form.fields.get("model") or None
+        return payloads, gender, name
+    if kind in ("", "application/json") or kind.endswith("+json"):
+        json_body: RateRequest = await read_json(request, RateRequest)
+        check_count(state, len(json_body.instances), "instances")
+        payloads = []
+        for text in json_body.instances:
+            try:
+                payloads.append(decode_base64(text))
+            except ImageError as exc:
+                payloads.append(exc)
+        return payloads, json_body.gender, json_body.model
+    fail(
+        415,
+        f"content type {kind!r} is not accepted; send multipart/form-data files or "
+        "application/json instances",
+    )
+
+
+@router.post(
+    "/rate",
+    response_model=RateResponse,
+    responses=ERROR_RESPONSES,
+    openapi_extra=json_body_schema(RateRequest, MULTIPART_SCHEMA),
+    summary="Score photos, with per-photo results and errors",
+    description=(
+        "Multipart (`files` + `gender` or `model`) or JSON (`instances` + `gender` or `model`). "
+        "One result per photo, in order; a photo that cannot be scored gets an `error` "
+        "(no_face, several_faces, face_too_small, not_an_image, too_large, unsupported_format, "
+        "invalid_base64) and does not fail the others."
+    ),
+)
+async def rate(request: Request) -> RateResponse:
+    state = service(request)
+    ready_or_503(state)
+    payloads, gender, name = await read_rate_request(request)
+    model = pick_model(state, gender, name)
+    outcomes = await score(request, model, payloads, strict=True)
+    results = []
+    errors = []
+    card = model.card
+    for index, outcome in enumerate(outcomes):
+        prepared = outcome.prepared
+        error = prepared.error
+        if error is not None:
+            errors.append(error.code)
+        label = outcome.label
+        results.append(
+            RateResult(
+                index=index,
+                score=score_of(label) if label is not None else None,
+                rate=round(card.to_rate(min(1.0, max(0.0, label))), 2)
+                if label is not None
+                else None,
+                percentile=card.percentile(label) if label is not None else None,
+                uncertainty=round(10.0 * outcome.std, 2) if outcome.std is not None else None,
+                box=list(prepared.box) if prepared.box is not None and label is not None else None,
+                image_size=list(prepared.image_size) if prepared.image_size else None,
+                error=PhotoError(code=error.code, message=str(error)) if error else None,
+            )
+        )
+    if errors:
+        request.state.errors = errors
+    return RateResponse(model=card.name, demo=card.demo, results=results)
+
+
+@router.get("/models", response_model=ModelsResponse, summary="The loaded models and their cards")
+async def models(request: Request) -> ModelsResponse:
+    state = service(request)
+    return ModelsResponse(
+        models=[
+            ModelInfo(
+                route=route,
+                gender=loaded.card.gender,
+                engine=loaded.scorer.engine,
+                card=loaded.card.model_dump(by_alias=True, mode="json"),
+            )
+            for route, loaded in state.models.items()
+        ]
+    )

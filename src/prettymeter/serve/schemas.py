@@ -1,0 +1,95 @@
+"""Typed request and response bodies: what /docs shows is the real contract."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class PredictRequest(BaseModel):
+    """The seed's request body."""
+
+    instances: list[str] = Field(description="photos as base64 (a data: URL prefix is allowed)")
+
+
+class PredictResponse(BaseModel):
+    """The seed's answer: one score per instance, in order."""
+
+    predictions: list[float] = Field(description="0.0-10.0, one decimal")
+
+
+class RateRequest(BaseModel):
+    """v1 JSON body (multipart is the other way: `files` + `gender` or `model`)."""
+
+    instances: list[str] = Field(description="photos as base64")
+    gender: str | None = Field(None, description="pick the model by gender: 'm' or 'w'")
+    model: str | None = Field(None, description="pick the model by route or card name")
+
+
+class PhotoError(BaseModel):
+    code: str = Field(
+        description="no_face, several_faces, face_too_small, not_an_image, too_large, "
+        "unsupported_format, invalid_base64"
+    )
+    message: str = Field(description="one line: what is wrong and what to do")
+
+
+class RateResult(BaseModel):
+    index: int = Field(description="position of the photo in the request")
+    score: float | None = Field(description="0-10, one decimal")
+    rate: float | None = Field(description="the prediction on the training dataset's own scale")
+    percentile: float | None = Field(description="share (0-100) of training photos rated lower")
+    uncertainty: float | None = Field(
+        description="fold-ensemble spread on the 0-10 scale; null for a single model"
+    )
+    box: list[float] | None = Field(
+        description="person box x1, y1, x2, y2 in the photo's pixels (after EXIF orientation)"
+    )
+    image_size: list[int] | None = Field(description="width, height after EXIF orientation")
+    error: PhotoError | None = Field(description="why this photo has no score")
+
+
+class RateResponse(BaseModel):
+    model: str = Field(description="the model card's name")
+    demo: bool = Field(description="true for a demo model trained on synthetic images")
+    results: list[RateResult]
+
+
+class ModelInfo(BaseModel):
+    route: str
+    gender: Literal["m", "w"]
+    engine: str = Field(description="onnxruntime, openvino or openvino-bf16")
+    card: dict[str, Any] = Field(description="the model card (card.json)")
+
+
+class ModelsResponse(BaseModel):
+    models: list[ModelInfo]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    ready: bool
+    models: list[str]
+
+
+class ErrorBody(BaseModel):
+    detail: str = Field(description="one line: what is wrong and what to do")
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text}
+    for code, text in {
+        400: "malformed body, bad base64 or undecodable photo (seed routes), empty list",
+        404: "unknown model or gender",
+        413: "body or photo count over the limit",
+        415: "wrong content type",
+        422: "body does not match the schema",
+        429: "busy: queue full or client rate limit; see Retry-After",
+        503: "not ready; see Retry-After",
+        504: "the request took longer than the time limit",
+    }.items()
+}

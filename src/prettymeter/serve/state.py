@@ -1,0 +1,204 @@
+"""What a running service holds: loaded models, their batchers, thread pools and admission."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prettymeter.card import ModelCard, load_model_dir
+from prettymeter.errors import ImageError, PrettyMeterError
+from prettymeter.scoring import Scorer
+from prettymeter.serve.batching import MicroBatcher
+from prettymeter.serve.metrics import Metrics
+from prettymeter.serve.pipeline import Prepared, Preparer
+from prettymeter.serve.settings import SEED_ROUTES, Settings
+
+log = logging.getLogger("prettymeter.serve")
+
+
+@dataclass
+class LoadedModel:
+    route: str
+    card: ModelCard
+    scorer: Scorer
+    batcher: MicroBatcher
+
+
+@dataclass
+class Outcome:
+    """One photo's answer: the prepared photo plus the model's label (None on error)."""
+
+    prepared: Prepared
+    label: float | None = None
+    std: float | None = None
+
+
+@dataclass
+class ServiceState:
+    settings: Settings
+    metrics: Metrics = field(default_factory=Metrics)
+    models: dict[str, LoadedModel] = field(default_factory=dict)
+    ready: bool = False
+    in_flight: int = 0
+    preparer: Preparer | None = None
+    prep_pool: ThreadPoolExecutor | None = None
+    inference_pool: ThreadPoolExecutor | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def check_model_dirs(self) -> dict[str, ModelCard]:
+        """Verify every configured model directory (card schema, ONNX hash) before loading."""
+        if not self.settings.models:
+            raise PrettyMeterError(
+                "no model configured; pass --man DIR and/or --woman DIR, set models in the "
+                "config file, or run `pretty-meter demo`"
+            )
+        cards = {}
+        for route, model_dir in self.settings.models.items():
+            card, _ = load_model_dir(Path(model_dir))
+            expected = SEED_ROUTES.get(route)
+            if expected is not None and card.gender != expected:
+                raise PrettyMeterError(
+                    f"{model_dir} is a model for gender {card.gender!r} but is configured as "
+                    f"route {route!r} (gender {expected!r}); swap --man and --woman"
+                )
+            cards[route] = card
+        return cards
+
+    async def start(self) -> None:
+        """Load every model (refusing a broken one with its message), then become ready."""
+        self.check_model_dirs()
+        settings = self.settings
+        cpus = os.cpu_count() or 1
+        self.prep_pool = ThreadPoolExecutor(
+            max_workers=settings.prep_workers or cpus, thread_name_prefix="prep"
+        )
+        self.inference_pool = ThreadPoolExecutor(
+            max_workers=settings.inference_workers, thread_name_prefix="infer"
+        )
+        loop = asyncio.get_running_loop()
+        detector = None
+        if settings.detect:
+            from prettymeter.faces.mtcnn import FaceDetector
+
+            detector = await loop.run_in_executor(self.prep_pool, FaceDetector)
+        self.preparer = Preparer(detector, settings.limits.max_pixels)
+        for route, model_dir in settings.models.items():
+            started = time.perf_counter()
+            scorer = await loop.run_in_executor(self.inference_pool, self._load_scorer, model_dir)
+            batcher = MicroBatcher(
+                scorer,
+                self.inference_pool,
+                settings.batching.max_batch_size,
+                settings.batching.max_wait_ms,
+                observe=self._observer(route),
+            )
+            batcher.start()
+            self.models[route] = LoadedModel(route, scorer.card, scorer, batcher)
+            log.info(
+                "model %s loaded from %s on %s in %.1f s (engine drift %s)",
+                route,
+                model_dir,
+                scorer.engine,
+                time.perf_counter() - started,
+                "n/a" if scorer.drift is None else f"{scorer.drift:.3f}",
+            )
+        self.ready = True
+        self.metrics.ready.set(1)
+
+    def _load_scorer(self, model_dir: Path) -> Scorer:
+        scorer = Scorer(
+            model_dir, self.settings.engine, self.settings.threads, device=self.settings.device
+        )
+        scorer.warmup((1, self.settings.batching.max_batch_size))
+        return scorer
+
+    def _observer(self, route: str):  # type: ignore[no-untyped-def]
+        batch_size = self.metrics.batch_size.labels(route)
+        inference = self.metrics.inference.labels(route)
+
+        def observe(size: int, seconds: float) -> None:
+            batch_size.observe(size)
+            inference.observe(seconds)
+
+        return observe
+
+    async def stop(self) -> None:
+        self.ready = False
+        self.metrics.ready.set(0)
+        for model in self.models.values():
+            await model.batcher.stop()
+        for pool in (self.prep_pool, self.inference_pool):
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- model choice ----------------------------------------------------------------------------
+
+    def find_model(self, gender: str | None = None, name: str | None = None) -> LoadedModel | None:
+        """By route or card name, else by gender (the seed route of that gender first)."""
+        if name is not None:
+            if name in self.models:
+                return self.models[name]
+            return next((m for m in self.models.values() if m.card.name == name), None)
+        for route, seed_gender in SEED_ROUTES.items():
+            if seed_gender == gender and route in self.models:
+                return self.models[route]
+        return next((m for m in self.models.values() if m.card.gender == gender), None)
+
+    # -- admission -------------------------------------------------------------------------------
+
+    def admit(self, count: int) -> bool:
+        """Take room for `count` photos, or say no at once (the caller answers 429)."""
+        if self.in_flight + count > self.settings.batching.queue_size:
+            return False
+        self.in_flight += count
+        self.metrics.in_flight.set(self.in_flight)
+        return True
+
+    def release(self, count: int) -> None:
+        self.in_flight = max(0, self.in_flight - count)
+        self.metrics.in_flight.set(self.in_flight)
+
+    # -- scoring ---------------------------------------------------------------------------------
+
+    async def score(
+        self, model: LoadedModel, payloads: list[bytes | ImageError], strict: bool
+    ) -> list[Outcome]:
+        """Decode + detect every photo in the thread pool, then score the good ones in batches."""
+        assert self.preparer is not None and self.prep_pool is not None
+        loop = asyncio.get_running_loop()
+        crop_size = model.card.preprocessing.crop_size
+        input_size = model.card.input_size
+
+        async def prepare(payload: bytes | ImageError) -> Prepared:
+            if isinstance(payload, ImageError):
+                return Prepared(error=payload)
+            assert self.preparer is not None
+            return await loop.run_in_executor(
+                self.prep_pool, self.preparer.prepare, payload, crop_size, input_size, strict
+            )
+
+        prepared = await asyncio.gather(*(prepare(p) for p in payloads))
+        futures = [model.batcher.submit(p.array) if p.array is not None else None for p in prepared]
+        self.metrics.queue_depth.labels(model.route).set(model.batcher.depth)
+        outcomes = []
+        try:
+            for item, future in zip(prepared, futures, strict=True):
+                if future is None:
+                    outcomes.append(Outcome(item))
+                    continue
+                label, std = await future
+                outcomes.append(Outcome(item, label, std))
+        finally:  # a timed-out request takes its photos out of the next batch
+            for future in futures:
+                if future is not None and not future.done():
+                    future.cancel()
+        for outcome in outcomes:
+            error = outcome.prepared.error
+            self.metrics.images.labels(error.code if error else "scored").inc()
+        return outcomes
