@@ -227,7 +227,8 @@ def mode_variants(image: Image.Image) -> dict[str, bytes]:
     """The same photo in every awkward mode: RGBA, LA, P, CMYK, I;16, 1-bit."""
     rgba = image.convert("RGBA")
     rgba.putalpha(200)
-    gray16 = Image.fromarray((np.asarray(image.convert("L"), dtype=np.uint16) * 257), "I;16")
+    gray16 = Image.fromarray((np.asarray(image.convert("L"), dtype=np.uint16) * 257).astype("<u2"))
+    assert gray16.mode == "I;16"
     return {
         "RGBA": encode(rgba, "PNG"),
         "LA": encode(image.convert("LA"), "PNG"),
