@@ -1,0 +1,151 @@
+"""The demo model: synthetic rated photos through the real pipeline, cached (DESIGN §7)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from prettymeter.card import load_model_dir
+from prettymeter.console import console, summary
+from prettymeter.errors import PrettyMeterError
+
+ROUTES = {"m": "man", "w": "woman"}
+DEMO_NOTES = (
+    "Demo model trained on synthetic drawings, not on photos of people: its scores mean nothing "
+    "for real people. Train a real model on your own rated photos: see docs/training.md."
+)
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """How big the demo is: small enough to train in about a minute on two CPU cores."""
+
+    n: int = 900
+    photo_size: int = 128
+    crop_size: int = 64
+    backbone: str = "mobilenet_v3_small"
+    epochs: int = 8
+    folds: int = 3
+    batch_size: int = 32
+    lr: float = 2e-3
+    min_voices: int = 40
+    seed: int = 0
+
+
+# The test suite's demo: the same stages, a fraction of the work.
+TINY = DemoSettings(n=240, epochs=2, folds=2)
+
+
+def model_dirs(out: Path) -> dict[str, Path]:
+    """Where `prepare_demo` puts the two models (route name → model directory)."""
+    return {route: Path(out) / "models" / route for route in ROUTES.values()}
+
+
+def _ready(model_dir: Path) -> bool:
+    try:
+        load_model_dir(model_dir)
+    except PrettyMeterError:
+        return False
+    return True
+
+
+def _run_done(run: Path) -> bool:
+    from prettymeter.train import RUN_FILE
+
+    path = run / RUN_FILE
+    if not path.is_file():
+        return False
+    return bool(json.loads(path.read_text(encoding="utf-8")).get("done"))
+
+
+MARKER = ".pretty-meter-demo"
+
+
+def _claim(out: Path) -> None:
+    """The demo rewrites its own cache freely, so it never works in a folder it did not make."""
+    if out.exists() and any(out.iterdir()) and not (out / MARKER).is_file():
+        raise PrettyMeterError(
+            f"{out} is not empty and was not made by `pretty-meter demo`; choose another --out"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("made by pretty-meter demo; safe to delete\n", encoding="utf-8")
+
+
+def prepare_demo(
+    out: Path, settings: DemoSettings | None = None, *, force: bool = False
+) -> dict[str, Path]:
+    """Make (or reuse) both demo models under `out`; every stage's output is cached and reused,
+    so an interrupted preparation continues where it stopped."""
+    from prettymeter.dedupe import dedupe
+    from prettymeter.detect import detect
+    from prettymeter.export import export
+    from prettymeter.ingest import ingest
+    from prettymeter.normalize import normalize
+    from prettymeter.synth import generate
+    from prettymeter.train import TrainConfig, train
+
+    s = settings or DemoSettings()
+    out = Path(out)
+    models = model_dirs(out)
+    if not force and all(_ready(d) for d in models.values()):
+        console.print(f"demo models ready in {out / 'models'} (reused; pass --force to rebuild)")
+        return models
+
+    _claim(out)
+    photos = out / "photos"
+    tables = out / "tables"
+    raw, dedup, crops = tables / "raw.parquet", tables / "dedup.parquet", tables / "crops.parquet"
+    if force or not photos.is_dir():
+        generate(photos, n=s.n, seed=s.seed, size=s.photo_size, overwrite=True)
+    if force or not raw.is_file():
+        ingest(photos, raw, overwrite=True)
+    if force or not dedup.is_file():
+        dedupe(raw, dedup, overwrite=True)
+    if force or not crops.is_file():
+        detect(dedup, crops, detector="none", crop_size=s.crop_size, overwrite=True)
+
+    for gender, route in ROUTES.items():
+        table = tables / f"{gender}.parquet"
+        run = out / "runs" / route
+        if force or not table.is_file():
+            normalize(crops, table, gender, min_voices=s.min_voices, overwrite=True)
+        if force or not _run_done(run):
+            resume = not force and (run / "config.json").is_file()
+            train(
+                TrainConfig(
+                    data=table,
+                    out=run,
+                    backbone=s.backbone,
+                    weights=None,
+                    image_size=s.crop_size,
+                    epochs=s.epochs,
+                    batch_size=s.batch_size,
+                    lr=s.lr,
+                    folds=s.folds,
+                    final="ensemble",
+                    seed=s.seed,
+                    device="cpu",
+                    resume=resume,
+                    overwrite=not resume,
+                )
+            )
+        if force or not _ready(models[route]):
+            export(
+                run,
+                models[route],
+                name=f"demo-{route}",
+                demo=True,
+                notes=DEMO_NOTES,
+                overwrite=True,
+            )
+
+    summary(
+        "demo: ready",
+        {
+            **{f"model {route}": str(path) for route, path in models.items()},
+            "what it is": "demo models trained on synthetic images (scores mean nothing)",
+            "serve": f"pretty-meter serve --man {models['man']} --woman {models['woman']}",
+        },
+    )
+    return models
