@@ -1,5 +1,6 @@
 """Face detection (MTCNN on ONNX Runtime, no torch), the main-face rule and the person box."""
 
+from prettymeter.faces.mtcnn import FaceDetector, auto_min_face_size
 from prettymeter.faces.person import (
     MIN_CONFIDENCE,
     MIN_FACE_FRACTION,
@@ -14,7 +15,9 @@ __all__ = [
     "MIN_CONFIDENCE",
     "MIN_FACE_FRACTION",
     "Face",
+    "FaceDetector",
     "PersonResult",
+    "auto_min_face_size",
     "find_person",
     "main_faces",
     "person_box_from_face",

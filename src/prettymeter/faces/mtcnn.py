@@ -212,20 +212,36 @@ def _area_bounds(start: Any, length: Any, size: int) -> tuple[np.ndarray, np.nda
 
 
 def _to_net_input(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Pixel sums over cells → mean pixel values in MTCNN's [-1, 1] scaling, float32."""
+    """Pixel sums over cells → mean pixel values in MTCNN's scaling ((v - 127.5) / 128)."""
     values = sums.astype(np.float32)
-    values /= counts.astype(np.float32)
-    values -= 127.5
-    values *= 0.0078125
+    values *= (0.0078125 / counts).astype(np.float32)
+    values -= np.float32(127.5 * 0.0078125)
     return values
+
+
+def _gather_sums(
+    table: np.ndarray, row_lo: np.ndarray, row_hi: np.ndarray, col_lo: Any, col_hi: Any
+) -> np.ndarray:
+    """Sums over the cells [row_lo, row_hi) × [col_lo, col_hi): four flat look-ups per cell.
+
+    Index arrays broadcast against each other; the result is (3, *broadcast shape).
+    """
+    stride = table.shape[2]
+    flat = table.reshape(3, -1)
+    top, bottom = row_lo * stride, row_hi * stride
+    return (
+        np.take(flat, bottom + col_hi, axis=1)
+        - np.take(flat, top + col_hi, axis=1)
+        - np.take(flat, bottom + col_lo, axis=1)
+        + np.take(flat, top + col_lo, axis=1)
+    )
 
 
 def area_resize(table: np.ndarray, height: int, width: int, out_h: int, out_w: int) -> np.ndarray:
     """The whole photo area-resampled to (3, out_h, out_w), scaled for the nets."""
     row_lo, row_hi = _area_bounds(0, height, out_h)
     col_lo, col_hi = _area_bounds(0, width, out_w)
-    rows = table[:, row_hi] - table[:, row_lo]  # (3, out_h, W+1): each cell's rows summed
-    sums = rows[:, :, col_hi] - rows[:, :, col_lo]
+    sums = _gather_sums(table, row_lo[:, None], row_hi[:, None], col_lo[None], col_hi[None])
     counts = (row_hi - row_lo)[:, None] * (col_hi - col_lo)[None, :]
     return _to_net_input(sums, counts)
 
@@ -247,15 +263,8 @@ def crop_boxes(
     boxes, x, y, ex, ey = boxes[valid], x[valid], y[valid], ex[valid], ey[valid]
     row_lo, row_hi = _area_bounds(y, ey - y, size)  # (N, size)
     col_lo, col_hi = _area_bounds(x, ex - x, size)
-    stride = width + 1
-    flat = table.reshape(3, -1)
-    top, bottom = (row_lo * stride)[:, :, None], (row_hi * stride)[:, :, None]
-    left, right = col_lo[:, None, :], col_hi[:, None, :]
-    sums = (
-        np.take(flat, bottom + right, axis=1)
-        - np.take(flat, top + right, axis=1)
-        - np.take(flat, bottom + left, axis=1)
-        + np.take(flat, top + left, axis=1)
+    sums = _gather_sums(
+        table, row_lo[:, :, None], row_hi[:, :, None], col_lo[:, None, :], col_hi[:, None, :]
     )  # (3, N, size, size)
     counts = (row_hi - row_lo)[:, :, None] * (col_hi - col_lo)[:, None, :]
     crops = _to_net_input(sums, counts[None])
