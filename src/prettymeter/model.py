@@ -1,0 +1,135 @@
+"""The one door to a backbone: build a torchvision model by name with a 1-output regression head."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from prettymeter.console import warn
+from prettymeter.errors import PrettyMeterError
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+DEFAULT_BACKBONE = "efficientnet_v2_s"
+# Backbones whose head is a plain Linear layer we can swap; all are torchvision names.
+BACKBONES = (
+    "efficientnet_v2_s",
+    "efficientnet_v2_m",
+    "efficientnet_b0",
+    "efficientnet_b3",
+    "mobilenet_v3_small",
+    "mobilenet_v3_large",
+    "mobilenet_v2",
+    "resnet18",
+    "resnet50",
+    "regnet_y_400mf",
+    "shufflenet_v2_x0_5",
+    "shufflenet_v2_x1_0",
+    "convnext_tiny",
+)
+
+
+def _swap_head(model: nn.Module) -> None:
+    """Replace the last Linear layer (the classifier) with a 1-output Linear layer."""
+    from torch import nn
+
+    last_name = None
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Linear):
+            last_name = name
+    if last_name is None:  # pragma: no cover - every listed backbone has one
+        raise PrettyMeterError("this backbone has no Linear head to replace; choose another")
+    parent_name, _, child = last_name.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    old = getattr(parent, child)
+    head = nn.Linear(old.in_features, 1)
+    # Labels are normalized around the median (0.5): start every prediction there, so the
+    # first epochs learn the ranking instead of the offset.
+    nn.init.normal_(head.weight, std=0.01)
+    nn.init.constant_(head.bias, 0.5)
+    setattr(parent, child, head)
+
+
+def imagenet_cache_file(backbone: str) -> Path:
+    """Where torchvision keeps the ImageNet weights of `backbone` once downloaded."""
+    import torch
+    from torchvision.models import get_model_weights
+
+    url = get_model_weights(backbone).DEFAULT.url  # type: ignore[attr-defined]
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
+
+
+def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """A safetensors file or a plain state dict; never unpickles code (weights_only=True)."""
+    import torch
+
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise PrettyMeterError(
+            f"{path} is not a state dict that loads without unpickling code ({exc.__class__.__name__}); "
+            "give a .safetensors file or a torch state dict"
+        ) from exc
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise PrettyMeterError(f"{path} does not hold a state dict; give a .safetensors file")
+    return state
+
+
+def _load_into(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Load every matching tensor; a head of another shape (1000 classes) is left at init."""
+    own = model.state_dict()
+    state = {k.removeprefix("module.").removeprefix("_orig_mod."): v for k, v in state.items()}
+    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    missing = [k for k in own if k not in usable]
+    # Only the head may be missing: anything more means the file is for another backbone.
+    if len(missing) > 2 or len(usable) < len(own) // 2:
+        raise PrettyMeterError(
+            f"{source} does not fit this backbone ({len(missing)} of {len(own)} tensors missing "
+            "or of another shape); pass the --backbone the weights were made for"
+        )
+    model.load_state_dict(usable, strict=False)
+
+
+def build_model_with_source(backbone: str, weights: str | None) -> tuple[nn.Module, str]:
+    """Build the model; also say where its weights came from ('imagenet:<file>', a path, 'random')."""
+    import torchvision
+
+    if backbone not in torchvision.models.list_models(module=torchvision.models):
+        raise PrettyMeterError(
+            f"unknown backbone {backbone!r}; choose one of: {', '.join(BACKBONES)}"
+        )
+    model = torchvision.models.get_model(backbone, weights=None)
+    _swap_head(model)
+    if weights is None or weights in ("", "none", "random"):
+        return model, "random"
+    if weights == "imagenet":
+        cached = imagenet_cache_file(backbone)
+        if cached.is_file():
+            _load_into(model, _read_state_dict(cached), str(cached))
+            return model, f"imagenet:{cached}"
+        warn(
+            f"no ImageNet weights for {backbone} in the local cache ({cached}); training starts "
+            "from RANDOM INIT (expect much worse results; put the file there or pass --weights PATH)"
+        )
+        return model, "random (imagenet weights not in cache)"
+    path = Path(weights).expanduser()
+    if not path.is_file():
+        raise PrettyMeterError(
+            f"weights file {path} does not exist; pass --weights imagenet, none, or a real path"
+        )
+    _load_into(model, _read_state_dict(path), str(path))
+    return model, str(path)
+
+
+def build_model(backbone: str, weights: str | None) -> nn.Module:
+    """torchvision `backbone` with its classifier swapped for a 1-output regression head."""
+    return build_model_with_source(backbone, weights)[0]
