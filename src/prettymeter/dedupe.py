@@ -22,11 +22,27 @@ DEFAULT_THRESHOLD = 6
 PAIR_BLOCK = 4_000_000  # hash pairs compared per numpy block: bounds memory at ~32 MB
 
 
-def perceptual_hash(image: Image.Image) -> str:
-    """64-bit pHash (imagehash) of a decoded image, as 16 hex digits."""
-    import imagehash
+HASH_SIDE = 8  # 8×8 low DCT frequencies = 64 bits
+_DCT_SIDE = 32
+# Rows 0..7 of the unnormalized DCT-II matrix (scipy.fftpack.dct's default), 32 samples.
+_DCT = 2.0 * np.cos(
+    np.pi
+    * np.arange(HASH_SIDE)[:, None]
+    * (2 * np.arange(_DCT_SIDE)[None, :] + 1)
+    / (2 * _DCT_SIDE)
+)
 
-    return str(imagehash.phash(image))
+
+def perceptual_hash(image: Image.Image) -> str:
+    """64-bit pHash of a decoded image as 16 hex digits: the same bits as imagehash.phash
+    (grey, 32×32 Lanczos, 2-D DCT, 8×8 low frequencies above their median), without its
+    scipy import (a second per process)."""
+    grey = image.convert("L").resize((_DCT_SIDE, _DCT_SIDE), Image.Resampling.LANCZOS)
+    pixels = np.asarray(grey, dtype=np.float64)
+    low = _DCT @ pixels @ _DCT.T
+    bits = (low > np.median(low)).ravel()
+    value = int.from_bytes(np.packbits(bits).tobytes(), "big")
+    return f"{value:016x}"
 
 
 def perceptual_hash_bytes(data: bytes) -> str:

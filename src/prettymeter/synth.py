@@ -78,7 +78,7 @@ def _random_face(rng: np.random.Generator, gender: str) -> Face:
         cy=float(rng.uniform(0.4, 0.58)),
         background=background,  # type: ignore[arg-type]
         shirt=tuple(int(v) for v in rng.integers(0, 256, 3)),  # type: ignore[arg-type]
-        clutter=int(rng.integers(2, 8)),
+        clutter=int(rng.integers(4, 12)),
     )
 
 
@@ -99,7 +99,8 @@ def draw(face: Face, size: int, rng: np.random.Generator) -> Image.Image:
         x, y = rng.uniform(0, s, 2)
         w = rng.uniform(0.08, 0.35) * s
         colour = tuple(int(v) for v in rng.integers(0, 256, 3))
-        pen.rectangle((x, y, x + w, y + w * rng.uniform(0.5, 1.5)), fill=colour)
+        shape = pen.rectangle if rng.uniform() < 0.5 else pen.ellipse
+        shape((x, y, x + w, y + w * rng.uniform(0.5, 1.5)), fill=colour)
 
     height = (0.45 + 0.3 * face.size) * s  # head height: 45%..75% of the frame
     width = 0.74 * height

@@ -86,7 +86,12 @@ class BatchWriter:
 
     def flush(self) -> None:
         if self._rows:
-            table = pa.Table.from_pylist(self._rows, schema=self.schema)
+            # Column by column: Table.from_pylist would import pandas (a second) for nothing.
+            columns = [
+                pa.array([row.get(field.name) for row in self._rows], type=field.type)
+                for field in self.schema
+            ]
+            table = pa.Table.from_arrays(columns, schema=self.schema)
             self._writer.write_table(table)
             self.rows_written += len(self._rows)
             self._rows = []

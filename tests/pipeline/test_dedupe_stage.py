@@ -153,3 +153,16 @@ def test_union_find_joins_chains_into_one_set() -> None:
     sets.union(1, 4)
     assert len({sets.find(i) for i in (0, 1, 3, 4)}) == 1
     assert sets.find(2) == 2
+
+
+def test_our_phash_has_the_same_bits_as_imagehash() -> None:
+    import io
+
+    import imagehash
+    from PIL import Image
+
+    from prettymeter.dedupe import perceptual_hash
+
+    for seed in range(20):
+        image = Image.open(io.BytesIO(photo(seed, size=40 + seed)))
+        assert perceptual_hash(image) == str(imagehash.phash(image))
