@@ -76,9 +76,10 @@ export async function openPage(page: Page, url = '/'): Promise<void> {
 
 /** Add photos through the real file input and wait until each is compressed and shown. */
 export async function addPhotos(page: Page, files: { name: string; mimeType: string; buffer: Buffer }[]): Promise<void> {
+  const before = await page.getByTestId('photo-card').count();
   await page.getByLabel('Add photos').setInputFiles(files);
   for (const [i, file] of files.entries()) {
-    await expect(page.getByAltText(`Photo ${i + 1}: ${file.name}`)).toBeVisible();
+    await expect(page.getByAltText(`Photo ${before + i + 1}: ${file.name}`)).toBeVisible();
   }
 }
 
