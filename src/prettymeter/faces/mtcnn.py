@@ -30,6 +30,12 @@ MIN_FACE_PX = 20  # the smallest face looked for on small photos (facenet-pytorc
 # face only counts when it is at least half the main one), and skipping them makes the
 # pyramid, and so the detector, much cheaper on large photos.
 MIN_FACE_FRACTION = 0.04
+# Photos whose shorter side is above this are shrunk before detection (boxes are scaled back):
+# the pyramid never looks at their full resolution anyway, and the summed-area table of a
+# 40-megapixel photo alone would take ~1 GB. Shrinking stops where the smallest face looked for
+# would fall under O-Net's 48-px input, so candidate crops are never blown up.
+MAX_SHORT_SIDE = 1200
+MIN_SHRUNK_FACE_PX = 48
 NMS_MATRIX_LIMIT = 2048  # above this many boxes NMS goes box by box to bound memory
 
 
@@ -87,8 +93,19 @@ class FaceDetector:
         """All faces on an RGB photo, most confident first."""
         if image.mode != "RGB":
             image = image.convert("RGB")
-        pixels = np.asarray(image)
-        boxes, points = self.detect_array(pixels)
+        width, height = image.size
+        min_face = self.min_face_for(width, height)
+        shrink = min(1.0, max(MAX_SHORT_SIDE / min(width, height), MIN_SHRUNK_FACE_PX / min_face))
+        if shrink < 1.0:
+            size = (max(1, round(width * shrink)), max(1, round(height * shrink)))
+            image = image.resize(size, Image.Resampling.BOX, reducing_gap=2.0)
+        boxes, points = self.detect_array(np.asarray(image), min_face * shrink)
+        if shrink < 1.0:
+            scale_x, scale_y = width / image.width, height / image.height
+            boxes[:, [0, 2]] *= scale_x
+            boxes[:, [1, 3]] *= scale_y
+            points[:, :, 0] *= scale_x
+            points[:, :, 1] *= scale_y
         return [
             Face(
                 box=(float(b[0]), float(b[1]), float(b[2]), float(b[3])),
@@ -98,11 +115,18 @@ class FaceDetector:
             for b, p in zip(boxes, points, strict=True)
         ]
 
-    def detect_array(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """uint8 (H, W, 3) → boxes (N, 5: x1, y1, x2, y2, score) and landmarks (N, 5, 2)."""
+    def detect_array(
+        self, pixels: np.ndarray, min_face: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 (H, W, 3) → boxes (N, 5: x1, y1, x2, y2, score) and landmarks (N, 5, 2).
+
+        Works at the array's full resolution (no shrinking); `min_face` defaults to
+        `min_face_for` the array's size.
+        """
         height, width = pixels.shape[:2]
         empty = np.zeros((0, 5)), np.zeros((0, 5, 2))
-        min_face = self.min_face_for(width, height)
+        if min_face is None:
+            min_face = self.min_face_for(width, height)
         table = summed_area_table(pixels)
 
         boxes = self._stage_one(table, height, width, min_face)
