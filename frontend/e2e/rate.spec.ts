@@ -1,6 +1,6 @@
 // The page against the live service: real compression, real upload, real model, real scores.
 import { expect, test } from '@playwright/test';
-import { MAN, NO_FACE, addPhotos, openPage, requiredEnv, scoreOf } from './helpers';
+import { MAN, NO_FACE, addPhotos, lowContrastTexts, openPage, requiredEnv, scoreOf } from './helpers';
 
 test.use({ baseURL: requiredEnv('PM_BASE_URL') });
 
@@ -52,6 +52,8 @@ test('a photo with no face gets its own error while the other photo gets its sco
   await expect(cards.nth(0).getByTestId('photo-error')).toHaveAttribute('data-code', 'no_face');
   await expect(cards.nth(0).getByRole('meter')).toHaveCount(0);
   await scoreOf(page, 1);
+  // every text on the page, the score, the error and the demo notice included, passes WCAG AA
+  expect(await lowContrastTexts(page)).toEqual([]);
 });
 
 test('the language switch turns the page Russian and back, and a Russian browser starts in Russian', async ({ page, browser }) => {
