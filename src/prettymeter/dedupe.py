@@ -15,7 +15,14 @@ from PIL import Image
 
 from prettymeter.errors import PrettyMeterError
 from prettymeter.io import atomic_path, ensure_new_output
-from prettymeter.tables import DEDUPE_FIELDS, BatchWriter, iter_batches, open_table, with_fields
+from prettymeter.tables import (
+    DEDUPE_FIELDS,
+    BatchWriter,
+    iter_batches,
+    open_table,
+    track_batches,
+    with_fields,
+)
 
 MERGE_MODES = ("all", "exact")
 DEFAULT_THRESHOLD = 6
@@ -149,8 +156,6 @@ def dedupe(
         raise PrettyMeterError(f"--dst {dst} is the --src table; write to a new file")
     ensure_new_output(dst, overwrite)
 
-    from prettymeter.console import track
-
     names = parquet.schema_arrow.names
     small = ["path", "rate", "voices", "sha256", "width", "height"]
     small += [c for c in ("phash", "paths", "merged") if c in names]
@@ -183,7 +188,7 @@ def dedupe(
     else:  # a table from elsewhere: hash the stored bytes
         phash = []
         batches = iter_batches(parquet, ["image"])
-        for batch in track(batches, "hashing", total=parquet.metadata.num_row_groups):
+        for batch in track_batches(batches, "hashing", n):
             phash.extend(perceptual_hash_bytes(data) for data in batch.column(0).to_pylist())
 
     sets, pair_count = cluster(sha, phash, threshold)
@@ -220,7 +225,7 @@ def dedupe(
         writer = BatchWriter(tmp, schema)
         try:
             batches = iter_batches(parquet)
-            for batch in track(batches, "dedupe", total=parquet.metadata.num_row_groups):
+            for batch in track_batches(batches, "dedupe", n):
                 index = np.arange(offset, offset + batch.num_rows)
                 offset += batch.num_rows
                 chosen = index[keep[index]]

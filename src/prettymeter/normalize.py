@@ -8,6 +8,7 @@ seed's reliability term from the number of voices.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +19,35 @@ import pyarrow.compute as pc
 from prettymeter.errors import PrettyMeterError
 from prettymeter.io import atomic_path, ensure_new_output
 from prettymeter.labels import GENDERS, UNKNOWN_COUNTRY
-from prettymeter.tables import NORMALIZE_FIELDS, BatchWriter, open_table, with_fields
+from prettymeter.tables import (
+    DEDUPE_FIELDS,
+    NORMALIZE_FIELDS,
+    BatchWriter,
+    iter_batches,
+    open_table,
+    put_column,
+    track_batches,
+    with_fields,
+)
 
 LABEL_MIN = 0.001
 LABEL_MAX = 0.999
 BINS = 100
 KERNELS = ("gaussian", "triang", "laplace")
 PLOTS = ("rates", "labels", "weights")
+# What pass 1 reads: everything needed to filter, merge and compute labels, no image bytes.
+SMALL_COLUMNS = (
+    "gender",
+    "rate",
+    "voices",
+    "country",
+    "sha256",
+    "filter_reason",
+    "path",
+    "paths",
+    "merged",
+)
+MERGE_FIELDS = [f for f in DEDUPE_FIELDS if f.name in ("paths", "merged")]
 
 
 def normalization_params(
@@ -168,31 +191,39 @@ def normalize(
         for path in plot_paths(dst).values():
             ensure_new_output(path, overwrite)
 
-    table = parquet.read()
-    rows_in = table.num_rows
+    # Pass 1: only the small columns, to decide which rows stay and compute their labels.
+    names = parquet.schema_arrow.names
+    small = parquet.read(columns=[c for c in SMALL_COLUMNS if c in names])
+    rows_in = small.num_rows
     dropped: dict[str, int] = {}
+    mask = np.ones(rows_in, dtype=bool)
 
-    def keep(mask: pa.Array | pa.ChunkedArray, reason: str) -> None:
-        nonlocal table
-        mask = pc.fill_null(mask, False)
-        dropped[reason] = table.num_rows - int(pc.sum(mask).as_py() or 0)
-        table = table.filter(mask)
+    def keep(condition: pa.ChunkedArray, reason: str) -> None:
+        nonlocal mask
+        wanted = np.asarray(pc.fill_null(condition, False).to_numpy(zero_copy_only=False), bool)
+        dropped[reason] = int((mask & ~wanted).sum())
+        mask &= wanted
 
-    keep(pc.equal(table.column("gender"), gender), "other_gender")
-    if "filter_reason" in table.column_names:
-        keep(pc.is_null(table.column("filter_reason")), "filtered_by_detect")
-    keep(pc.greater_equal(table.column("voices"), min_voices), f"voices_below_{min_voices}")
-    table, merged_identical = _merge_identical(table)
-    dropped["identical_merged"] = merged_identical
-    if table.num_rows == 0:
+    keep(pc.equal(small.column("gender"), gender), "other_gender")
+    if "filter_reason" in names:
+        keep(pc.is_null(small.column("filter_reason")), "filtered_by_detect")
+    keep(pc.greater_equal(small.column("voices"), min_voices), f"voices_below_{min_voices}")
+    merged = _merge_identical(small, np.nonzero(mask)[0])
+    dropped["identical_merged"] = int(mask.sum()) - len(merged.heads)
+    if len(merged.heads) == 0:
         raise PrettyMeterError(
             f"no rows left for gender {gender} in {src} after filtering ({dropped}); "
             "lower --min-voices or check the dataset"
         )
 
-    rates = np.asarray(table.column("rate").to_numpy(), dtype=np.float64)
-    voices = np.asarray(table.column("voices").to_numpy(), dtype=np.float64)
-    countries = table.column("country").to_pylist() if "country" in table.column_names else None
+    rates, voices = merged.rates, merged.voices
+    is_head = np.zeros(rows_in, dtype=bool)
+    is_head[merged.heads] = True
+    countries = (
+        [c for i, c in enumerate(small.column("country").to_pylist()) if is_head[i]]
+        if "country" in names
+        else None
+    )
     lo, med, hi, median_over = normalization_params(rates, countries)
     labels = normalize_rates(rates, lo, med, hi)
     weights = (
@@ -203,12 +234,6 @@ def normalize(
     if voices_term:
         weights = add_voices_term(weights, voices)
 
-    for field, values in zip(NORMALIZE_FIELDS, (labels, weights), strict=True):
-        column = pa.array(values, pa.float64())
-        at = table.schema.get_field_index(field.name)
-        table = (
-            table.set_column(at, field, column) if at >= 0 else table.append_column(field, column)
-        )
     metadata = {
         "stage": "normalize",
         "gender": gender,
@@ -227,15 +252,37 @@ def normalize(
         "voices_term": voices_term,
         "min_voices": min_voices,
         "rows_in": rows_in,
-        "rows_out": table.num_rows,
+        "rows_out": len(merged.heads),
         "dropped": dropped,
     }
-    schema = with_fields(table.schema.remove_metadata(), NORMALIZE_FIELDS)
+    # Pass 2: stream every column of the kept rows (images and crops) into the output.
+    schema = parquet.schema_arrow.remove_metadata()
+    if merged.any:
+        schema = with_fields(schema, MERGE_FIELDS)
+    schema = with_fields(schema, NORMALIZE_FIELDS)
+    offset = 0
     with atomic_path(dst) as tmp:
         writer = BatchWriter(tmp, schema)
         try:
-            for start in range(0, table.num_rows, writer.max_rows):
-                writer.write_table(table.slice(start, writer.max_rows))
+            for batch in track_batches(iter_batches(parquet), "normalize", rows_in):
+                index = np.arange(offset, offset + batch.num_rows)
+                offset += batch.num_rows
+                chosen = index[is_head[index]]
+                if not len(chosen):
+                    continue
+                part = pa.Table.from_batches([batch]).take(pa.array(chosen - index[0]))
+                at = np.searchsorted(merged.heads, chosen)
+                part = put_column(part, "rate", pa.array(rates[at], pa.float64()))
+                part = put_column(part, "voices", pa.array(voices[at], pa.int64()))
+                if merged.any:
+                    paths = pa.array([merged.paths[i] for i in at], pa.list_(pa.string()))
+                    part = put_column(part, MERGE_FIELDS[0], paths)
+                    part = put_column(
+                        part, MERGE_FIELDS[1], pa.array(merged.merged[at], pa.int64())
+                    )
+                part = put_column(part, NORMALIZE_FIELDS[0], pa.array(labels[at], pa.float64()))
+                part = put_column(part, NORMALIZE_FIELDS[1], pa.array(weights[at], pa.float64()))
+                writer.write_table(part)
         finally:
             writer.close(metadata=metadata)
     if plots:
@@ -253,7 +300,7 @@ def normalize(
         "dst": str(dst),
         "gender": gender,
         "rows_in": rows_in,
-        "rows_out": table.num_rows,
+        "rows_out": len(merged.heads),
         **{f"dropped_{k}": v for k, v in dropped.items()},
         "lo / med / hi": f"{lo:g} / {med:g} / {hi:g}",
         "median_over": median_over,
@@ -263,48 +310,50 @@ def normalize(
     }
 
 
-def _merge_identical(table: pa.Table) -> tuple[pa.Table, int]:
-    """Rows with the same sha256 (left when dedupe was skipped) become one: rate =
-    voices-weighted mean, voices = sum, paths joined. Returns the table and rows merged away."""
-    if "sha256" not in table.column_names or table.num_rows < 2:
-        return table, 0
-    digests = table.column("sha256").to_pylist()
-    first: dict[str, int] = {}
-    members: dict[int, list[int]] = {}
-    for i, digest in enumerate(digests):
-        members.setdefault(first.setdefault(digest, i), []).append(i)
-    if len(members) == table.num_rows:
-        return table, 0
-    rates = table.column("rate").to_numpy().astype(np.float64)
-    voices = table.column("voices").to_numpy().astype(np.int64)
-    paths = (
-        table.column("paths").to_pylist()
-        if "paths" in table.column_names
-        else [[p] for p in table.column("path").to_pylist()]
-        if "path" in table.column_names
-        else [[] for _ in digests]
-    )
+@dataclass
+class _Merged:
+    """The kept rows after merging identical images: heads are row numbers in the source."""
+
+    heads: np.ndarray
+    rates: np.ndarray
+    voices: np.ndarray
+    paths: list[list[str]]
+    merged: np.ndarray
+    any: bool
+
+
+def _merge_identical(small: pa.Table, kept: np.ndarray) -> _Merged:
+    """Kept rows with the same sha256 (left when dedupe was skipped) become one, the first:
+    rate = voices-weighted mean, voices = sum, paths joined, merged = rows summed."""
+    names = small.column_names
+    rates = np.asarray(small.column("rate").to_numpy(), dtype=np.float64)
+    voices = np.asarray(small.column("voices").to_numpy(), dtype=np.int64)
+    if "paths" in names:
+        paths = [list(p or []) for p in small.column("paths").to_pylist()]
+    elif "path" in names:
+        paths = [[p] for p in small.column("path").to_pylist()]
+    else:
+        paths = [[] for _ in range(small.num_rows)]
     merged = (
-        table.column("merged").to_numpy().astype(np.int64)
-        if "merged" in table.column_names
-        else np.ones(len(digests), dtype=np.int64)
+        np.asarray(small.column("merged").to_numpy(), dtype=np.int64)
+        if "merged" in names
+        else np.ones(small.num_rows, dtype=np.int64)
     )
-    keep = sorted(members)
-    new_rate, new_voices, new_paths, new_merged = [], [], [], []
-    for head in keep:
+    digests = small.column("sha256").to_pylist() if "sha256" in names else None
+    members: dict[int, list[int]] = {}
+    first: dict[str, int] = {}
+    for i in kept.tolist():
+        head = first.setdefault(digests[i], i) if digests is not None else i
+        members.setdefault(head, []).append(i)
+    heads = np.array(sorted(members), dtype=np.int64)
+    out_rates, out_voices = rates[heads].copy(), voices[heads].copy()
+    out_paths = [paths[i] for i in heads]
+    out_merged = merged[heads].copy()
+    for at, head in enumerate(heads.tolist()):
         rows = members[head]
-        new_rate.append(float(np.dot(rates[rows], voices[rows]) / voices[rows].sum()))
-        new_voices.append(int(voices[rows].sum()))
-        new_paths.append([p for i in rows for p in (paths[i] or [])])
-        new_merged.append(int(merged[rows].sum()))
-    out = table.take(pa.array(keep))
-    updates = {
-        "rate": pa.array(new_rate, pa.float64()),
-        "voices": pa.array(new_voices, pa.int64()),
-        "paths": pa.array(new_paths, pa.list_(pa.string())),
-        "merged": pa.array(new_merged, pa.int64()),
-    }
-    for name, column in updates.items():
-        at = out.schema.get_field_index(name)
-        out = out.set_column(at, name, column) if at >= 0 else out.append_column(name, column)
-    return out, table.num_rows - len(keep)
+        if len(rows) > 1:
+            out_rates[at] = float(np.dot(rates[rows], voices[rows]) / voices[rows].sum())
+            out_voices[at] = int(voices[rows].sum())
+            out_paths[at] = [p for i in rows for p in paths[i]]
+            out_merged[at] = int(merged[rows].sum())
+    return _Merged(heads, out_rates, out_voices, out_paths, out_merged, len(heads) < len(kept))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,13 @@ def with_fields(schema: pa.Schema, fields: Sequence[pa.Field]) -> pa.Schema:
         index = schema.get_field_index(field.name)
         schema = schema.set(index, field) if index >= 0 else schema.append(field)
     return schema
+
+
+def put_column(table: pa.Table, field: pa.Field | str, column: pa.Array) -> pa.Table:
+    """Replace the named column, or append it when the table does not have it yet."""
+    name = field if isinstance(field, str) else field.name
+    at = table.schema.get_field_index(name)
+    return table.set_column(at, field, column) if at >= 0 else table.append_column(field, column)
 
 
 class BatchWriter:
@@ -127,12 +134,25 @@ def open_table(path: Path, required: Sequence[str] = ()) -> pq.ParquetFile:
 
 
 def iter_batches(
-    parquet: pq.ParquetFile, columns: Sequence[str] | None = None, batch_size: int = BATCH_ROWS
+    parquet: pq.ParquetFile, columns: Sequence[str] | None = None, batch_size: int | None = None
 ) -> Iterator[pa.RecordBatch]:
     """Read a table in bounded batches (optionally only some columns)."""
     yield from parquet.iter_batches(
-        batch_size=batch_size, columns=list(columns) if columns is not None else None
+        batch_size=batch_size or BATCH_ROWS, columns=list(columns) if columns is not None else None
     )
+
+
+def track_batches(
+    batches: Iterable[pa.RecordBatch], description: str, total_rows: int
+) -> Iterator[pa.RecordBatch]:
+    """Iterate batches with a progress bar counted in rows."""
+    from prettymeter.console import progress_bar
+
+    with progress_bar() as bar:
+        task = bar.add_task(description, total=total_rows)
+        for batch in batches:
+            yield batch
+            bar.advance(task, batch.num_rows)
 
 
 def read_columns(parquet: pq.ParquetFile, columns: Sequence[str]) -> pa.Table:

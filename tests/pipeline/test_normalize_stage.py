@@ -224,3 +224,24 @@ def test_bad_settings_and_empty_results_are_clear_errors(tmp_path: Path) -> None
     with pytest.raises(PrettyMeterError, match="has no column"):
         normalize(_table(tmp_path / "bad.parquet", [{"x": 1}]), tmp_path / "o.parquet", "m")
     assert not (tmp_path / "o.parquet").exists()
+
+
+def test_normalize_streams_every_column_of_the_kept_rows_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prettymeter import tables
+
+    monkeypatch.setattr(tables, "BATCH_ROWS", 3)
+    rows = [
+        _row(f"r{i}", float(i % 10), gender="mw"[i % 2], image=bytes([i]) * 50, crop=bytes([i]))
+        for i in range(20)
+    ]
+    src = tmp_path / "in.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), src, row_group_size=4)
+    normalize(src, tmp_path / "m.parquet", "m", plots=False)
+    out = pq.ParquetFile(tmp_path / "m.parquet")
+    assert out.metadata.num_row_groups > 1
+    table = out.read()
+    assert table.column("uuid").to_pylist() == [f"r{i}" for i in range(0, 20, 2)]
+    assert table.column("image").to_pylist() == [bytes([i]) * 50 for i in range(0, 20, 2)]
+    assert table.column("crop").to_pylist() == [bytes([i]) for i in range(0, 20, 2)]
