@@ -166,3 +166,36 @@ def test_our_phash_has_the_same_bits_as_imagehash() -> None:
     for seed in range(20):
         image = Image.open(io.BytesIO(photo(seed, size=40 + seed)))
         assert perceptual_hash(image) == str(imagehash.phash(image))
+
+
+def test_the_delete_flag_moves_duplicates_to_a_quarantine_beside_the_dataset(
+    raw: Path, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "prettymeter",
+            "dedupe",
+            "--src",
+            str(raw),
+            "--dst",
+            str(tmp_path / "dedup.parquet"),
+            "--ds",
+            str(tmp_path / "ds"),
+            "--delete",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(tree_hashes(tmp_path / "ds.quarantine")) == [
+        "b_w_ru_6.0_300.jpg",
+        "c_w_unknown_7.0_50.jpg",
+        "f_m_de_5.0_60.jpg",
+    ]
+    assert "moved:" in done.stderr

@@ -61,11 +61,25 @@ def dedupe(
     quarantine: Path | None = typer.Option(
         None, "--quarantine", help="Move duplicate files here from --ds (never deleted)."
     ),
+    delete: bool = typer.Option(
+        False,
+        "--delete",
+        help="Take duplicate files out of --ds: they are moved (never removed) to --quarantine, "
+        "by default the folder DS.quarantine beside --ds.",
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --dst."),
 ) -> None:
     """Find exact and near duplicate photos, group them and merge their ratings."""
     from prettymeter.console import summary
     from prettymeter.dedupe import dedupe as run
+    from prettymeter.errors import PrettyMeterError
+
+    if delete:
+        if ds is None:
+            raise PrettyMeterError(
+                "--delete needs --ds, the dataset folder to take duplicates from"
+            )
+        quarantine = quarantine or ds.parent / f"{ds.name}.quarantine"
 
     summary(
         "dedupe",
