@@ -1,4 +1,4 @@
-import { fireEvent, render, screen, waitFor, within } from '@testing-library/react';
+import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { App } from './App';
@@ -114,6 +114,17 @@ describe('the page', () => {
     await user.upload(input, ['1', '2', '3'].map((n) => photoFile(`${n}.jpg`)));
     expect(screen.getAllByTestId('photo-card')).toHaveLength(2);
     expect(screen.getByRole('alert')).toHaveTextContent('at most 2 photos');
+  });
+
+  it('test_the_page_loads_no_analytics_unless_the_settings_file_sets_a_counter', async () => {
+    await renderPage();
+    expect(document.querySelector('script[src*="mc.yandex.ru"]')).toBeNull();
+    cleanup();
+    config = { analyticsId: 4242 };
+    await renderPage();
+    expect(document.querySelectorAll('script[src*="mc.yandex.ru"]')).toHaveLength(1);
+    document.head.innerHTML = '';
+    delete window.ym;
   });
 
   it('test_the_api_base_url_comes_from_the_settings_file', async () => {

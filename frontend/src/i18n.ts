@@ -29,15 +29,6 @@ export function saveLang(lang: Lang): void {
   }
 }
 
-/** Russian plural form: 1 фото / 2 фотографии / 5 фотографий. */
-export function ruPlural(n: number, one: string, few: string, many: string): string {
-  const mod10 = n % 10;
-  const mod100 = n % 100;
-  if (mod10 === 1 && mod100 !== 11) return one;
-  if (mod10 >= 2 && mod10 <= 4 && (mod100 < 12 || mod100 > 14)) return few;
-  return many;
-}
-
 const en = {
   title: 'pretty-meter',
   tagline: 'How good do you look on this photo? A neural network rates it from 0 to 10.',
