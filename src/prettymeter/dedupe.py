@@ -18,6 +18,7 @@ from prettymeter.io import atomic_path, ensure_new_output
 from prettymeter.tables import (
     DEDUPE_FIELDS,
     BatchWriter,
+    carried_schema,
     iter_batches,
     open_table,
     track_batches,
@@ -219,7 +220,7 @@ def dedupe(
             out_merged[best] = int(source_merged[rows].sum())
             moved_rows.extend(i for i in rows if i != best)
 
-    schema = with_fields(parquet.schema_arrow.remove_metadata(), DEDUPE_FIELDS)
+    schema = with_fields(carried_schema(parquet.schema_arrow), DEDUPE_FIELDS)
     offset = 0
     with atomic_path(dst) as tmp:
         writer = BatchWriter(tmp, schema)

@@ -23,6 +23,7 @@ from prettymeter.tables import (
     DEDUPE_FIELDS,
     NORMALIZE_FIELDS,
     BatchWriter,
+    carried_schema,
     iter_batches,
     open_table,
     put_column,
@@ -256,7 +257,7 @@ def normalize(
         "dropped": dropped,
     }
     # Pass 2: stream every column of the kept rows (images and crops) into the output.
-    schema = parquet.schema_arrow.remove_metadata()
+    schema = carried_schema(parquet.schema_arrow)
     if merged.any:
         schema = with_fields(schema, MERGE_FIELDS)
     schema = with_fields(schema, NORMALIZE_FIELDS)

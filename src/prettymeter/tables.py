@@ -54,6 +54,14 @@ def with_fields(schema: pa.Schema, fields: Sequence[pa.Field]) -> pa.Schema:
     return schema
 
 
+def carried_schema(schema: pa.Schema) -> pa.Schema:
+    """The schema a stage writes on: upstream stages' metadata kept (e.g. `prettymeter.detect`,
+    which training reads), the previous stage's own `prettymeter` entry dropped (each stage
+    writes its own under that key in the file metadata)."""
+    metadata = {k: v for k, v in (schema.metadata or {}).items() if k != METADATA_KEY}
+    return schema.with_metadata(metadata) if metadata else schema.remove_metadata()
+
+
 def put_column(table: pa.Table, field: pa.Field | str, column: pa.Array) -> pa.Table:
     """Replace the named column, or append it when the table does not have it yet."""
     name = field if isinstance(field, str) else field.name

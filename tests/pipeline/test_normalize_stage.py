@@ -245,3 +245,13 @@ def test_normalize_streams_every_column_of_the_kept_rows_in_order(
     assert table.column("uuid").to_pylist() == [f"r{i}" for i in range(0, 20, 2)]
     assert table.column("image").to_pylist() == [bytes([i]) * 50 for i in range(0, 20, 2)]
     assert table.column("crop").to_pylist() == [bytes([i]) for i in range(0, 20, 2)]
+
+
+def test_upstream_stage_metadata_is_carried_and_ours_replaced(tmp_path: Path) -> None:
+    table = pa.Table.from_pylist([_row("a", 2.0), _row("b", 4.0)])
+    upstream = {b"prettymeter.detect": b'{"detector": "none"}', b"prettymeter": b'{"stage": "x"}'}
+    pq.write_table(table.replace_schema_metadata(upstream), tmp_path / "in.parquet")
+    normalize(tmp_path / "in.parquet", tmp_path / "m.parquet", "m", plots=False)
+    schema = pq.read_schema(tmp_path / "m.parquet")
+    assert schema.metadata[b"prettymeter.detect"] == b'{"detector": "none"}'
+    assert read_metadata(tmp_path / "m.parquet")["stage"] == "normalize"
