@@ -1,0 +1,454 @@
+"""Service load test: our service against a seed-like baseline, same weights, same payloads.
+
+    .venv/bin/python bench/serve_load.py [--seconds 6] [--work DIR] [--skip-engines]
+
+Builds a random-init EfficientNetV2-S at 256 px once (cached in --work): exported to ONNX with
+a model card for our service (both routes, `man` and `woman`, so two models are loaded) and
+saved as a safetensors state dict for the baseline (bench/seed_baseline_server.py: torch eager
+inside `async def`, per-request batch, PIL/torchvision transforms, no detection). Then:
+
+  * engines: ms/photo at batch 1 and 8 and the score drift against ONNX Runtime fp32 on real
+    photos (tests/data) and drawn ones, for every engine this CPU has;
+  * load: each server in turn (ours with person detection on, ours with it off, the baseline)
+    under c = 1, 4, 16 concurrent clients sending 1-photo and 4-photo seed requests
+    (`POST /man/predict`, a 512-px JPEG) for --seconds each, while another process probes
+    `GET /healthz` every 50 ms; prints img/s, latency p50/p95/p99, errors, /healthz p99 and the
+    server's RSS, and our/baseline ratios.
+
+Client, servers and everything else share this machine's cores, and other people's jobs run on
+it too: the numbers move between runs. Read the ratios (measured in the same run), not the
+absolute values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import http.client
+import io
+import json
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"
+SIZE = 256
+VENV_BIN = Path(sys.executable).parent
+
+
+# -- weights, exported both ways -----------------------------------------------------------------
+
+
+def build_models(work: Path) -> tuple[dict[str, Path], Path]:
+    """Random-init EfficientNetV2-S → ONNX + card (ours, two routes) and safetensors (baseline)."""
+    model_dirs = {"man": work / "models" / "man", "woman": work / "models" / "woman"}
+    weights = work / "effnetv2s.safetensors"
+    if weights.is_file() and all((d / "card.json").is_file() for d in model_dirs.values()):
+        return model_dirs, weights
+    import torch
+    import torchvision
+    from safetensors.torch import save_file
+
+    from prettymeter import card as card_module
+    from prettymeter.imaging import MEAN, STD
+
+    print("building random-init EfficientNetV2-S (once; cached in --work) ...", flush=True)
+    torch.manual_seed(0)
+    net = torchvision.models.efficientnet_v2_s(weights=None, num_classes=1).eval()
+
+    class Regressor(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.sigmoid(self.net(x)).reshape(-1)
+
+    work.mkdir(parents=True, exist_ok=True)
+    first = model_dirs["man"]
+    first.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(
+        Regressor().eval(),
+        (torch.zeros(2, 3, SIZE, SIZE),),
+        str(first / card_module.ONNX_FILE),
+        input_names=["input"],
+        output_names=["label"],
+        dynamic_axes={"input": {0: "n"}, "label": {0: "n"}},
+        dynamo=False,
+        opset_version=17,
+    )
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(weights))
+    for route, model_dir in model_dirs.items():
+        model_dir.mkdir(parents=True, exist_ok=True)
+        if model_dir != first:
+            shutil.copy(first / card_module.ONNX_FILE, model_dir / card_module.ONNX_FILE)
+        card = card_module.ModelCard(
+            name=f"bench-{route}",
+            gender="m" if route == "man" else "w",
+            backbone="efficientnet_v2_s",
+            input_size=SIZE,
+            preprocessing=card_module.Preprocessing(
+                crop_size=SIZE,
+                input_size=SIZE,
+                mean=MEAN.tolist(),
+                std=STD.tolist(),
+                detector="mtcnn",
+            ),
+            normalization=card_module.Normalization(lo=1.0, med=5.5, hi=9.5),
+            label_quantiles=[i / 100 for i in range(1, 100)],
+            outputs={"label": "0-1 score"},
+            final="single",
+            demo=True,
+            notes="random-init benchmark model",
+            onnx_sha256=card_module.sha256_file(model_dir / card_module.ONNX_FILE),
+        )
+        card_module.write_card(model_dir, card)
+    return model_dirs, weights
+
+
+def payload_jpeg() -> bytes:
+    """The page's upload: a photo shrunk to 512 px on the long side, JPEG."""
+    with Image.open(DATA / "man.png") as image:
+        photo = image.convert("RGB")
+    scale = 512 / max(photo.size)
+    photo = photo.resize((round(photo.width * scale), round(photo.height * scale)))
+    buffer = io.BytesIO()
+    photo.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+# -- engines -------------------------------------------------------------------------------------
+
+
+def engine_table(model_dir: Path) -> list[dict[str, Any]]:
+    from prettymeter.imaging import decode_image, preprocess
+    from prettymeter.scoring import Scorer, cpu_has_bf16, probe_batch
+
+    photos = [decode_image((DATA / n).read_bytes()) for n in ("man.png", "woman.jpg")]
+    arrays = np.stack([preprocess(p, None, SIZE, SIZE) for p in photos])
+    arrays = np.concatenate([arrays, probe_batch(SIZE, SIZE, 6)])
+    engines = ["onnxruntime", "openvino"] + (["openvino-bf16"] if cpu_has_bf16() else [])
+    rows = []
+    reference = None
+    for engine in engines:
+        scorer = Scorer(model_dir, engine=engine, verify=False)
+        scores = 10 * scorer.run(arrays)[0]
+        if reference is None:
+            reference = scores
+        timing = {}
+        for batch in (1, 8):
+            x = np.repeat(arrays[:1], batch, axis=0)
+            scorer.run(x)
+            times = []
+            for _ in range(max(3, 24 // batch)):
+                started = time.perf_counter()
+                scorer.run(x)
+                times.append(time.perf_counter() - started)
+            timing[batch] = 1000 * statistics.median(times) / batch
+        rows.append(
+            {
+                "engine": engine,
+                "ms_b1": timing[1],
+                "ms_b8": timing[8],
+                "drift": float(np.abs(scores - reference).max()),
+                "score_range": float(np.ptp(reference)),
+            }
+        )
+    auto = Scorer(model_dir, engine="auto")
+    rows.append(
+        {
+            "engine": f"auto → {auto.engine}",
+            "ms_b1": None,
+            "ms_b8": None,
+            "drift": auto.drift,
+            "score_range": None,
+        }
+    )
+    return rows
+
+
+# -- servers -------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(port: int, path: str, process: subprocess.Popen[bytes], limit: float) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the server exited with code {process.returncode}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", path)
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"the server did not answer {path} within {limit:.0f} s")
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    """(current RSS, peak RSS) in MB from /proc."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values[key] = int(rest.split()[0]) / 1024
+    return values.get("VmRSS", 0.0), values.get("VmHWM", 0.0)
+
+
+@dataclass
+class Server:
+    name: str
+    command: list[str]
+    ready_path: str
+
+
+# -- load ----------------------------------------------------------------------------------------
+
+
+def probe_healthz(port: int, stop: Any, out: Any) -> None:
+    """Another process: GET /healthz every 50 ms; sends back the latencies (s)."""
+    latencies = []
+    while not stop.is_set():
+        started = time.perf_counter()
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()
+            conn.close()
+            latencies.append(time.perf_counter() - started)
+        except OSError:
+            latencies.append(30.0)
+        time.sleep(0.05)
+    out.put(latencies)
+
+
+async def load(port: int, body: bytes, concurrency: int, seconds: float) -> dict[str, Any]:
+    import httpx
+
+    latencies: list[float] = []
+    errors = 0
+    images = 0
+    per_request = len(json.loads(body)["instances"])
+    headers = {"content-type": "application/json"}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=120
+    ) as client:
+        for _ in range(2):  # warm the connections and the model
+            await client.post("/man/predict", content=body, headers=headers)
+        deadline = time.perf_counter() + seconds
+
+        async def worker() -> None:
+            nonlocal errors, images
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                try:
+                    answer = await client.post("/man/predict", content=body, headers=headers)
+                    ok = answer.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                if ok:
+                    latencies.append(time.perf_counter() - started)
+                    images += per_request
+                else:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    q = np.percentile(latencies, [50, 95, 99]) * 1000 if latencies else [float("nan")] * 3
+    return {"img_s": images / elapsed, "p50": q[0], "p95": q[1], "p99": q[2], "errors": errors}
+
+
+def run_server(
+    server: Server, port: int, body_by_n: dict[int, bytes], seconds: float, levels: list[int]
+) -> tuple[list[dict[str, Any]], float]:
+    process = subprocess.Popen(server.command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    rows = []
+    try:
+        wait_until_up(port, server.ready_path, process, 300)
+        for concurrency in levels:
+            for n, body in body_by_n.items():
+                stop = mp.Event()
+                out: Any = mp.Queue()
+                prober = mp.Process(target=probe_healthz, args=(port, stop, out))
+                prober.start()
+                result = asyncio.run(load(port, body, concurrency, seconds))
+                stop.set()
+                probes = out.get(timeout=60)
+                prober.join()
+                result.update(
+                    server=server.name,
+                    c=concurrency,
+                    n=n,
+                    healthz_p99=float(np.percentile(probes, 99)) * 1000 if probes else None,
+                    rss=rss_mb(process.pid)[0],
+                )
+                rows.append(result)
+                print(
+                    f"  {server.name:<22} c={concurrency:<3} n={n}  {result['img_s']:7.1f} img/s"
+                    f"  p50 {result['p50']:7.0f} ms  errors {result['errors']}",
+                    flush=True,
+                )
+        peak = rss_mb(process.pid)[1]
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return rows, peak
+
+
+# -- report --------------------------------------------------------------------------------------
+
+
+def print_tables(
+    engines: list[dict[str, Any]], rows: list[dict[str, Any]], peaks: dict[str, float]
+) -> None:
+    cores = os.cpu_count()
+    if engines:
+        print(
+            f"\nEngines, EfficientNetV2-S {SIZE} px, {cores} cores (drift: max |Δscore| on the"
+            " 0-10 scale vs ONNX Runtime fp32, 2 real + 6 drawn photos)"
+        )
+        print(f"{'engine':<28} {'ms/img b1':>10} {'ms/img b8':>10} {'drift':>8}")
+        for e in engines:
+            b1 = f"{e['ms_b1']:.1f}" if e["ms_b1"] is not None else "-"
+            b8 = f"{e['ms_b8']:.1f}" if e["ms_b8"] is not None else "-"
+            drift = f"{e['drift']:.3f}" if e["drift"] is not None else "-"
+            print(f"{e['engine']:<28} {b1:>10} {b8:>10} {drift:>8}")
+        print(f"(score range over those photos on fp32: {engines[0]['score_range']:.3f})")
+    print(
+        f"\nLoad, POST /man/predict with a 512-px JPEG, {cores} cores shared by client, server"
+        " and other jobs (noisy)"
+    )
+    header = (
+        f"{'server':<22} {'c':>3} {'n':>2} {'img/s':>7} {'p50 ms':>8} {'p95 ms':>8} "
+        f"{'p99 ms':>8} {'err':>4} {'/healthz p99':>13} {'RSS MB':>7} {'× base img/s':>13}"
+        f" {'× base p50':>11}"
+    )
+    print(header)
+    base = {(r["c"], r["n"]): r for r in rows if r["server"] == "baseline (seed-like)"}
+    for r in rows:
+        b = base.get((r["c"], r["n"]))
+        ratio = f"{r['img_s'] / b['img_s']:.2f}×" if b and b["img_s"] else "-"
+        p50_ratio = f"{r['p50'] / b['p50']:.2f}×" if b and b["p50"] else "-"
+        health = f"{r['healthz_p99']:.0f}" if r["healthz_p99"] is not None else "-"
+        print(
+            f"{r['server']:<22} {r['c']:>3} {r['n']:>2} {r['img_s']:>7.1f} {r['p50']:>8.0f} "
+            f"{r['p95']:>8.0f} {r['p99']:>8.0f} {r['errors']:>4} {health:>13} "
+            f"{r['rss']:>7.0f} {ratio:>13} {p50_ratio:>11}"
+        )
+    print("peak RSS (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in peaks.items()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=6.0, help="load time per setting")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+        / "pretty-meter"
+        / "bench-serve",
+    )
+    parser.add_argument("--levels", default="1,4,16", help="concurrency levels")
+    parser.add_argument("--skip-engines", action="store_true")
+    parser.add_argument("--only", default="", help="comma list: on,off,baseline (default all)")
+    parser.add_argument("--json", type=Path, help="also write the rows here")
+    args = parser.parse_args()
+    levels = [int(v) for v in args.levels.split(",")]
+
+    model_dirs, weights = build_models(args.work)
+    photo = base64.b64encode(payload_jpeg()).decode()
+    body_by_n = {n: json.dumps({"instances": [photo] * n}).encode() for n in (1, 4)}
+    engines = [] if args.skip_engines else engine_table(model_dirs["man"])
+
+    cli = str(VENV_BIN / "pretty-meter")
+    servers = []
+    for key, detect in (("on", "--detect"), ("off", "--no-detect")):
+        port = free_port()
+        servers.append(
+            (
+                key,
+                port,
+                Server(
+                    f"ours, detection {key}",
+                    [
+                        cli,
+                        "serve",
+                        "--man",
+                        str(model_dirs["man"]),
+                        "--woman",
+                        str(model_dirs["woman"]),
+                        "--port",
+                        str(port),
+                        detect,
+                        "--log-level",
+                        "warning",
+                    ],
+                    "/readyz",
+                ),
+            )
+        )
+    port = free_port()
+    servers.append(
+        (
+            "baseline",
+            port,
+            Server(
+                "baseline (seed-like)",
+                [
+                    sys.executable,
+                    str(ROOT / "bench" / "seed_baseline_server.py"),
+                    "--weights",
+                    str(weights),
+                    "--port",
+                    str(port),
+                ],
+                "/healthz",
+            ),
+        )
+    )
+    only = set(filter(None, args.only.split(",")))
+    rows: list[dict[str, Any]] = []
+    peaks: dict[str, float] = {}
+    for key, port, server in servers:
+        if only and key not in only:
+            continue
+        print(f"{server.name} ...", flush=True)
+        server_rows, peak = run_server(server, port, body_by_n, args.seconds, levels)
+        rows += server_rows
+        peaks[server.name] = peak
+    print_tables(engines, rows, peaks)
+    if args.json:
+        args.json.write_text(
+            json.dumps({"engines": engines, "rows": rows, "peaks": peaks}, indent=1)
+        )
+
+
+if __name__ == "__main__":
+    main()
