@@ -226,3 +226,21 @@ def test_the_cli_exits_non_zero_with_one_line_in_strict_mode(tmp_path: Path) -> 
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: 6 file(s) rejected") and "--strict" in last
     assert "Traceback" not in result.stderr
+
+
+def test_width_and_height_are_the_size_the_photo_is_seen_at_after_exif_rotation(
+    tmp_path: Path,
+) -> None:
+    import io
+
+    from PIL import Image
+
+    image = Image.new("RGB", (40, 20), (200, 10, 10))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: shown rotated by 90°
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", exif=exif)
+    write(tmp_path / "ds", "a_w_ru_5.0_50.jpg", buffer.getvalue())
+    ingest(tmp_path / "ds", tmp_path / "raw.parquet")
+    row = pq.read_table(tmp_path / "raw.parquet").to_pylist()[0]
+    assert (row["width"], row["height"]) == (20, 40)
