@@ -9,6 +9,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const REPO = path.resolve(here, '..', '..');
 export const MAN_PNG = path.join(REPO, 'tests', 'data', 'man.png');
 export const WOMAN_JPG = path.join(REPO, 'tests', 'data', 'woman.jpg');
+/** man.png stored lying on its side (600×500) with EXIF Orientation 6, as phones save photos. */
+export const MAN_EXIF_JPG = path.join(here, 'fixtures', 'man-exif-rotated.jpg');
 
 /** A required environment variable: the pytest side (tests/e2e) sets these to live services. */
 export function requiredEnv(name: 'PM_BASE_URL' | 'PM_SMALL_LIMIT_URL'): string {
@@ -67,6 +69,7 @@ export function gradientPng(width = 320, height = 240): Buffer {
 export const NO_FACE = { name: 'gradient.png', mimeType: 'image/png', buffer: gradientPng() };
 export const MAN = { name: 'man.png', mimeType: 'image/png', buffer: readFileSync(MAN_PNG) };
 export const WOMAN = { name: 'woman.jpg', mimeType: 'image/jpeg', buffer: readFileSync(WOMAN_JPG) };
+export const MAN_EXIF = { name: 'phone.jpg', mimeType: 'image/jpeg', buffer: readFileSync(MAN_EXIF_JPG) };
 
 /** Open the page and wait until its settings are loaded (the file input is enabled). */
 export async function openPage(page: Page, url = '/'): Promise<void> {

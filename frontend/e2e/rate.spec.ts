@@ -1,6 +1,6 @@
 // The page against the live service: real compression, real upload, real model, real scores.
 import { expect, test } from '@playwright/test';
-import { MAN, NO_FACE, addPhotos, lowContrastTexts, openPage, requiredEnv, scoreOf } from './helpers';
+import { MAN, MAN_EXIF, NO_FACE, addPhotos, lowContrastTexts, openPage, requiredEnv, scoreOf } from './helpers';
 
 test.use({ baseURL: requiredEnv('PM_BASE_URL') });
 
@@ -40,6 +40,22 @@ test('a photo of a man gets a score bar with a number from 0 to 10', async ({ pa
   await expect(page.getByText(/demo model trained on synthetic images/)).toBeVisible();
   await expect(send).toBeDisabled();
   await expect(page.getByTestId('error')).toBeEmpty();
+});
+
+test('a phone photo stored sideways with EXIF orientation is shown and sent upright', async ({ page }) => {
+  await openPage(page);
+  await addPhotos(page, [MAN_EXIF]);
+  const shown = await page.getByAltText('Photo 1: phone.jpg').evaluate((img: HTMLImageElement) => [img.naturalWidth, img.naturalHeight]);
+  expect(shown).toEqual([427, 512]);
+  await page.getByLabel('Man (M)').check();
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/v1/rate')),
+    page.getByRole('button', { name: 'Rate' }).click(),
+  ]);
+  const answer = (await response.json()) as { results: { image_size: number[] }[] };
+  // 600×500 pixels on disk, 500×600 upright: the page sent the upright 427×512 JPEG
+  expect(answer.results[0].image_size).toEqual([427, 512]);
+  await scoreOf(page, 0);
 });
 
 test('a photo with no face gets its own error while the other photo gets its score', async ({ page }) => {
