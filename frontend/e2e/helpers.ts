@@ -69,6 +69,11 @@ export function gradientPng(width = 320, height = 240): Buffer {
 export const NO_FACE = { name: 'gradient.png', mimeType: 'image/png', buffer: gradientPng() };
 export const MAN = { name: 'man.png', mimeType: 'image/png', buffer: readFileSync(MAN_PNG) };
 export const WOMAN = { name: 'woman.jpg', mimeType: 'image/jpeg', buffer: readFileSync(WOMAN_JPG) };
+export const MAN_HEIC = {
+  name: 'man.heic',
+  mimeType: 'image/heic',
+  buffer: readFileSync(path.join(here, 'fixtures', 'man.heic')),
+};
 export const MAN_EXIF = { name: 'phone.jpg', mimeType: 'image/jpeg', buffer: readFileSync(MAN_EXIF_JPG) };
 
 /** Open the page and wait until its settings are loaded (the file input is enabled). */

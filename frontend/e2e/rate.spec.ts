@@ -1,6 +1,6 @@
 // The page against the live service: real compression, real upload, real model, real scores.
 import { expect, test } from '@playwright/test';
-import { MAN, MAN_EXIF, NO_FACE, addPhotos, lowContrastTexts, openPage, requiredEnv, scoreOf } from './helpers';
+import { MAN, MAN_EXIF, MAN_HEIC, NO_FACE, addPhotos, lowContrastTexts, openPage, requiredEnv, scoreOf } from './helpers';
 
 test.use({ baseURL: requiredEnv('PM_BASE_URL') });
 
@@ -55,6 +55,16 @@ test('a phone photo stored sideways with EXIF orientation is shown and sent upri
   const answer = (await response.json()) as { results: { image_size: number[] }[] };
   // 600×500 pixels on disk, 500×600 upright: the page sent the upright 427×512 JPEG
   expect(answer.results[0].image_size).toEqual([427, 512]);
+  await scoreOf(page, 0);
+});
+
+test('a HEIC photo (iPhone) gets a score: compressed where the browser decodes it, else sent as it is', async ({ page }) => {
+  await openPage(page);
+  await page.getByLabel('Add photos').setInputFiles([MAN_HEIC]);
+  const card = page.getByTestId('photo-card').first();
+  await expect(card.getByAltText('Photo 1: man.heic').or(card.getByText(/No preview in this browser/))).toBeVisible();
+  await page.getByLabel('Man (M)').check();
+  await page.getByRole('button', { name: 'Rate' }).click();
   await scoreOf(page, 0);
 });
 

@@ -220,10 +220,27 @@ describe('the page', () => {
     render(<App canvasApi={stubCanvas({ width: 1, height: 1 }, true).api} initialLang="en" />);
     const input = await screen.findByLabelText('Add photos');
     await waitFor(() => expect(input).toBeEnabled());
-    await user.upload(input, photoFile('IMG_0001.heic', 'image/heic'));
+    await user.upload(input, photoFile('broken.jpg', 'image/jpeg'));
     expect(await screen.findByText(/This browser cannot open this photo/)).toBeInTheDocument();
     await user.click(screen.getByLabelText('Man (M)'));
     expect(sendButton()).toBeDisabled();
+  });
+
+  it('test_a_heic_photo_the_browser_cannot_decode_is_sent_as_the_original_file', async () => {
+    const user = userEvent.setup();
+    render(<App canvasApi={stubCanvas({ width: 1, height: 1 }, true).api} initialLang="en" />);
+    const input = await screen.findByLabelText('Add photos');
+    await waitFor(() => expect(input).toBeEnabled());
+    const heic = new File([new Uint8Array(300)], 'IMG_0001.HEIC', { type: 'image/heic' });
+    await user.upload(input, heic);
+    expect(await screen.findByText(/No preview in this browser/)).toBeInTheDocument();
+    await user.click(screen.getByLabelText('Man (M)'));
+    await user.click(sendButton());
+    expect(await screen.findByRole('meter')).toHaveTextContent('6.4');
+    expect(screen.queryByTestId('person-box')).toBeNull();
+    const sent = (rateCalls()[0][1]?.body as FormData).get('files') as File;
+    expect(sent.name).toBe('photo-1.HEIC');
+    expect(sent.size).toBe(300);
   });
 
   it('test_the_language_switch_changes_every_text_and_is_remembered', async () => {

@@ -6,7 +6,7 @@ import { startAnalytics } from './analytics';
 import { browserCanvas, compressImage, type CanvasApi } from './compress';
 import { loadSettings, type LoadedSettings, type Settings } from './config';
 import { LANGS, MESSAGES, detectLang, fill, photoErrorMessage, requestErrorMessage, saveLang, type Lang, type Messages } from './i18n';
-import { requestKey, selectFiles, sendBlock, type Photo } from './photos';
+import { requestKey, selectFiles, sendAsOriginal, sendBlock, type Photo } from './photos';
 
 type Notice = { tone: 'error' | 'info'; text: (m: Messages) => string };
 
@@ -84,7 +84,8 @@ function PhotoCard({
       <div className="frame">
         <div className="inner" style={{ '--ar': ratio } as CSSProperties}>
           {photo.url ? <img src={photo.url} alt={fill(m.photoAlt, { n: position, name: photo.name })} /> : null}
-          {result ? <PersonBox result={result} photo={photo} m={m} /> : null}
+          {photo.original ? <p className="no-preview">{m.noPreview}</p> : null}
+          {result && photo.url ? <PersonBox result={result} photo={photo} m={m} /> : null}
         </div>
         {photo.status === 'preparing' || scoring ? (
           <div className="overlay" role="status">
@@ -213,7 +214,12 @@ export function App({ canvasApi = browserCanvas, settingsLoader = () => loadSett
             });
           })
           .catch(() => {
-            setPhotos((current) => current.map((p) => (p.id === photo.id ? { ...p, status: 'failed' } : p)));
+            const file = selection.accepted[i];
+            // Chrome cannot decode HEIC, the service can: send such a photo as it is.
+            const fallback: Partial<Photo> = sendAsOriginal(file)
+              ? { status: 'ready', blob: file, original: true }
+              : { status: 'failed' };
+            setPhotos((current) => current.map((p) => (p.id === photo.id ? { ...p, ...fallback } : p)));
           });
       });
     },
@@ -273,7 +279,10 @@ export function App({ canvasApi = browserCanvas, settingsLoader = () => loadSett
     try {
       const response = await ratePhotos(
         settings.apiBaseUrl,
-        batch.map((p, i) => ({ blob: p.blob as Blob, name: `photo-${i + 1}.jpg` })),
+        batch.map((p, i) => ({
+          blob: p.blob as Blob,
+          name: p.original ? `photo-${i + 1}${/\.[a-z0-9]+$/i.exec(p.name)?.[0] ?? ''}` : `photo-${i + 1}.jpg`,
+        })),
         gender,
       );
       const byId = new Map<number, PhotoResult>();

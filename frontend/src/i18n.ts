@@ -73,6 +73,7 @@ const en = {
   tooMany: 'You can add at most {max} photos at once. {skipped} not added.',
   notImage: '{name} is not a photo; add a JPEG, PNG, WebP or HEIC image.',
   decodeFailed: 'This browser cannot open this photo. Save it as JPEG and add it again.',
+  noPreview: 'No preview in this browser; the original file will be sent.',
   photoErrors: {
     no_face: 'No face found on this photo. Use a photo where the face is clearly visible.',
     several_faces: 'There are several people on this photo. Use a photo of one person.',
@@ -146,6 +147,7 @@ const ru: Messages = {
   tooMany: 'За раз можно добавить не больше {max} фото. Не добавлено: {skipped}.',
   notImage: '{name} — не фотография; добавьте изображение JPEG, PNG, WebP или HEIC.',
   decodeFailed: 'Браузер не может открыть эту фотографию. Сохраните её в JPEG и добавьте снова.',
+  noPreview: 'Этот браузер не может показать фото; будет отправлен исходный файл.',
   photoErrors: {
     no_face: 'На этой фотографии не найдено лицо. Выберите фото, где лицо хорошо видно.',
     several_faces: 'На этой фотографии несколько человек. Выберите фото одного человека.',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { requestKey, selectFiles, sendBlock, type Photo } from './photos';
+import { MAX_ORIGINAL_BYTES, requestKey, selectFiles, sendAsOriginal, sendBlock, type Photo } from './photos';
 
 const file = (name: string, type = 'image/jpeg') => ({ name, type });
 const ready = (id: number): Photo => ({ id, name: `${id}.jpg`, status: 'ready', blob: new Blob(['x']) });
@@ -52,5 +52,14 @@ describe('the send button rules', () => {
     expect(sendBlock({ ...base, lastSentKey: sent })).toBe('same');
     expect(sendBlock({ ...base, lastSentKey: sent, gender: 'w' })).toBeNull();
     expect(sendBlock({ ...base, lastSentKey: sent, photos: [ready(1), ready(2)] })).toBeNull();
+  });
+});
+
+describe('photos the browser cannot decode', () => {
+  it('test_only_heic_photos_of_a_sane_size_are_sent_as_originals', () => {
+    expect(sendAsOriginal({ name: 'IMG_1.HEIC', type: '', size: 2_000_000 })).toBe(true);
+    expect(sendAsOriginal({ name: 'x', type: 'image/heif', size: 10 })).toBe(true);
+    expect(sendAsOriginal({ name: 'IMG_1.heic', type: 'image/heic', size: MAX_ORIGINAL_BYTES + 1 })).toBe(false);
+    expect(sendAsOriginal({ name: 'broken.jpg', type: 'image/jpeg', size: 1000 })).toBe(false);
   });
 });

@@ -14,9 +14,21 @@ export interface Photo {
   width?: number;
   height?: number;
   result?: PhotoResult;
+  /** The original file is sent as it is (a HEIC photo this browser cannot decode). */
+  original?: boolean;
 }
 
 const IMAGE_EXTENSION = /\.(jpe?g|png|webp|gif|bmp|tiff?|heic|heif|avif)$/i;
+
+const HEIF = /\.(heic|heif)$/i;
+/** The service decodes HEIC/HEIF itself; beyond this size the original is not worth sending. */
+export const MAX_ORIGINAL_BYTES = 12 * 1024 * 1024;
+
+/** A photo the browser could not decode that the service still can: send it unchanged. */
+export function sendAsOriginal(file: { name: string; type: string; size: number }): boolean {
+  const heif = /^image\/hei[cf]/i.test(file.type) || HEIF.test(file.name);
+  return heif && file.size > 0 && file.size <= MAX_ORIGINAL_BYTES;
+}
 
 export function isImageFile(file: { name: string; type: string }): boolean {
   return file.type.startsWith('image/') || (!file.type && IMAGE_EXTENSION.test(file.name));

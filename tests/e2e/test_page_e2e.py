@@ -208,6 +208,7 @@ def test_the_page_rates_photos_in_a_real_browser_against_the_live_service(
         "a photo of a man gets a score bar with a number from 0 to 10",
         "a photo with no face gets its own error while the other photo gets its score",
         "a phone photo stored sideways with EXIF orientation is shown and sent upright",
+        "a HEIC photo (iPhone) gets a score",
         "a request over the service body limit shows the 413 message",
         "uses an API on another origin (CORS), 413 included",
         "the language switch turns the page Russian",
