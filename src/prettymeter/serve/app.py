@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from prettymeter import __version__
 from prettymeter.serve.middleware import BodyLimit, RateLimiter, RequestLog, RootPath
+from prettymeter.serve.ratelimit import BodyTimeout
 from prettymeter.serve.routes import health, seed, v1, web
 from prettymeter.serve.settings import Settings
 from prettymeter.serve.state import ServiceState
@@ -74,6 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     # Added innermost first: CORS is outermost so even a 413 or 429 reaches a page elsewhere.
     limits = settings.limits
+    app.add_middleware(BodyTimeout, seconds=limits.body_timeout_s)
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
     if settings.rate_limit.requests_per_minute > 0:
         app.add_middleware(

@@ -85,5 +85,12 @@ def parse_form(content_type: str, body: bytes, max_parts: int) -> Form:
             "the multipart body is malformed; send the photos as multipart/form-data files"
         ) from exc
     files = [p for p in parts if p.filename is not None]
-    fields = {p.name: p.data.decode("utf-8", "replace") for p in parts if p.filename is None}
+    fields: dict[str, str] = {}
+    for part in parts:
+        if part.filename is None:
+            if part.name in fields:  # 'gender=m&gender=w': refuse rather than guess which one
+                raise PrettyMeterError(
+                    f"the form field {part.name[:40]!r} is given more than once; send it once"
+                )
+            fields[part.name] = part.data.decode("utf-8", "replace")
     return Form(files=files, fields=fields)

@@ -48,6 +48,11 @@ class Limits(BaseModel):
     request_timeout_s: float = Field(
         default=30.0, gt=0, description="per-request time limit (504 after)"
     )
+    body_timeout_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="time a client may take to send its body (408 after; 0: no limit)",
+    )
 
 
 class Batching(BaseModel):

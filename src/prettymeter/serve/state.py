@@ -12,7 +12,7 @@ from pathlib import Path
 
 from prettymeter.card import ModelCard, load_model_dir
 from prettymeter.errors import ImageError, PrettyMeterError
-from prettymeter.scoring import Scorer
+from prettymeter.scoring import Scorer, release_free_memory
 from prettymeter.serve.batching import MicroBatcher
 from prettymeter.serve.metrics import Metrics
 from prettymeter.serve.pipeline import Prepared, Preparer
@@ -115,7 +115,8 @@ class ServiceState:
         scorer = Scorer(
             model_dir, self.settings.engine, self.settings.threads, device=self.settings.device
         )
-        scorer.warmup((1, self.settings.batching.max_batch_size))
+        scorer.warmup(self.settings.batching.max_batch_size)
+        release_free_memory()
         return scorer
 
     def _observer(self, route: str):  # type: ignore[no-untyped-def]

@@ -46,7 +46,7 @@ async def read_json(request: Request, model: type[BaseModel]) -> Any:
         fail(400, 'the request body is empty; send JSON like {"instances": ["<base64>"]}')
     try:
         raw = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: [[[[…]]]]
         fail(400, 'the body is not valid JSON; send {"instances": ["<base64 image>", ...]}')
     return validate(model, raw)
 
@@ -73,15 +73,21 @@ def ready_or_503(state: ServiceState) -> None:
         fail(503, "the service is starting or stopping; retry shortly", {"Retry-After": "5"})
 
 
+def short(value: object, limit: int = 60) -> str:
+    """A client's value quoted for a message, cut so an answer never echoes a huge input."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def pick_model(state: ServiceState, gender: str | None, name: str | None) -> LoadedModel:
     if gender is None and name is None:
         fail(400, "say which model to use: gender 'm' or 'w', or model '<name>'")
     if gender is not None and gender not in ("m", "w"):
-        fail(404, f"gender {gender!r} is unknown; use 'm' or 'w'")
+        fail(404, f"gender {short(gender)} is unknown; use 'm' or 'w'")
     model = state.find_model(gender=gender, name=name)
     if model is None:
         loaded = ", ".join(f"{r} ({m.card.name}, {m.card.gender})" for r, m in state.models.items())
-        wanted = f"model {name!r}" if name is not None else f"gender {gender!r}"
+        wanted = f"model {short(name)}" if name is not None else f"gender {short(gender)}"
         fail(404, f"no {wanted} is loaded; loaded: {loaded or 'none'}")
     return model
 
