@@ -23,6 +23,7 @@ DEFAULT_MAX_PIXELS = 40_000_000  # a 40-megapixel phone photo passes; bombs do n
 DEFAULT_CROP_SIZE = 256
 RESAMPLE = Image.Resampling.BILINEAR
 PAD_COLOR = (0, 0, 0)
+SLIVER_RATIO = 8  # a region longer than this many times its width is shrunk before padding
 
 # Pillow format names we accept; anything else Pillow can open (PDF, EPS, ICO, ...) is refused.
 ACCEPTED_FORMATS = frozenset(
@@ -131,6 +132,15 @@ def square_crop(image: Image.Image, box: Sequence[float] | None, size: int) -> I
     left, top, right, bottom = clip_box(box if box is not None else (0, 0, width, height), width, height)
     region = image.crop((left, top, right, bottom))
     side = max(region.width, region.height)
+    if side > size and side > SLIVER_RATIO * min(region.width, region.height):
+        # A sliver (1×30000) would pad to a side² canvas of gigabytes: shrink it before padding.
+        # No person box is this thin, so no real photo takes this path.
+        new_w = max(1, round(region.width * size / side))
+        new_h = max(1, round(region.height * size / side))
+        canvas = Image.new("RGB", (size, size), PAD_COLOR)
+        offset = ((size - new_w) // 2, (size - new_h) // 2)
+        canvas.paste(region.resize((new_w, new_h), RESAMPLE), offset)
+        return canvas
     if region.width != region.height:
         canvas = Image.new("RGB", (side, side), PAD_COLOR)
         canvas.paste(region, ((side - region.width) // 2, (side - region.height) // 2))
