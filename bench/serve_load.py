@@ -138,9 +138,13 @@ def engine_table(model_dir: Path) -> list[dict[str, Any]]:
     from prettymeter.imaging import decode_image, preprocess
     from prettymeter.scoring import Scorer, cpu_has_bf16, probe_batch
 
+    from prettymeter.card import load_model_dir
+
+    card, _ = load_model_dir(model_dir)
+    crop, size = card.preprocessing.crop_size, card.input_size
     photos = [decode_image((DATA / n).read_bytes()) for n in ("man.png", "woman.jpg")]
-    arrays = np.stack([preprocess(p, None, SIZE, SIZE) for p in photos])
-    arrays = np.concatenate([arrays, probe_batch(SIZE, SIZE, 6)])
+    arrays = np.stack([preprocess(p, None, crop, size) for p in photos])
+    arrays = np.concatenate([arrays, probe_batch(size, crop, 6)])
     engines = ["onnxruntime", "openvino"] + (["openvino-bf16"] if cpu_has_bf16() else [])
     rows = []
     reference = None
@@ -166,6 +170,7 @@ def engine_table(model_dir: Path) -> list[dict[str, Any]]:
                 "ms_b8": timing[8],
                 "drift": float(np.abs(scores - reference).max()),
                 "score_range": float(np.ptp(reference)),
+                "model": model_dir.name,
             }
         )
     auto = Scorer(model_dir, engine="auto")
@@ -340,7 +345,12 @@ def print_tables(
             b8 = f"{e['ms_b8']:.1f}" if e["ms_b8"] is not None else "-"
             drift = f"{e['drift']:.3f}" if e["drift"] is not None else "-"
             print(f"{e['engine']:<28} {b1:>10} {b8:>10} {drift:>8}")
-        print(f"(score range over those photos on fp32: {engines[0]['score_range']:.3f})")
+        ranges = {e["model"]: e["score_range"] for e in engines if e.get("score_range") is not None}
+        print(
+            "(score range over those photos on fp32, per model: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in ranges.items())
+            + ")"
+        )
     print(
         f"\nLoad, POST /man/predict with a 512-px JPEG, {cores} cores shared by client, server"
         " and other jobs (noisy)"
@@ -377,6 +387,13 @@ def main() -> None:
     )
     parser.add_argument("--levels", default="1,4,16", help="concurrency levels")
     parser.add_argument("--skip-engines", action="store_true")
+    parser.add_argument(
+        "--drift-model",
+        type=Path,
+        action="append",
+        default=[],
+        help="also measure the engines on this exported model dir (e.g. a trained demo model)",
+    )
     parser.add_argument("--only", default="", help="comma list: on,off,baseline (default all)")
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args()
@@ -386,6 +403,10 @@ def main() -> None:
     photo = base64.b64encode(payload_jpeg()).decode()
     body_by_n = {n: json.dumps({"instances": [photo] * n}).encode() for n in (1, 4)}
     engines = [] if args.skip_engines else engine_table(model_dirs["man"])
+    for extra in args.drift_model:
+        for row in engine_table(extra):
+            row["engine"] = f"{extra.name}: {row['engine']}"
+            engines.append(row)
 
     cli = str(VENV_BIN / "pretty-meter")
     servers = []

@@ -108,5 +108,7 @@ def serve(
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=10,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
     sys.exit(0)

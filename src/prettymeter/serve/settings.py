@@ -109,6 +109,10 @@ class Settings(BaseSettings):
     batching: Batching = Batching()
     rate_limit: RateLimit = RateLimit()
     log_requests: bool = True
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="proxies whose X-Forwarded-For is trusted for the client address ('*': all)",
+    )
 
     @field_validator("models")
     @classmethod
