@@ -135,10 +135,9 @@ def payload_jpeg() -> bytes:
 
 
 def engine_table(model_dir: Path) -> list[dict[str, Any]]:
+    from prettymeter.card import load_model_dir
     from prettymeter.imaging import decode_image, preprocess
     from prettymeter.scoring import Scorer, cpu_has_bf16, probe_batch
-
-    from prettymeter.card import load_model_dir
 
     card, _ = load_model_dir(model_dir)
     crop, size = card.preprocessing.crop_size, card.input_size
