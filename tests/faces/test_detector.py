@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pyarrow.parquet as pq
 import pytest
-from face_photos import encode, landscape, side_by_side
+from face_photos import DATA, encode, landscape, side_by_side
 from PIL import Image
 
 from prettymeter import imaging
@@ -133,3 +136,18 @@ def test_a_large_photo_is_shrunk_for_detection_and_boxes_come_back_in_its_pixels
     for got, want in zip(big.box, small.box, strict=True):
         assert got == pytest.approx(3 * want, abs=0.05 * 3 * side)
     assert big.confidence > 0.9
+
+
+def test_detecting_faces_never_imports_torch():
+    script = (
+        "import sys\n"
+        "from PIL import Image\n"
+        "from prettymeter.detect import detect\n"
+        "from prettymeter.faces import FaceDetector, find_person\n"
+        f"image = Image.open({str(DATA / 'man.png')!r}).convert('RGB')\n"
+        "assert find_person(image, FaceDetector()).main_faces == 1\n"
+        "print('torch' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

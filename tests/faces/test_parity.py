@@ -97,3 +97,14 @@ def test_our_boxes_match_facenet_pytorch_mtcnn_on_the_fixtures(man, woman, min_f
         for face, (box, prob) in zip(got, expected, strict=True):
             np.testing.assert_allclose(face.box, box, atol=2.0, err_msg=name)
             assert face.confidence == pytest.approx(prob, abs=1e-3), name
+
+
+def test_export_detector_does_not_replace_existing_files_without_overwrite(tmp_path):
+    from prettymeter.errors import PrettyMeterError
+    from prettymeter.faces.export import export_nets
+
+    (tmp_path / "rnet.onnx").write_bytes(b"mine")
+    with pytest.raises(PrettyMeterError, match="--overwrite"):
+        export_nets(tmp_path)
+    assert (tmp_path / "rnet.onnx").read_bytes() == b"mine"
+    assert not (tmp_path / "pnet.onnx").exists()
