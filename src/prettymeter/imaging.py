@@ -85,7 +85,8 @@ def open_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image
 def to_rgb(image: Image.Image) -> Image.Image:
     """First frame, EXIF orientation applied, any mode converted to 8-bit RGB."""
     try:
-        if getattr(image, "n_frames", 1) > 1:
+        # is_animated looks at one frame ahead; n_frames walks every page (a TIFF of 100,000)
+        if getattr(image, "is_animated", False):
             image.seek(0)
         image.load()
         image = ImageOps.exif_transpose(image) or image
