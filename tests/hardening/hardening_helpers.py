@@ -1,0 +1,102 @@
+"""Helpers for the hardening tests: a raw HTTP client, the process's memory, a live server."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "service"))
+sys.path.insert(0, str(HERE.parent / "data" / "corpus"))
+
+from service_helpers import LiveServer, make_model_dir  # noqa: E402
+
+__all__ = ["LiveServer", "RawResponse", "make_model_dir", "peak_rss_mb", "raw_request", "rss_mb"]
+
+
+@dataclass
+class RawResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    seconds: float
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def raw_request(
+    url: str,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    timeout: float = 60.0,
+) -> RawResponse:
+    """One HTTP/1.1 request over a plain socket, sent exactly as given (lying headers too)."""
+    host, port = url.removeprefix("http://").split(":")
+    given = {k.lower(): v for k, v in (headers or {}).items()}
+    given.setdefault("content-length", str(len(body)))
+    lines = [f"{method} {path} HTTP/1.1", f"host: {host}:{port}", "connection: close"]
+    lines += [f"{k}: {v}" for k, v in given.items()]
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    started = time.perf_counter()
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        # the server may answer and close before reading everything (413)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(head + body)
+        chunks = []
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    data = b"".join(chunks)
+    seconds = time.perf_counter() - started
+    head_bytes, _, payload = data.partition(b"\r\n\r\n")
+    status_line, *header_lines = head_bytes.decode("latin-1").split("\r\n")
+    status = int(status_line.split()[1]) if status_line else 0
+    parsed = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        parsed[name.strip().lower()] = value.strip()
+    if parsed.get("transfer-encoding") == "chunked":
+        payload = _dechunk(payload)
+    return RawResponse(status, parsed, payload, seconds)
+
+
+def _dechunk(data: bytes) -> bytes:
+    out = bytearray()
+    while data:
+        size_line, _, rest = data.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            break
+        out += rest[:size]
+        data = rest[size + 2 :]
+    return bytes(out)
+
+
+def _status_kb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return float(line.split()[1])
+    return 0.0
+
+
+def rss_mb() -> float:
+    """This process's resident memory now (the in-thread live server shares it)."""
+    return _status_kb("VmRSS") / 1024
+
+
+def peak_rss_mb() -> float:
+    return _status_kb("VmHWM") / 1024
