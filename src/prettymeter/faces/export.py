@@ -36,6 +36,31 @@ def torch_nets() -> dict[str, Any]:
     return nets
 
 
+def _fast_prelu(net: Any) -> Any:
+    """Replace every PReLU by the same function in ops ONNX Runtime runs fast.
+
+    PReLU(x) = max(x, 0) + a·min(x, 0), exactly. ONNX Runtime's PRelu kernel with per-channel
+    slopes took as long as the convolutions (measured: P-Net 9.7 → 5.8 ms, R-Net 9.5 → 5.0 ms
+    on one thread, same outputs); Clip and Mul are fast and the first Clip fuses into the Conv.
+    """
+    import torch
+
+    class ClipPReLU(torch.nn.Module):
+        def __init__(self, prelu: torch.nn.PReLU) -> None:
+            super().__init__()
+            self.weight = torch.nn.Parameter(prelu.weight.detach().clone())
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            shape = (1, -1, 1, 1) if x.dim() == 4 else (1, -1)
+            slope = self.weight.view(shape)
+            return torch.clamp(x, min=0) + slope * torch.clamp(x, max=0)
+
+    for name, module in list(net.named_children()):
+        if isinstance(module, torch.nn.PReLU):
+            setattr(net, name, ClipPReLU(module))
+    return net
+
+
 def export_nets(out: Path, overwrite: bool = False) -> dict[str, Path]:
     """Write pnet.onnx, rnet.onnx and onet.onnx into `out`; returns their paths."""
     import torch
@@ -53,6 +78,7 @@ def export_nets(out: Path, overwrite: bool = False) -> dict[str, Path]:
         "onet": torch.zeros(2, 3, 48, 48),
     }
     for name, net in torch_nets().items():
+        net = _fast_prelu(net)
         axes = {0: "n", 2: "h", 3: "w"} if name == "pnet" else {0: "n"}
         dynamic = {"input": axes} | {o: {0: "n"} for o in OUTPUT_NAMES[name]}
         if name == "pnet":
