@@ -6,24 +6,18 @@ import importlib.util
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from live import Service
 
 REPO = Path(__file__).resolve().parents[2]
 FRONTEND = REPO / "frontend"
 CHROMIUM = Path(os.environ.get("PM_CHROMIUM", "/usr/bin/chromium"))
-PRETTY_METER = Path(sys.executable).parent / "pretty-meter"
 # Small enough that one compressed 512-px photo (about 58 KB for man.png) is refused with 413.
 SMALL_BODY_LIMIT = 20_000
-READY_TIMEOUT_S = 180.0
 
 pytestmark = pytest.mark.slow
 
@@ -36,12 +30,6 @@ def _missing_tools() -> str | None:
     if shutil.which("npm") is None:
         return "npm is not on PATH: install Node 20+"
     return None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _model_dirs(
@@ -65,54 +53,6 @@ def _model_dirs(
         "man": module.make_model_dir(root / "man", "m", seed=1),
         "woman": module.make_model_dir(root / "woman", "w", seed=2),
     }
-
-
-class Service:
-    """One `pretty-meter serve` process started by this test, stopped by it."""
-
-    def __init__(self, name: str, args: list[str], env: dict[str, str], log: Path) -> None:
-        self.name = name
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        self._log_handle = open(log, "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [str(PRETTY_METER), "serve", *args, "--host", "127.0.0.1", "--port", str(self.port)],
-            env=env,
-            stdout=self._log_handle,
-            stderr=subprocess.STDOUT,
-            cwd=REPO,
-        )
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(
-                    f"{self.name} service exited with {self.process.returncode}:\n{self.tail()}"
-                )
-            try:
-                with urllib.request.urlopen(f"{self.url}/readyz", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.3)
-        pytest.fail(f"{self.name} service not ready in {READY_TIMEOUT_S:.0f} s:\n{self.tail()}")
-
-    def tail(self, chars: int = 4000) -> str:
-        self._log_handle.flush()
-        return self.log.read_text(encoding="utf-8", errors="replace")[-chars:]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=15)
-        self._log_handle.close()
 
 
 @pytest.fixture(scope="module")
