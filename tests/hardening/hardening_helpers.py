@@ -15,9 +15,17 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "service"))
 sys.path.insert(0, str(HERE.parent / "data" / "corpus"))
 
-from service_helpers import LiveServer, make_model_dir  # noqa: E402
+from service_helpers import LiveServer, free_port, make_model_dir  # noqa: E402
 
-__all__ = ["LiveServer", "RawResponse", "make_model_dir", "peak_rss_mb", "raw_request", "rss_mb"]
+__all__ = [
+    "LiveServer",
+    "RawResponse",
+    "free_port",
+    "make_model_dir",
+    "peak_rss_mb",
+    "raw_request",
+    "rss_mb",
+]
 
 
 @dataclass
