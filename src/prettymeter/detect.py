@@ -180,8 +180,13 @@ def _prepare_partial(work: Path, manifest: dict[str, Any], overwrite: bool) -> i
         with atomic_path(manifest_path) as tmp:
             tmp.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
         return 0
-    for stale in work.glob(".part-*.tmp"):  # a part being written when the run was killed
-        stale.unlink()
+    # files being written when the run was killed: a part, or the joined output (atomic_path's
+    # temporary ".DST.*.tmp" beside DST)
+    joined = f".{work.name.removesuffix('.partial')}."
+    stale = [*work.glob(".part-*.tmp")]
+    stale += [p for p in work.parent.iterdir() if p.name.startswith(joined) and p.suffix == ".tmp"]
+    for path in stale:
+        path.unlink()
     done = 0
     for start, part in _parts(work):
         if start != done:

@@ -125,7 +125,10 @@ def test_a_detect_killed_half_way_resumes_to_the_same_table(tmp_path):
     assert finished_before_kill >= 2, "the run was not caught half way"
     assert not dst.exists(), "the run finished before it was killed; use more rows"
 
+    stale = tmp_path / ".resumed.parquet.x1y2.tmp"  # as if killed while joining the parts
+    stale.write_bytes(b"half a file")
     result = detect(src, dst, detector="none", crop_size=32, threads=1)
+    assert not stale.exists()
     assert result["resumed_rows"] >= 2 * 64
     assert result["processed_rows"] == 1500 - result["resumed_rows"]
     assert pq.read_table(dst).equals(pq.read_table(whole))
