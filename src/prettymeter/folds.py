@@ -65,7 +65,9 @@ def make_folds(
     return fold_of_group[inverse]
 
 
-def write_folds(path: Path, paths: Sequence[str], groups: Sequence[int], folds: np.ndarray) -> None:
+def write_folds(
+    path: Path, paths: Sequence[str], groups: Sequence[int] | np.ndarray, folds: np.ndarray
+) -> None:
     """Write folds.csv: row, path, group, fold (atomically)."""
     with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)

@@ -74,7 +74,8 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise PrettyMeterError(
-            f"{path} is not a state dict that loads without unpickling code ({exc.__class__.__name__}); "
+            f"{path} is not a state dict that loads without unpickling code "
+            f"({exc.__class__.__name__}); "
             "give a .safetensors file or a torch state dict"
         ) from exc
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
@@ -100,7 +101,8 @@ def _load_into(model: nn.Module, state: dict[str, torch.Tensor], source: str) ->
 
 
 def build_model_with_source(backbone: str, weights: str | None) -> tuple[nn.Module, str]:
-    """Build the model; also say where its weights came from ('imagenet:<file>', a path, 'random')."""
+    """Build the model and say where its weights came from ('imagenet:<file>', path, 'random')."""
+    import torch
     import torchvision
 
     if backbone not in torchvision.models.list_models(module=torchvision.models):
@@ -109,6 +111,11 @@ def build_model_with_source(backbone: str, weights: str | None) -> tuple[nn.Modu
         )
     model = torchvision.models.get_model(backbone, weights=None)
     _swap_head(model)
+    # Some backbones (MobileNetV3) ship BatchNorm momentum 0.01, tuned for 600-epoch ImageNet
+    # runs; with a few hundred steps their running statistics never settle. Use 0.1 everywhere.
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.momentum = 0.1
     if weights is None or weights in ("", "none", "random"):
         return model, "random"
     if weights == "imagenet":
@@ -118,7 +125,8 @@ def build_model_with_source(backbone: str, weights: str | None) -> tuple[nn.Modu
             return model, f"imagenet:{cached}"
         warn(
             f"no ImageNet weights for {backbone} in the local cache ({cached}); training starts "
-            "from RANDOM INIT (expect much worse results; put the file there or pass --weights PATH)"
+            "from RANDOM INIT (expect much worse results; put the file there or pass "
+            "--weights PATH)"
         )
         return model, "random (imagenet weights not in cache)"
     path = Path(weights).expanduser()

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from prettymeter import imaging
-from prettymeter.console import console, progress_bar, summary, warn
+from prettymeter.console import console, progress_bar, summary
 from prettymeter.errors import PrettyMeterError
 from prettymeter.io import atomic_path, atomic_write_text
 
@@ -51,6 +51,7 @@ class TrainConfig:
     batch_size: int = 8
     lr: float = 1e-4
     weight_decay: float = 0.01
+    schedule: Literal["constant", "cosine"] = "constant"
     folds: int = 5
     loss: Literal["mse", "l1", "huber"] = "mse"
     huber_delta: float = 0.1
@@ -85,7 +86,8 @@ class TrainConfig:
         path = Path(run) / CONFIG_FILE
         if not path.is_file():
             raise PrettyMeterError(
-                f"{run} is not a training run (no {CONFIG_FILE}); give the --out of `pretty-meter train`"
+                f"{run} is not a training run (no {CONFIG_FILE}); give the --out of "
+                "`pretty-meter train`"
             )
         raw = json.loads(path.read_text(encoding="utf-8"))["config"]
         names = {f.name for f in dataclasses.fields(cls)}
@@ -313,7 +315,7 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
 
 
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype, or None for fp32. auto = bf16 on CUDA (fp16 on old GPUs), bf16 on AMX CPUs."""
+    """Autocast dtype or None (fp32); auto: bf16 on CUDA (fp16 on old GPUs) and on AMX CPUs."""
     import torch
 
     if precision == "fp32":
@@ -565,8 +567,8 @@ def fit_member(
         "history": [],
         "val_pred": None,
         "done": False,
-        "train_rows": int(len(train_rows)),
-        "val_rows": int(len(val_rows)) if val_rows is not None else 0,
+        "train_rows": len(train_rows),
+        "val_rows": len(val_rows) if val_rows is not None else 0,
     }
     if state_path.is_file():
         state = json.loads(state_path.read_text(encoding="utf-8"))
@@ -619,6 +621,10 @@ def fit_member(
             )
             for step in range(steps):
                 batch_rows = mine[step * c.batch_size : (step + 1) * c.batch_size]
+                if c.schedule == "cosine":  # from the step index alone, so resume needs no state
+                    progress = (epoch * steps + step) / max(1, epochs * steps)
+                    for group in optimizer.param_groups:
+                        group["lr"] = c.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
                 seen[batch_rows] = True
                 index = torch.as_tensor(batch_rows, device=s.images_on_device.device)
                 raw = s.images_on_device.index_select(0, index).to(s.device, non_blocking=True)
@@ -639,7 +645,8 @@ def fit_member(
                 value = float(loss.detach())
                 if not math.isfinite(value):
                     raise PrettyMeterError(
-                        f"[{member}] the loss became {value} at epoch {epoch + 1}; lower --lr or use --precision fp32"
+                        f"[{member}] the loss became {value} at epoch {epoch + 1}; lower --lr or "
+                        "use --precision fp32"
                     )
                 total_loss += value
                 run_loss += value
@@ -649,7 +656,8 @@ def fit_member(
                 bar.advance(task)
                 if c.log_every and (step + 1) % c.log_every == 0:
                     s.log.line(
-                        f"[{member}] epoch {epoch + 1} batch {step + 1}/{steps} loss {run_loss / run_n:.5f} "
+                        f"[{member}] epoch {epoch + 1} batch {step + 1}/{steps} "
+                        f"loss {run_loss / run_n:.5f} "
                         f"l1 {run_l1 / run_n:.4f} pred min {lo:.3f} max {hi:.3f}"
                     )
                     run_loss = run_l1 = 0.0
@@ -760,7 +768,8 @@ def _prepare_run(c: TrainConfig, d: Dist) -> None:
     if out.exists() and any(out.iterdir()):
         if not c.overwrite:
             raise PrettyMeterError(
-                f"{out} already exists; pass --resume {out} to continue it, --overwrite to replace it, "
+                f"{out} already exists; pass --resume {out} to continue it, --overwrite to "
+                "replace it, "
                 "or choose another --out"
             )
         if not (out / CONFIG_FILE).is_file():
@@ -841,7 +850,7 @@ def train(config: TrainConfig) -> Path:
                 {
                     "table": str(c.data),
                     "rows": n,
-                    "groups": int(len(np.unique(table.groups))),
+                    "groups": len(np.unique(table.groups)),
                     "crop_size": table.crop_size,
                     "detector": _detector_of(table.meta),
                     "normalization": table.meta,
@@ -860,7 +869,8 @@ def train(config: TrainConfig) -> Path:
         images = images.to(device) if images.numel() < free // 4 else images.pin_memory()
     s = Session(c, table, run, device, dtype, d, log, init_state, images)
     log.line(
-        f"training {c.backbone} on {n} rows, {c.folds} folds, {c.epochs} epochs, batch {c.batch_size}"
+        f"training {c.backbone} on {n} rows, {c.folds} folds, {c.epochs} epochs, "
+        f"batch {c.batch_size}"
         f"×{d.world}, device {device}, precision {dtype or 'fp32'}, init {init_source}"
     )
 
@@ -892,7 +902,7 @@ def train(config: TrainConfig) -> Path:
         from prettymeter.plots import error_by_range_plot, oof_scatter
 
         ranges = error_by_range(oof, table.labels)
-        metrics = {
+        metrics: dict[str, Any] = {
             "folds": per_fold,
             "mean_std": summarize_folds(
                 [{k: v for k, v in m.items() if k not in ("fold", "best_epoch")} for m in per_fold]
@@ -906,7 +916,8 @@ def train(config: TrainConfig) -> Path:
             handle.write("row,path,fold,label,pred\n")
             for i in range(n):
                 handle.write(
-                    f"{i},{json.dumps(table.paths[i])},{folds[i]},{table.labels[i]:.6f},{oof[i]:.6f}\n"
+                    f"{i},{json.dumps(table.paths[i])},{folds[i]},"
+                    f"{table.labels[i]:.6f},{oof[i]:.6f}\n"
                 )
         error_by_range_plot(ranges, run / "error_by_range.png")
         oof_scatter(oof, table.labels, run / "oof_scatter.png")
@@ -926,10 +937,10 @@ def train(config: TrainConfig) -> Path:
         summary(
             f"train: {run}",
             {
-                "rows / folds": f"{n} rows, {c.folds} folds (grouped, stratified) → {run / FOLDS_FILE}",
-                "out-of-fold PC": f"{ms['pc']['mean']:.3f} ± {ms['pc']['std']:.3f}",
-                "out-of-fold MAE (0-10)": f"{ms['score_mae']['mean']:.3f} ± {ms['score_mae']['std']:.3f}",
-                "out-of-fold RMSE (0-10)": f"{ms['score_rmse']['mean']:.3f} ± {ms['score_rmse']['std']:.3f}",
+                "rows / folds": f"{n} rows, {c.folds} grouped stratified folds → {FOLDS_FILE}",
+                "out-of-fold PC": _pm(ms["pc"]),
+                "out-of-fold MAE (0-10)": _pm(ms["score_mae"]),
+                "out-of-fold RMSE (0-10)": _pm(ms["score_rmse"]),
                 "best epochs": ", ".join(str(e) for e in best_epochs),
                 "final model": c.final
                 + (
@@ -945,6 +956,10 @@ def train(config: TrainConfig) -> Path:
         )
     _barrier(d)
     return run
+
+
+def _pm(stat: dict[str, float]) -> str:
+    return f"{stat['mean']:.3f} ± {stat['std']:.3f}"
 
 
 def load_member(run: Path, member_file: str, backbone: str) -> nn.Module:

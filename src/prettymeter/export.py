@@ -1,0 +1,257 @@
+"""Export a training run to a servable model directory: one ONNX file + card.json."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from prettymeter import card as card_module
+from prettymeter import imaging
+from prettymeter.console import summary
+from prettymeter.errors import PrettyMeterError
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+OPSET = 18
+PARITY_TOLERANCE = 1e-4
+
+
+def _ensemble_module(members: list[nn.Module]) -> nn.Module:
+    """One graph: the members' predictions averaged (label, clipped to 0-1) and their spread."""
+    import torch
+    from torch import nn
+
+    class Ensemble(nn.Module):
+        def __init__(self, models: list[nn.Module]) -> None:
+            super().__init__()
+            self.models = nn.ModuleList(models)
+
+        def forward(self, x: torch.Tensor) -> Any:
+            preds = torch.stack([m(x).reshape(-1) for m in self.models], dim=1)
+            label = preds.mean(dim=1).clamp(0.0, 1.0)
+            if len(self.models) == 1:
+                return label
+            return label, preds.std(dim=1, unbiased=False)
+
+    return Ensemble(members).eval()
+
+
+def _to_onnx(module: nn.Module, path: Path, size: int, outputs: list[str]) -> None:
+    import torch
+
+    example = torch.randn(2, 3, size, size)
+    try:
+        program = torch.onnx.export(
+            module,
+            (example,),
+            dynamo=True,
+            input_names=["input"],
+            output_names=outputs,
+            opset_version=OPSET,
+            dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=4096)},),
+            external_data=False,
+        )
+        if program is None:  # pragma: no cover - dynamo export always returns a program
+            raise RuntimeError("no ONNX program")
+        program.save(str(path), external_data=False)
+    except Exception:
+        # The TorchScript exporter is the fallback for graphs torch.export cannot trace.
+        torch.onnx.export(
+            module,
+            (example,),
+            str(path),
+            dynamo=False,
+            input_names=["input"],
+            output_names=outputs,
+            opset_version=OPSET,
+            dynamic_axes={"input": {0: "batch"}, **{o: {0: "batch"} for o in outputs}},
+        )
+
+
+def parity(module: nn.Module, onnx_path: Path, size: int, batch: np.ndarray | None = None) -> float:
+    """Largest |ONNX Runtime − torch| over every output on the same inputs."""
+    import onnxruntime as ort
+    import torch
+
+    if batch is None:
+        batch = np.random.default_rng(0).standard_normal((3, 3, size, size)).astype(np.float32)
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"input": batch})
+    with torch.no_grad():
+        want = module(torch.from_numpy(batch))
+    wants = list(want) if isinstance(want, tuple) else [want]
+    return max(float(np.abs(g - w.numpy()).max()) for g, w in zip(got, wants, strict=True))
+
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata
+
+    versions = {}
+    for package in ("pretty-meter", "torch", "torchvision", "onnx", "onnxruntime"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def export(
+    run: Path,
+    out: Path,
+    *,
+    name: str | None = None,
+    demo: bool = False,
+    notes: str = "",
+    overwrite: bool = False,
+) -> Path:
+    """Write out/model.onnx and out/card.json from a finished run; returns `out`."""
+    from prettymeter.train import CONFIG_FILE, DATASET_FILE, METRICS_FILE, RUN_FILE, load_member
+
+    run, out = Path(run), Path(out)
+    for needed in (CONFIG_FILE, DATASET_FILE, RUN_FILE, METRICS_FILE):
+        if not (run / needed).is_file():
+            raise PrettyMeterError(
+                f"{run} is not a finished training run (no {needed}); finish it with "
+                f"`pretty-meter train --resume {run}`"
+            )
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        if not overwrite:
+            raise PrettyMeterError(
+                f"{out} already exists; choose another --out or pass --overwrite to replace it"
+            )
+        if out.is_dir() and not (out / card_module.CARD_FILE).is_file():
+            raise PrettyMeterError(f"{out} is not a model directory; refusing to replace it")
+    config_record = _read_json(run / CONFIG_FILE)
+    config = config_record["config"]
+    dataset = _read_json(run / DATASET_FILE)
+    record = _read_json(run / RUN_FILE)
+    metrics = _read_json(run / METRICS_FILE)
+    meta = dataset.get("normalization") or {}
+    gender = meta.get("gender")
+    if gender not in ("m", "w"):
+        raise PrettyMeterError(
+            f"the training table {dataset.get('table')} records no gender (m or w); make it "
+            "with `pretty-meter normalize --gender m|w`"
+        )
+    for key in ("lo", "med", "hi"):
+        if key not in meta:
+            raise PrettyMeterError(
+                f"the training table records no normalization {key!r}; rerun `pretty-meter "
+                "normalize` and train again"
+            )
+
+    members = [load_member(run, f, config["backbone"]) for f in record["members"]]
+    module = _ensemble_module(members)
+    outputs = ["label", "label_std"] if len(members) > 1 else ["label"]
+    size = int(config["image_size"])
+
+    staging = out.with_name(f".{out.name}.partial")
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    try:
+        onnx_path = staging / card_module.ONNX_FILE
+        _to_onnx(module, onnx_path, size, outputs)
+        diff = parity(module, onnx_path, size)
+        if not diff <= PARITY_TOLERANCE:
+            raise PrettyMeterError(
+                f"the ONNX graph differs from the torch model by {diff:.2e} (> "
+                f"{PARITY_TOLERANCE}); report this with the run directory"
+            )
+        final: Literal["ensemble", "refit", "single"] = (
+            "refit" if record["final"] == "refit" else "ensemble" if len(members) > 1 else "single"
+        )
+        default_name = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{gender}-{config['backbone']}-{run.name}")
+        labels = dataset.get("labels") or []
+        model_card = card_module.ModelCard(
+            name=name or default_name,
+            gender=gender,
+            backbone=config["backbone"],
+            input_size=size,
+            preprocessing=card_module.Preprocessing(
+                crop_size=int(dataset["crop_size"]),
+                input_size=size,
+                mean=[float(v) for v in imaging.MEAN],
+                std=[float(v) for v in imaging.STD],
+                resample="bilinear",
+                pad_color=list(imaging.PAD_COLOR),
+                detector=str(dataset.get("detector", "unknown")),
+            ),
+            normalization=card_module.Normalization(
+                lo=float(meta["lo"]), med=float(meta["med"]), hi=float(meta["hi"])
+            ),
+            label_quantiles=card_module.quantiles(labels),
+            outputs={
+                "label": "predicted label, 0-1 (score = 10 × label)",
+                **(
+                    {"label_std": "spread (std) of the fold models' labels, 0-1"}
+                    if len(members) > 1
+                    else {}
+                ),
+            },
+            final=final,
+            cv_metrics={
+                "mean_std": metrics["mean_std"],
+                "out_of_fold": metrics["oof"],
+                "folds": metrics["folds"],
+            },
+            dataset={
+                "table": dataset.get("table"),
+                "rows": dataset.get("rows"),
+                "groups": dataset.get("groups"),
+                "label_mean": dataset.get("label_mean"),
+                "label_std": dataset.get("label_std"),
+                "normalize": {k: v for k, v in meta.items() if k != "labels"},
+            },
+            training={
+                **config,
+                "init": config_record.get("init"),
+                "members": record["members"],
+                "best_epochs": record.get("best_epochs"),
+                "refit_epochs": record.get("refit_epochs"),
+                "onnx_parity_max_abs_diff": diff,
+                "opset": OPSET,
+            },
+            demo=demo,
+            notes=notes,
+            versions=_versions(),
+            onnx_sha256=card_module.sha256_file(onnx_path),
+        )
+        card_module.write_card(staging, model_card)
+        card_module.load_model_dir(staging)  # what the service will do: must pass here first
+        if out.exists():
+            old = out.with_name(f".{out.name}.old")
+            if old.exists():
+                shutil.rmtree(old)
+            out.rename(old)
+            staging.rename(out)
+            shutil.rmtree(old)
+        else:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            staging.rename(out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    summary(
+        f"export: {out}",
+        {
+            "model": f"{model_card.name} ({config['backbone']}, {final}, {len(members)} member(s))",
+            "input": f"[N, 3, {size}, {size}] float32 → {', '.join(outputs)}",
+            "ONNX vs torch": f"max |diff| {diff:.1e}",
+            "CV PC": "{mean:.3f} ± {std:.3f}".format(**metrics["mean_std"]["pc"]),
+            "demo": str(demo),
+            "files": f"{card_module.ONNX_FILE}, {card_module.CARD_FILE}",
+        },
+    )
+    return out

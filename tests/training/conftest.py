@@ -1,0 +1,68 @@
+"""Training-test fixtures: a normalized table made by the real stages, and one trained run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+# Small enough for two busy CPU cores, big enough for the model to learn the synthetic cue.
+SYNTH_PHOTOS = 1500
+CROP = 64
+
+
+def fast_config(data: Path, out: Path, **overrides: object):  # type: ignore[no-untyped-def]
+    """The test recipe: a tiny torchvision backbone, 64-px input, few epochs, one CPU thread
+    (two threads on two shared cores make OpenMP spin and run ~20× slower)."""
+    from prettymeter.train import TrainConfig
+
+    settings: dict[str, object] = {
+        "backbone": "mobilenet_v3_small",
+        "weights": None,
+        "image_size": CROP,
+        "epochs": 12,
+        "batch_size": 8,
+        "lr": 2e-3,
+        "schedule": "cosine",
+        "folds": 3,
+        "aug_jitter": 0.0,
+        "threads": 1,
+        "device": "cpu",
+        "log_every": 0,
+        "overwrite": True,
+    }
+    settings.update(overrides)
+    return TrainConfig(data=data, out=out, **settings)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def synth_table(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """synth → ingest → dedupe → detect (none, 64 px) → normalize (m): the real stages."""
+    from prettymeter.dedupe import dedupe
+    from prettymeter.detect import detect
+    from prettymeter.ingest import ingest
+    from prettymeter.normalize import normalize
+    from prettymeter.synth import generate
+
+    root = tmp_path_factory.mktemp("train_data")
+    generate(root / "photos", SYNTH_PHOTOS, seed=1, size=CROP)
+    ingest(root / "photos", root / "raw.parquet")
+    dedupe(root / "raw.parquet", root / "dedup.parquet")
+    detect(root / "dedup.parquet", root / "crops.parquet", detector="none", crop_size=CROP)
+    normalize(root / "crops.parquet", root / "m.parquet", "m", plots=False)
+    return root / "m.parquet"
+
+
+@pytest.fixture(scope="session")
+def trained_run(synth_table: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One finished k-fold run on the synthetic table, shared by the tests that read a run."""
+    from prettymeter.train import train
+
+    return train(fast_config(synth_table, tmp_path_factory.mktemp("runs") / "run"))
+
+
+@pytest.fixture(scope="session")
+def exported_model(trained_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from prettymeter.export import export
+
+    return export(trained_run, tmp_path_factory.mktemp("models") / "man")

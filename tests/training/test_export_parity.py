@@ -1,0 +1,98 @@
+"""Export: one ONNX graph equal to the torch models, a full card, verified loading."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from prettymeter import imaging
+from prettymeter.card import load_model_dir
+from prettymeter.errors import PrettyMeterError
+
+pytestmark = pytest.mark.slow
+
+
+def _real_inputs(table: Path, size: int, count: int = 6) -> np.ndarray:
+    crops = pq.read_table(table, columns=["crop"]).column("crop").to_pylist()[:count]
+    return np.stack([imaging.to_input_array(imaging.decode_crop(c), size) for c in crops])
+
+
+def test_onnx_output_equals_the_torch_fold_models_within_1e_4(
+    trained_run: Path, exported_model: Path, synth_table: Path
+) -> None:
+    from prettymeter.train import load_member
+
+    record = json.loads((trained_run / "run.json").read_text())
+    members = [load_member(trained_run, f, "mobilenet_v3_small") for f in record["members"]]
+    batch = _real_inputs(synth_table, 64)
+    with torch.no_grad():
+        preds = torch.stack([m(torch.from_numpy(batch)).view(-1) for m in members], 1)
+    want_label = preds.mean(1).clamp(0, 1).numpy()
+    want_std = preds.std(1, unbiased=False).numpy()
+    session = ort.InferenceSession(str(exported_model / "model.onnx"))
+    label, std = session.run(["label", "label_std"], {"input": batch})
+    assert label.shape == (len(batch),)
+    np.testing.assert_allclose(label, want_label, atol=1e-4)
+    np.testing.assert_allclose(std, want_std, atol=1e-4)
+    # Dynamic batch: one photo and many photos go through the same graph.
+    (one,) = session.run(["label"], {"input": batch[:1]})
+    np.testing.assert_allclose(one, want_label[:1], atol=1e-4)
+
+
+def test_the_card_describes_the_model_and_its_data(exported_model: Path, synth_table: Path) -> None:
+    card, onnx_path = load_model_dir(exported_model)
+    meta = json.loads(pq.ParquetFile(synth_table).metadata.metadata[b"prettymeter"])
+    assert (card.normalization.lo, card.normalization.med, card.normalization.hi) == (
+        meta["lo"],
+        meta["med"],
+        meta["hi"],
+    )
+    assert card.gender == "m" and card.backbone == "mobilenet_v3_small"
+    assert card.final == "ensemble" and set(card.outputs) == {"label", "label_std"}
+    assert card.preprocessing.crop_size == 64 and card.preprocessing.detector == "none"
+    assert card.input_size == 64 and card.preprocessing.mean == pytest.approx(list(imaging.MEAN))
+    labels = sorted(pq.read_table(synth_table, columns=["label"]).column("label").to_pylist())
+    assert card.label_quantiles == pytest.approx(labels)
+    assert card.cv_metrics["mean_std"]["pc"]["mean"] > 0
+    assert card.dataset["rows"] == len(labels)
+    assert card.training["epochs"] == 12 and card.training["init"] == "random"
+    assert {"torch", "onnxruntime"} <= set(card.versions)
+    assert card.training["onnx_parity_max_abs_diff"] <= 1e-4
+    import onnx
+
+    assert max(o.version for o in onnx.load(str(onnx_path)).opset_import if o.domain == "") >= 17
+
+
+def test_a_tampered_onnx_file_is_refused(exported_model: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "model"
+    shutil.copytree(exported_model, copy)
+    data = bytearray((copy / "model.onnx").read_bytes())
+    data[-10] ^= 0xFF
+    (copy / "model.onnx").write_bytes(bytes(data))
+    with pytest.raises(PrettyMeterError, match="does not match its card"):
+        load_model_dir(copy)
+
+
+def test_export_refuses_to_overwrite_without_the_flag(
+    trained_run: Path, exported_model: Path
+) -> None:
+    from prettymeter.export import export
+
+    with pytest.raises(PrettyMeterError, match="--overwrite"):
+        export(trained_run, exported_model)
+
+
+def test_export_of_an_unfinished_run_says_to_resume(tmp_path: Path) -> None:
+    from prettymeter.export import export
+
+    (tmp_path / "run").mkdir()
+    with pytest.raises(PrettyMeterError, match="--resume"):
+        export(tmp_path / "run", tmp_path / "out")
