@@ -652,7 +652,8 @@ def fit_member(
                 run_loss += value
                 run_l1 += float((pred.detach() - y).abs().mean())
                 run_n += 1
-                lo, hi = min(lo, float(pred.min())), max(hi, float(pred.max()))
+                lo = min(lo, float(pred.detach().min()))
+                hi = max(hi, float(pred.detach().max()))
                 bar.advance(task)
                 if c.log_every and (step + 1) % c.log_every == 0:
                     s.log.line(
@@ -664,6 +665,7 @@ def fit_member(
                     run_n = 0
                     lo, hi = math.inf, -math.inf
         train_seconds = time.perf_counter() - started
+        _average_buffers(model, d)
         row: dict[str, Any] = {
             "member": member,
             "epoch": epoch + 1,
@@ -735,7 +737,9 @@ def fit_member(
             state["epochs_done"] = epoch + 1
         _barrier(d)
 
+    digests = _rank_digests(model, d)
     if d.master:
+        state["rank_weights_sha256"] = digests
         best = folder / state["best_file"]
         shutil.copyfile(best, folder / "best.safetensors")
         state["done"] = True
@@ -744,6 +748,36 @@ def fit_member(
     if not d.master:
         state = json.loads(state_path.read_text(encoding="utf-8"))
     return state
+
+
+def _average_buffers(model: nn.Module, d: Dist) -> None:
+    """Average BatchNorm running statistics over ranks (DDP syncs gradients, not buffers)."""
+    if d.world == 1:
+        return
+    import torch
+    import torch.distributed as dist
+
+    with torch.no_grad():
+        for buffer in _unwrap(model).buffers():
+            if buffer.is_floating_point():
+                dist.all_reduce(buffer, op=dist.ReduceOp.SUM)
+                buffer.div_(d.world)
+
+
+def _rank_digests(model: nn.Module, d: Dist) -> list[str]:
+    """sha256 of the final weights on every rank: DDP must leave them identical."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for value in _unwrap(model).state_dict().values():
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    if d.world == 1:
+        return [digest.hexdigest()]
+    import torch.distributed as dist
+
+    gathered: list[Any] = [None] * d.world
+    dist.all_gather_object(gathered, digest.hexdigest())
+    return [str(g) for g in gathered]
 
 
 def _redraw_curves(run: Path) -> None:
