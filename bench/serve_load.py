@@ -134,7 +134,38 @@ def payload_jpeg() -> bytes:
 # -- engines -------------------------------------------------------------------------------------
 
 
-def engine_table(model_dir: Path) -> list[dict[str, Any]]:
+def torch_row(weights: Path, arrays: np.ndarray, reference: Any) -> dict[str, Any]:
+    """The baseline's numerics: torch eager on the same weights, same arrays."""
+    import torch
+    import torchvision
+    from safetensors.torch import load_file
+
+    net = torchvision.models.efficientnet_v2_s(weights=None, num_classes=1)
+    net.load_state_dict(load_file(str(weights)))
+    net.eval()
+    timing = {}
+    with torch.no_grad():
+        scores = 10 * torch.sigmoid(net(torch.from_numpy(arrays))).reshape(-1).numpy()
+        for batch in (1, 8):
+            x = torch.from_numpy(np.repeat(arrays[:1], batch, axis=0))
+            net(x)
+            times = []
+            for _ in range(max(3, 24 // batch)):
+                started = time.perf_counter()
+                net(x)
+                times.append(time.perf_counter() - started)
+            timing[batch] = 1000 * statistics.median(times) / batch
+    return {
+        "engine": f"torch eager ({torch.get_num_threads()} threads)",
+        "ms_b1": timing[1],
+        "ms_b8": timing[8],
+        "drift": float(np.abs(scores - reference).max()),
+        "score_range": None,
+        "model": "torch",
+    }
+
+
+def engine_table(model_dir: Path, torch_weights: Path | None = None) -> list[dict[str, Any]]:
     from prettymeter.card import load_model_dir
     from prettymeter.imaging import decode_image, preprocess
     from prettymeter.scoring import Scorer, cpu_has_bf16, probe_batch
@@ -172,6 +203,8 @@ def engine_table(model_dir: Path) -> list[dict[str, Any]]:
                 "model": model_dir.name,
             }
         )
+    if torch_weights is not None:
+        rows.append(torch_row(torch_weights, arrays, reference))
     auto = Scorer(model_dir, engine="auto")
     rows.append(
         {
@@ -248,6 +281,9 @@ def probe_healthz(port: int, stop: Any, out: Any) -> None:
 
 
 async def load(port: int, body: bytes, concurrency: int, seconds: float) -> dict[str, Any]:
+    """`concurrency` clients send `body` back to back for `seconds`. Requests still running at
+    the end are cut (not counted in img/s or latency): this bounds the run, and it favours a
+    server whose requests take longer than the window (the baseline)."""
     import httpx
 
     latencies: list[float] = []
@@ -257,15 +293,13 @@ async def load(port: int, body: bytes, concurrency: int, seconds: float) -> dict
     headers = {"content-type": "application/json"}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=120
+        base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=300
     ) as client:
-        for _ in range(2):  # warm the connections and the model
-            await client.post("/man/predict", content=body, headers=headers)
-        deadline = time.perf_counter() + seconds
+        await client.post("/man/predict", content=body, headers=headers)  # warm up
 
         async def worker() -> None:
             nonlocal errors, images
-            while time.perf_counter() < deadline:
+            while True:
                 started = time.perf_counter()
                 try:
                     answer = await client.post("/man/predict", content=body, headers=headers)
@@ -278,11 +312,37 @@ async def load(port: int, body: bytes, concurrency: int, seconds: float) -> dict
                 else:
                     errors += 1
 
+        tasks = [asyncio.create_task(worker()) for _ in range(concurrency)]
+        await asyncio.sleep(seconds)
+        done_images, done_latencies, done_errors = images, list(latencies), errors
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    q = np.percentile(done_latencies, [50, 95, 99]) * 1000 if done_latencies else [np.nan] * 3
+    return {
+        "img_s": done_images / seconds,
+        "p50": q[0],
+        "p95": q[1],
+        "p99": q[2],
+        "errors": done_errors,
+    }
+
+
+def drain(port: int, limit: float = 300.0) -> None:
+    """Wait until the server has worked off cut requests (its /healthz answers in < 0.5 s)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
         started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    q = np.percentile(latencies, [50, 95, 99]) * 1000 if latencies else [float("nan")] * 3
-    return {"img_s": images / elapsed, "p50": q[0], "p95": q[1], "p99": q[2], "errors": errors}
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=limit)
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()
+            conn.close()
+        except OSError:
+            pass
+        if time.perf_counter() - started < 0.5:
+            return
+        time.sleep(0.2)
 
 
 def run_server(
@@ -300,6 +360,7 @@ def run_server(
                 prober.start()
                 result = asyncio.run(load(port, body, concurrency, seconds))
                 stop.set()
+                drain(port)
                 probes = out.get(timeout=60)
                 prober.join()
                 result.update(
@@ -401,7 +462,7 @@ def main() -> None:
     model_dirs, weights = build_models(args.work)
     photo = base64.b64encode(payload_jpeg()).decode()
     body_by_n = {n: json.dumps({"instances": [photo] * n}).encode() for n in (1, 4)}
-    engines = [] if args.skip_engines else engine_table(model_dirs["man"])
+    engines = [] if args.skip_engines else engine_table(model_dirs["man"], weights)
     for extra in args.drift_model:
         for row in engine_table(extra):
             row["engine"] = f"{extra.name}: {row['engine']}"
