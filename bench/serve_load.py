@@ -8,12 +8,15 @@ saved as a safetensors state dict for the baseline (bench/seed_baseline_server.p
 inside `async def`, per-request batch, PIL/torchvision transforms, no detection). Then:
 
   * engines: ms/photo at batch 1 and 8 and the score drift against ONNX Runtime fp32 on real
-    photos (tests/data) and drawn ones, for every engine this CPU has;
+    photos (tests/data) and drawn ones, for every engine this CPU has and for torch eager (the
+    baseline's numerics); `--drift-model DIR` adds any exported model (e.g. a trained demo);
   * load: each server in turn (ours with person detection on, ours with it off, the baseline)
     under c = 1, 4, 16 concurrent clients sending 1-photo and 4-photo seed requests
     (`POST /man/predict`, a 512-px JPEG) for --seconds each, while another process probes
     `GET /healthz` every 50 ms; prints img/s, latency p50/p95/p99, errors, /healthz p99 and the
-    server's RSS, and our/baseline ratios.
+    server's RSS, and our/baseline ratios. Requests still running when a window ends are cut
+    and not counted (this favours the slower server), and the next window starts once the
+    server has worked them off.
 
 Client, servers and everything else share this machine's cores, and other people's jobs run on
 it too: the numbers move between runs. Read the ratios (measured in the same run), not the
