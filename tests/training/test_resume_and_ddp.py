@@ -1,4 +1,4 @@
-"""A killed run resumes to the same folds and a finished run; torchrun with 2 CPU processes agrees."""
+"""A killed run resumes to the same folds and result; 2-process CPU torchrun ranks agree."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import fast_config
 
 pytestmark = pytest.mark.slow
