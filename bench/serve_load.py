@@ -14,9 +14,10 @@ inside `async def`, per-request batch, PIL/torchvision transforms, no detection)
     under c = 1, 4, 16 concurrent clients sending 1-photo and 4-photo seed requests
     (`POST /man/predict`, a 512-px JPEG) for --seconds each, while another process probes
     `GET /healthz` every 50 ms; prints img/s, latency p50/p95/p99, errors, /healthz p99 and the
-    server's RSS, and our/baseline ratios. Requests still running when a window ends are cut
-    and not counted (this favours the slower server), and the next window starts once the
-    server has worked them off.
+    server's RSS, and our/baseline ratios. Each window starts once every client has had one
+    answer (at most 30 s), so img/s is the steady rate; requests still running when it ends
+    are cut and not counted (this favours the slower server), and the next window starts once
+    the server has worked them off.
 
 Client, servers and everything else share this machine's cores, and other people's jobs run on
 it too: the numbers move between runs. Read the ratios (measured in the same run), not the
@@ -51,6 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
 SIZE = 256
 VENV_BIN = Path(sys.executable).parent
+RAMP_LIMIT_S = 30.0
 
 
 # -- weights, exported both ways -----------------------------------------------------------------
@@ -284,24 +286,24 @@ def probe_healthz(port: int, stop: Any, out: Any) -> None:
 
 
 async def load(port: int, body: bytes, concurrency: int, seconds: float) -> dict[str, Any]:
-    """`concurrency` clients send `body` back to back for `seconds`. Requests still running at
-    the end are cut (not counted in img/s or latency): this bounds the run, and it favours a
-    server whose requests take longer than the window (the baseline)."""
+    """`concurrency` clients send `body` back to back. After a ramp (until every client has had
+    one answer, at most RAMP_LIMIT_S) requests completed in the next `seconds` are counted;
+    those still running at the end are cut (favouring the slower server)."""
     import httpx
 
-    latencies: list[float] = []
+    completions: list[tuple[float, float]] = []  # (finished at, latency)
+    answered = [0] * concurrency
     errors = 0
-    images = 0
     per_request = len(json.loads(body)["instances"])
     headers = {"content-type": "application/json"}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=300
+        base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=600
     ) as client:
         await client.post("/man/predict", content=body, headers=headers)  # warm up
 
-        async def worker() -> None:
-            nonlocal errors, images
+        async def worker(index: int) -> None:
+            nonlocal errors
             while True:
                 started = time.perf_counter()
                 try:
@@ -309,29 +311,36 @@ async def load(port: int, body: bytes, concurrency: int, seconds: float) -> dict
                     ok = answer.status_code == 200
                 except httpx.HTTPError:
                     ok = False
+                finished = time.perf_counter()
+                answered[index] += 1
                 if ok:
-                    latencies.append(time.perf_counter() - started)
-                    images += per_request
+                    completions.append((finished, finished - started))
                 else:
                     errors += 1
 
-        tasks = [asyncio.create_task(worker()) for _ in range(concurrency)]
+        tasks = [asyncio.create_task(worker(i)) for i in range(concurrency)]
+        ramp_start = time.perf_counter()
+        while min(answered) == 0 and time.perf_counter() - ramp_start < RAMP_LIMIT_S:
+            await asyncio.sleep(0.05)
+        window_start = time.perf_counter()
         await asyncio.sleep(seconds)
-        done_images, done_latencies, done_errors = images, list(latencies), errors
+        window_end = time.perf_counter()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    q = np.percentile(done_latencies, [50, 95, 99]) * 1000 if done_latencies else [np.nan] * 3
+    latencies = [lat for end, lat in completions if window_start <= end <= window_end]
+    q = np.percentile(latencies, [50, 95, 99]) * 1000 if latencies else [np.nan] * 3
     return {
-        "img_s": done_images / seconds,
+        "img_s": len(latencies) * per_request / (window_end - window_start),
         "p50": q[0],
         "p95": q[1],
         "p99": q[2],
-        "errors": done_errors,
+        "errors": errors,
+        "ramp_s": window_start - ramp_start,
     }
 
 
-def drain(port: int, limit: float = 300.0) -> None:
+def drain(port: int, limit: float = 150.0) -> None:
     """Wait until the server has worked off cut requests (its /healthz answers in < 0.5 s)."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
@@ -359,7 +368,7 @@ def run_server(
             for n, body in body_by_n.items():
                 stop = mp.Event()
                 out: Any = mp.Queue()
-                prober = mp.Process(target=probe_healthz, args=(port, stop, out))
+                prober = mp.Process(target=probe_healthz, args=(port, stop, out), daemon=True)
                 prober.start()
                 result = asyncio.run(load(port, body, concurrency, seconds))
                 stop.set()
