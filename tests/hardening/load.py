@@ -127,3 +127,80 @@ async def open_loop(
         await asyncio.gather(*tasks)
         report.seconds = time.perf_counter() - started
     return report
+
+
+# -- a service in its own process (so its memory is its own) -----------------------------------
+
+
+def bench_models(root: Path) -> dict[str, Path]:
+    """Real exported test models (random-init mobilenet_v3_small), made once under `root`."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "service"))
+    from service_helpers import make_model_dir
+
+    models = {"man": root / "man", "woman": root / "woman"}
+    for (route, path), gender in zip(models.items(), "mw", strict=True):
+        if not (path / "card.json").is_file():
+            make_model_dir(path, gender, seed=1 if route == "man" else 2)
+    return models
+
+
+class ServiceProcess:
+    """`pretty-meter serve` on 127.0.0.1 in a child process, with settings from the environment."""
+
+    def __init__(self, models: dict[str, Path], env: dict[str, str] | None = None) -> None:
+        import os
+        import socket
+        import sys
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = int(sock.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        cli = str(Path(sys.executable).with_name("pretty-meter"))
+        self.args = [cli, "serve", "--port", str(self.port), "--log-level", "warning"]
+        self.args += [f"--{route}={path}" for route, path in models.items()]
+        self.env = {
+            **os.environ,
+            "PRETTYMETER_ENGINE": "onnxruntime",
+            "PRETTYMETER_LOG_REQUESTS": "false",
+            **(env or {}),
+        }
+
+    def __enter__(self) -> ServiceProcess:
+        import subprocess
+
+        self.process = subprocess.Popen(
+            self.args, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + 120
+        while True:
+            if self.process.poll() is not None:
+                stderr = self.process.stderr.read().decode() if self.process.stderr else ""
+                raise RuntimeError(f"the service did not start: {stderr[-2000:]}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the service did not become ready in 120 s")
+            time.sleep(0.1)
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return float(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except Exception:
+            self.process.kill()
+            self.process.wait()
