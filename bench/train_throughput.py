@@ -59,6 +59,7 @@ def main() -> None:
         TrainConfig,
         augment_batch,
         cpu_has_amx,
+        cpu_has_bf16,
         decode_crops,
     )
 
@@ -154,7 +155,8 @@ def main() -> None:
     print(
         f"\ntraining throughput: {args.backbone}, {size} px, batch {batch}, "
         f"{args.steps} timed steps, torch threads {torch.get_num_threads()}, "
-        f"AMX {'yes' if cpu_has_amx() else 'no'}, torch {torch.__version__}"
+        f"AMX {'yes' if cpu_has_amx() else 'no'}, bf16 {'yes' if cpu_has_bf16() else 'no'}, "
+        f"torch {torch.__version__}"
     )
     print(
         f"crop cache: {len(crops)} crops decoded once in {cache_seconds:.2f} s (not in the rates)"

@@ -290,12 +290,24 @@ def sample_loss(pred: torch.Tensor, target: torch.Tensor, kind: str, delta: floa
 # -- devices, precision, distributed ----------------------------------------------------------
 
 
-def cpu_has_amx() -> bool:
+def cpu_flags() -> set[str]:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            return "amx_bf16" in handle.read()
+            for line in handle:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
     except OSError:
-        return False
+        pass
+    return set()
+
+
+def cpu_has_amx() -> bool:
+    return "amx_bf16" in cpu_flags()
+
+
+def cpu_has_bf16() -> bool:
+    """Native bf16 matrix instructions (AVX512-BF16 or AMX): bf16 autocast pays off there."""
+    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
@@ -315,7 +327,7 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
 
 
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
-    """Autocast dtype or None (fp32); auto: bf16 on CUDA (fp16 on old GPUs) and on AMX CPUs."""
+    """Autocast dtype or None (fp32); auto: bf16 on CUDA (fp16 on old GPUs) and bf16 CPUs."""
     import torch
 
     if precision == "fp32":
@@ -326,8 +338,8 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
         return torch.float16
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    # Measured (bench/train_throughput.py): bf16 autocast pays off on CPUs with AMX only.
-    return torch.bfloat16 if cpu_has_amx() else None
+    # Measured (bench/train_throughput.py, docs/benchmarks.md): 1.6× on an AVX512-BF16 EPYC.
+    return torch.bfloat16 if cpu_has_bf16() else None
 
 
 @dataclass

@@ -10,6 +10,7 @@ import onnxruntime as ort
 import pyarrow.parquet as pq
 import pytest
 import torch
+from conftest import EPOCHS
 
 from prettymeter import imaging
 from prettymeter.card import load_model_dir
@@ -61,7 +62,7 @@ def test_the_card_describes_the_model_and_its_data(exported_model: Path, synth_t
     assert card.label_quantiles == pytest.approx(labels)
     assert card.cv_metrics["mean_std"]["pc"]["mean"] > 0
     assert card.dataset["rows"] == len(labels)
-    assert card.training["epochs"] == 12 and card.training["init"] == "random"
+    assert card.training["epochs"] == EPOCHS and card.training["init"] == "random"
     assert {"torch", "onnxruntime"} <= set(card.versions)
     assert card.training["onnx_parity_max_abs_diff"] <= 1e-4
     import onnx

@@ -20,7 +20,7 @@ SMALL = {"image_size": 32, "epochs": 3, "folds": 2, "batch_size": 16, "schedule"
 CLI_SMALL = [
     "--backbone", "mobilenet_v3_small", "--weights", "none", "--image-size", "32",
     "--epochs", "3", "--folds", "2", "--batch-size", "16", "--lr", "0.002",
-    "--aug-jitter", "0", "--device", "cpu", "--log-every", "1",
+    "--aug-jitter", "0", "--device", "cpu", "--log-every", "1", "--precision", "fp32",
 ]  # fmt: skip
 
 
