@@ -1,4 +1,4 @@
-"""Fixtures shared by every test area: the real-face photos and demo models made by the real pipeline."""
+"""Fixtures shared by every test area: the real-face photos and the demo models."""
 
 from __future__ import annotations
 

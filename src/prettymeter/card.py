@@ -137,7 +137,9 @@ def load_model_dir(model_dir: Path) -> tuple[ModelCard, Path]:
     try:
         raw = json.loads(card_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PrettyMeterError(f"{card_path} is not valid JSON ({exc}); re-export the model") from exc
+        raise PrettyMeterError(
+            f"{card_path} is not valid JSON ({exc}); re-export the model"
+        ) from exc
     if not isinstance(raw, dict) or raw.get("schema") != SCHEMA:
         found = raw.get("schema") if isinstance(raw, dict) else None
         raise PrettyMeterError(

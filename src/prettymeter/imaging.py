@@ -26,9 +26,7 @@ PAD_COLOR = (0, 0, 0)
 SLIVER_RATIO = 8  # a region longer than this many times its width is shrunk before padding
 
 # Pillow format names we accept; anything else Pillow can open (PDF, EPS, ICO, ...) is refused.
-ACCEPTED_FORMATS = frozenset(
-    {"JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF", "HEIF", "AVIF", "MPO"}
-)
+ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF", "HEIF", "AVIF", "MPO"})
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".heic", ".heif"}
 )
@@ -54,21 +52,27 @@ def open_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image
     """Open photo bytes lazily and check format and size before any pixel is decoded."""
     _register_heif()
     if not data:
-        raise ImageError("not_an_image", "the file is empty (0 bytes); send a JPEG, PNG or WebP photo")
+        raise ImageError(
+            "not_an_image", "the file is empty (0 bytes); send a JPEG, PNG or WebP photo"
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError("too_large", f"the image has too many pixels ({exc}); send a smaller photo") from exc
+        raise ImageError(
+            "too_large", f"the image has too many pixels ({exc}); send a smaller photo"
+        ) from exc
     except Exception as exc:
         raise ImageError(
-            "not_an_image", "the data is not an image Pillow can read; send a JPEG, PNG or WebP photo"
+            "not_an_image",
+            "the data is not an image Pillow can read; send a JPEG, PNG or WebP photo",
         ) from exc
     if image.format not in ACCEPTED_FORMATS:
         raise ImageError(
             "unsupported_format",
-            f"{image.format or 'this'} files are not accepted; send a JPEG, PNG, WebP or HEIC photo",
+            f"{image.format or 'this'} files are not accepted; "
+            "send a JPEG, PNG, WebP or HEIC photo",
         )
     width, height = image.size
     if width < 1 or height < 1:
@@ -97,7 +101,9 @@ def to_rgb(image: Image.Image) -> Image.Image:
         elif image.mode == "F":
             array = np.asarray(image, dtype=np.float64)
             image = Image.fromarray(np.clip(array * 255.0, 0, 255).astype(np.uint8), "L")
-        if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        if image.mode in ("RGBA", "LA", "PA") or (
+            image.mode == "P" and "transparency" in image.info
+        ):
             rgba = image.convert("RGBA")
             background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
             image = Image.alpha_composite(background, rgba)
@@ -130,7 +136,9 @@ def clip_box(box: Sequence[float], width: int, height: int) -> tuple[int, int, i
 def square_crop(image: Image.Image, box: Sequence[float] | None, size: int) -> Image.Image:
     """Crop the person box (whole image when None), pad it to a centred square, resize to size."""
     width, height = image.size
-    left, top, right, bottom = clip_box(box if box is not None else (0, 0, width, height), width, height)
+    left, top, right, bottom = clip_box(
+        box if box is not None else (0, 0, width, height), width, height
+    )
     region = image.crop((left, top, right, bottom))
     side = max(region.width, region.height)
     if side > size and side > SLIVER_RATIO * min(region.width, region.height):

@@ -12,11 +12,11 @@ from prettymeter.cli.app import app
 from prettymeter.errors import PrettyMeterError
 
 # Importing the verb modules registers their commands on `app`.
-from prettymeter.cli import data as _data  # noqa: E402,F401  isort: skip
-from prettymeter.cli import detect as _detect  # noqa: E402,F401  isort: skip
-from prettymeter.cli import train as _train  # noqa: E402,F401  isort: skip
-from prettymeter.cli import serve as _serve  # noqa: E402,F401  isort: skip
-from prettymeter.cli import demo as _demo  # noqa: E402,F401  isort: skip
+from prettymeter.cli import data as _data  # noqa: F401  isort: skip
+from prettymeter.cli import detect as _detect  # noqa: F401  isort: skip
+from prettymeter.cli import train as _train  # noqa: F401  isort: skip
+from prettymeter.cli import serve as _serve  # noqa: F401  isort: skip
+from prettymeter.cli import demo as _demo  # noqa: F401  isort: skip
 
 __all__ = ["app", "main"]
 
