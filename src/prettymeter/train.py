@@ -36,6 +36,10 @@ RUN_FILE = "run.json"
 INIT_FILE = "init.safetensors"
 METRICS_FILE = "metrics.json"
 REQUIRED_COLUMNS = ("path", "group", "crop", "label", "weight")
+CSV_COLUMNS = (
+    "member", "epoch", "train_loss", "val_loss", "val_pc", "val_mae", "val_rmse", "lr",
+    "images_per_s", "seconds",
+)  # fmt: skip
 
 
 @dataclass
@@ -501,8 +505,8 @@ class Logger:
         new = not csv_path.exists()
         with open(csv_path, "a", encoding="utf-8") as handle:
             if new:
-                handle.write(",".join(row) + "\n")
-            handle.write(",".join(str(row[k]) for k in row) + "\n")
+                handle.write(",".join(CSV_COLUMNS) + "\n")
+            handle.write(",".join(str(row.get(k, "")) for k in CSV_COLUMNS) + "\n")
         if self.tb is not None:
             step = int(row["epoch"])
             for key, value in row.items():
@@ -847,6 +851,10 @@ def train(config: TrainConfig) -> Path:
     c = config
     if c.threads:
         torch.set_num_threads(c.threads)
+    if not Path(c.data).is_file():
+        raise PrettyMeterError(
+            f"{c.data} does not exist; give the table written by `pretty-meter normalize`"
+        )
     _prepare_run(c, d)
     run = Path(c.out)
     device = resolve_device(c.device, d.local_rank)

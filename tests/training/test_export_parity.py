@@ -97,3 +97,27 @@ def test_export_of_an_unfinished_run_says_to_resume(tmp_path: Path) -> None:
     (tmp_path / "run").mkdir()
     with pytest.raises(PrettyMeterError, match="--resume"):
         export(tmp_path / "run", tmp_path / "out")
+
+
+def test_a_refit_run_exports_one_model_without_a_spread_output(
+    synth_table: Path, tmp_path: Path
+) -> None:
+    from conftest import fast_config
+
+    from prettymeter.export import export
+    from prettymeter.train import load_member, train
+
+    config = fast_config(synth_table, tmp_path / "run", image_size=32, epochs=2, folds=2)
+    config.final = "refit"
+    run = train(config)
+    record = json.loads((run / "run.json").read_text())
+    assert record["members"] == ["refit/best.safetensors"] and record["refit_epochs"] >= 1
+    card, onnx_path = load_model_dir(export(run, tmp_path / "model"))
+    assert card.final == "refit" and set(card.outputs) == {"label"}
+    session = ort.InferenceSession(str(onnx_path))
+    assert [o.name for o in session.get_outputs()] == ["label"]
+    batch = _real_inputs(synth_table, 32, count=3)
+    member = load_member(run, "refit/best.safetensors", "mobilenet_v3_small")
+    with torch.no_grad():
+        want = member(torch.from_numpy(batch)).view(-1).clamp(0, 1).numpy()
+    np.testing.assert_allclose(session.run(["label"], {"input": batch})[0], want, atol=1e-4)
