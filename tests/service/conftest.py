@@ -10,11 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from service_helpers import LiveServer, make_model_dir
-
-from prettymeter.serve import Settings
-
-BODY_LIMIT = 3 * 1024 * 1024
+from service_helpers import LiveServer, make_model_dir, service_settings
 
 
 @pytest.fixture(scope="session")
@@ -25,19 +21,6 @@ def model_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "man": make_model_dir(root / "man", "m", seed=1),
         "woman": make_model_dir(root / "woman", "w", seed=2),
     }
-
-
-def service_settings(model_dirs: dict[str, Path], **changes: object) -> Settings:
-    base: dict[str, object] = {
-        "models": model_dirs,
-        "engine": "onnxruntime",
-        "threads": 1,
-        "web_dir": None,
-        "log_requests": False,
-        "limits": {"max_body_bytes": BODY_LIMIT, "max_instances": 16},
-    }
-    base.update(changes)
-    return Settings(**base)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,7 @@ from prettymeter.imaging import MEAN, STD, preprocess
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 INPUT_SIZE = 64
+BODY_LIMIT = 3 * 1024 * 1024
 CROP_SIZE = 96
 
 
@@ -237,3 +238,19 @@ def mode_variants(image: Image.Image) -> dict[str, bytes]:
         "I;16": encode(gray16, "PNG"),
         "1": encode(image.convert("1"), "PNG"),
     }
+
+
+def service_settings(model_dirs: dict[str, Path], **changes: object) -> Any:
+    """Settings for a test service: ONNX Runtime, 1 thread, no page, no request log."""
+    from prettymeter.serve import Settings
+
+    base: dict[str, object] = {
+        "models": model_dirs,
+        "engine": "onnxruntime",
+        "threads": 1,
+        "web_dir": None,
+        "log_requests": False,
+        "limits": {"max_body_bytes": BODY_LIMIT, "max_instances": 16},
+    }
+    base.update(changes)
+    return Settings(**base)  # type: ignore[arg-type]

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from conftest import service_settings
 from PIL import Image
-from service_helpers import LiveServer, b64, encode, photo_bytes
+from service_helpers import LiveServer, b64, encode, photo_bytes, service_settings
 
 from prettymeter.faces import find_person
 from prettymeter.faces.mtcnn import FaceDetector

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import service_settings
-from service_helpers import LiveServer, b64, photo_bytes
+from service_helpers import LiveServer, b64, photo_bytes, service_settings
 
 from prettymeter.errors import PrettyMeterError
 from prettymeter.serve import create_app, load_settings

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from conftest import service_settings
-from service_helpers import LiveServer, b64, photo_bytes
+from service_helpers import LiveServer, b64, photo_bytes, service_settings
 
 from prettymeter.card import load_model_dir
 from prettymeter.imaging import decode_image, preprocess

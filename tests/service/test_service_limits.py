@@ -8,8 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-from conftest import BODY_LIMIT, service_settings
-from service_helpers import LiveServer, b64, photo_bytes
+from service_helpers import BODY_LIMIT, LiveServer, b64, photo_bytes, service_settings
 
 
 def test_a_body_over_the_limit_is_a_413_by_content_length(service_url: str) -> None:
