@@ -12,7 +12,9 @@ from prettymeter.errors import PrettyMeterError
 
 @app.command()
 def train(
-    data: Path = typer.Option(..., "--data", help="normalized table of one gender (normalize)"),
+    data: Path = typer.Option(
+        None, "--data", help="normalized table of one gender (normalize); not with --resume"
+    ),
     out: Path = typer.Option(None, "--out", help="run directory to create"),
     backbone: str = typer.Option("efficientnet_v2_s", help="torchvision backbone name"),
     weights: str = typer.Option(
@@ -57,10 +59,12 @@ def train(
         raise PrettyMeterError(f"unknown --final {final!r}; choose ensemble or refit")
     if precision not in ("auto", "fp32", "bf16", "fp16"):
         raise PrettyMeterError(f"unknown --precision {precision!r}; choose auto, fp32, bf16, fp16")
-    if resume is None and out is None:
-        raise PrettyMeterError("give --out RUN_DIR for a new run, or --resume RUN_DIR")
+    if resume is None and (out is None or data is None):
+        raise PrettyMeterError(
+            "give --data TABLE and --out RUN_DIR for a new run, or --resume RUN_DIR"
+        )
     config = TrainConfig(
-        data=data,
+        data=data if data is not None else Path(),
         out=resume if resume is not None else out,
         backbone=backbone,
         weights=None if weights == "none" else weights,
