@@ -13,11 +13,26 @@ import typer
 from prettymeter.cli.app import app
 
 
+class OneLineStartupError(logging.Filter):
+    """A model that fails to load while the app starts reaches uvicorn's log as a whole
+    traceback; keep the one line that says what is wrong and what to do."""
+
+    MARKER = "PrettyMeterError: "
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.MARKER in message:
+            record.msg = "error: " + message.rsplit(self.MARKER, 1)[1].strip().splitlines()[0]
+            record.args = ()
+        return True
+
+
 def configure_logging(level: str = "INFO") -> dict[str, Any]:
     """uvicorn's log config with our request lines as bare JSON on stdout."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
+        "filters": {"one_line_errors": {"()": OneLineStartupError}},
         "formatters": {
             "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
             "json": {"format": "%(message)s"},
@@ -27,6 +42,7 @@ def configure_logging(level: str = "INFO") -> dict[str, Any]:
                 "class": "logging.StreamHandler",
                 "formatter": "plain",
                 "stream": "ext://sys.stderr",
+                "filters": ["one_line_errors"],
             },
             "access": {
                 "class": "logging.StreamHandler",
