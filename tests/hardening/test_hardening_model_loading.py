@@ -123,5 +123,6 @@ def test_a_broken_model_directory_is_refused_at_startup_and_never_ready(
     last = [line for line in stderr.strip().splitlines() if line.strip()][-1]
     assert "error:" in stderr or "ERROR" in stderr, stderr[-2000:]
     assert phrase in stderr, stderr[-2000:]
+    assert "Traceback" not in stderr, stderr[-2000:]  # one line, not a stack
     assert "Traceback" not in last
     assert not Path("/tmp/prettymeter-pwned").exists()
