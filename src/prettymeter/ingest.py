@@ -86,6 +86,11 @@ def _walk(ds: Path) -> tuple[list[str], list[tuple[str, str]]]:
         rel_root = Path(root).relative_to(ds)
         for hidden in sorted(d for d in dirs if d.startswith(".")):
             skipped.append(((rel_root / hidden).as_posix() + "/", "hidden folder, not searched"))
+        for linked in sorted(d for d in dirs if not d.startswith(".")):
+            if os.path.islink(os.path.join(root, linked)):  # os.walk does not follow it (loops)
+                skipped.append(
+                    ((rel_root / linked).as_posix() + "/", "symlinked folder, not followed")
+                )
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         files.extend((rel_root / name).as_posix() for name in names)
     files.sort()
