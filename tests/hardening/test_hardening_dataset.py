@@ -59,6 +59,7 @@ def hostile_dataset(ds: Path) -> dict[str, str]:
         "broken_m_fr_5.0_60.png": "not_an_image",
         "empty_w_fr_5.0_60.png": "empty",
         "dangling_m_fr_5.0_60.png": "cannot be read",
+        "my phötos ✨ 2024/loop/": "symlinked folder",
     }
 
 
