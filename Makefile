@@ -12,7 +12,7 @@ INSTALL_STAMP := $(VENV)/.installed
 FRONT_STAMP := frontend/node_modules/.installed
 FRONT_SOURCES := $(shell find frontend/src frontend/public frontend/index.html frontend/vite.config.* frontend/tsconfig*.json -type f 2>/dev/null)
 
-.PHONY: run test install web demo lint pytest webtest browser bench fuzz clean-demo
+.PHONY: run test install web demo lint pytest webtest browser bench fuzz soak clean-demo
 
 $(INSTALL_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,6 +62,13 @@ bench: install
 	$(BIN)/python bench/detect_bench.py
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/serve_load.py
+
+## The full API fuzz run (>= 1,000 schemathesis cases against a live service) and the soak.
+fuzz: install
+	$(BIN)/python bench/fuzz.py
+
+soak: install
+	$(BIN)/python bench/soak.py
 
 clean-demo:
 	rm -rf $(DATA)/demo
