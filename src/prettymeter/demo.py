@@ -36,6 +36,9 @@ class DemoSettings:
     seed: int = 0
     # One thread: two OpenMP threads on two shared cores spin and run many times slower.
     threads: int = 1
+    # bf16 autocast pays off for EfficientNetV2-S at 256 px, but made this tiny model 3-6x
+    # slower on an AVX512-BF16 CPU (and less accurate): measured, see docs/training.md.
+    precision: str = "fp32"
     parallel: bool = True
 
 
@@ -107,6 +110,7 @@ def _prepare_gender(out: Path, s: DemoSettings, gender: str, force: bool) -> Non
                 schedule="cosine",
                 aug_jitter=0.0,
                 threads=s.threads,
+                precision=s.precision,  # type: ignore[arg-type]
                 log_every=0,
                 folds=s.folds,
                 final="ensemble",

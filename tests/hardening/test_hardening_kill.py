@@ -23,6 +23,7 @@ KILLS = {"ingest": 2, "detect": 2, "normalize": 2, "train": 1, "export": 1}  # t
 TRAIN_ARGS = [
     "--backbone", "mobilenet_v3_small", "--weights", "none", "--image-size", "32",
     "--epochs", "2", "--folds", "2", "--batch-size", "16", "--device", "cpu", "--threads", "1",
+    "--precision", "fp32",
 ]  # fmt: skip
 
 
