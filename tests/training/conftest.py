@@ -10,10 +10,11 @@ import pytest
 SYNTH_PHOTOS = 1500
 CROP = 64
 EPOCHS = 16
-# Out-of-fold PC this recipe must reach. Measured on this data: 0.67 with this recipe (64 px),
-# 0.78 for one fold at 128 px input after 20 epochs (~3 min on busy cores). The issue's 0.8
-# needs more pixels and time than the test budget of two shared cores allows.
-MIN_PC = 0.6
+# The learning proof (issue 3: out-of-fold PC >= 0.8) uses ResNet-18: on this data at 64 px it
+# reached 0.897 +- 0.012 out of fold in 12 epochs, where mobilenet_v3_small plateaus at
+# 0.70-0.76 whatever the epochs, data size or precision (measured, docs/training.md).
+MIN_PC = 0.8
+LEARNING = {"backbone": "resnet18", "epochs": 8, "lr": 2e-3}
 
 
 def fast_config(data: Path, out: Path, **overrides: object):  # type: ignore[no-untyped-def]
@@ -65,6 +66,15 @@ def trained_run(synth_table: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     from prettymeter.train import train
 
     return train(fast_config(synth_table, tmp_path_factory.mktemp("runs") / "run"))
+
+
+@pytest.fixture(scope="session")
+def learning_run(synth_table: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A k-fold run with the learning recipe (ResNet-18), for the out-of-fold PC proof."""
+    from prettymeter.train import train
+
+    out = tmp_path_factory.mktemp("runs") / "learning"
+    return train(fast_config(synth_table, out, **LEARNING))
 
 
 @pytest.fixture(scope="session")

@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from conftest import EPOCHS, MIN_PC, fast_config
+from conftest import LEARNING, MIN_PC, fast_config
 
 pytestmark = pytest.mark.slow
 
 
-def test_training_on_synthetic_photos_learns_out_of_fold(trained_run: Path) -> None:
+def test_training_on_synthetic_photos_reaches_out_of_fold_pc_0_8(learning_run: Path) -> None:
+    trained_run = learning_run
     metrics = json.loads((trained_run / "metrics.json").read_text())
     assert metrics["oof"]["pc"] >= MIN_PC, metrics["oof"]
     assert metrics["mean_std"]["pc"]["mean"] >= MIN_PC, metrics["mean_std"]
@@ -23,7 +24,8 @@ def test_training_on_synthetic_photos_learns_out_of_fold(trained_run: Path) -> N
     for name in ("learning_curves.png", "error_by_range.png", "oof_scatter.png", "metrics.csv"):
         assert (trained_run / name).stat().st_size > 0
     rows = [json.loads(line) for line in (trained_run / "metrics.jsonl").read_text().splitlines()]
-    assert len(rows) == 3 * EPOCHS and {"train_loss", "val_loss", "val_pc"} <= set(rows[0])
+    assert len(rows) == 3 * LEARNING["epochs"]
+    assert {"train_loss", "val_loss", "val_pc"} <= set(rows[0])
 
 
 def test_shuffled_labels_give_low_out_of_fold_pc(synth_table: Path, tmp_path: Path) -> None:
@@ -35,6 +37,6 @@ def test_shuffled_labels_give_low_out_of_fold_pc(synth_table: Path, tmp_path: Pa
     at = table.schema.get_field_index("label")
     table = table.set_column(at, "label", [shuffled])
     pq.write_table(table, tmp_path / "shuffled.parquet")
-    run = train(fast_config(tmp_path / "shuffled.parquet", tmp_path / "run"))
+    run = train(fast_config(tmp_path / "shuffled.parquet", tmp_path / "run", **LEARNING))
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["oof"]["pc"] < 0.3, metrics["oof"]
