@@ -22,12 +22,15 @@ import functools
 import logging
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from prettymeter.card import ModelCard, load_model_dir
 from prettymeter.errors import PrettyMeterError
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 log = logging.getLogger(__name__)
 
@@ -85,14 +88,12 @@ def resolve_engine(engine: str, device: str = "cpu") -> str:
     return engine
 
 
-def probe_batch(input_size: int, crop_size: int, count: int = 8) -> np.ndarray:
-    """Deterministic drawn photos (a face-like ellipse on a gradient), preprocessed for a model."""
+def probe_photos(count: int, seed: int = 20240501) -> list[Image.Image]:
+    """Deterministic drawn photos: a skin-toned face-like ellipse with eyes on a noisy gradient."""
     from PIL import Image, ImageDraw
 
-    from prettymeter.imaging import preprocess
-
-    rng = np.random.default_rng(20240501)
-    arrays = []
+    rng = np.random.default_rng(seed)
+    photos = []
     for _ in range(count):
         base = rng.integers(0, 255, 3)
         gradient = np.linspace(0, 1, 160)[None, :, None] * rng.integers(-80, 80, 3)
@@ -102,8 +103,15 @@ def probe_batch(input_size: int, crop_size: int, count: int = 8) -> np.ndarray:
         draw.ellipse((45, 30, 115, 120), fill=tuple(int(v) for v in rng.integers(120, 240, 3)))
         draw.ellipse((62, 60, 72, 68), fill=(30, 30, 30))
         draw.ellipse((88, 60, 98, 68), fill=(30, 30, 30))
-        arrays.append(preprocess(image, None, crop_size, input_size))
-    return np.stack(arrays)
+        photos.append(image)
+    return photos
+
+
+def probe_batch(input_size: int, crop_size: int, count: int = 8) -> np.ndarray:
+    """`probe_photos`, preprocessed for a model (the engine drift check's inputs)."""
+    from prettymeter.imaging import preprocess
+
+    return np.stack([preprocess(p, None, crop_size, input_size) for p in probe_photos(count)])
 
 
 def release_free_memory() -> None:

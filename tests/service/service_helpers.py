@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from prettymeter import card as card_module
 from prettymeter.imaging import MEAN, STD, preprocess
+from prettymeter.scoring import probe_photos
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 INPUT_SIZE = 64
@@ -28,20 +29,7 @@ CROP_SIZE = 96
 
 def synthetic_photos(count: int, seed: int = 7) -> list[Image.Image]:
     """Drawn 'photos': a skin-toned ellipse face with eyes on a noisy gradient background."""
-    rng = np.random.default_rng(seed)
-    photos = []
-    for _ in range(count):
-        base = rng.integers(0, 255, 3)
-        gradient = np.linspace(0, 1, 160)[None, :, None] * rng.integers(-80, 80, 3)
-        pixels = np.clip(base + gradient + rng.normal(0, 8, (160, 160, 3)), 0, 255)
-        image = Image.fromarray(pixels.astype(np.uint8), "RGB")
-        draw = ImageDraw.Draw(image)
-        skin = tuple(int(v) for v in rng.integers(120, 240, 3))
-        draw.ellipse((45, 30, 115, 120), fill=skin)
-        draw.ellipse((62, 60, 72, 68), fill=(30, 30, 30))
-        draw.ellipse((88, 60, 98, 68), fill=(30, 30, 30))
-        photos.append(image)
-    return photos
+    return probe_photos(count, seed)
 
 
 def make_model_dir(
