@@ -112,6 +112,7 @@ def serve(
             "person detection": "on" if settings.detect else "off (whole image)",
             "web page": str(settings.web_dir) if settings.web_dir else "not served (no build)",
             "API docs": f"http://{host}:{port}{settings.root_path}/docs",
+            "stop": "Ctrl+C (finishes the requests in flight)",
         },
     )
     level = log_level.upper()
