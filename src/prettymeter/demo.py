@@ -8,6 +8,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from prettymeter.card import load_model_dir
 from prettymeter.console import console, summary
@@ -38,7 +39,7 @@ class DemoSettings:
     threads: int = 1
     # bf16 autocast pays off for EfficientNetV2-S at 256 px, but made this tiny model 3-6x
     # slower on an AVX512-BF16 CPU (and less accurate): measured, see docs/training.md.
-    precision: str = "fp32"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "fp32"
     parallel: bool = True
 
 
@@ -110,7 +111,7 @@ def _prepare_gender(out: Path, s: DemoSettings, gender: str, force: bool) -> Non
                 schedule="cosine",
                 aug_jitter=0.0,
                 threads=s.threads,
-                precision=s.precision,  # type: ignore[arg-type]
+                precision=s.precision,
                 log_every=0,
                 folds=s.folds,
                 final="ensemble",
