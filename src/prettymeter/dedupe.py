@@ -21,7 +21,9 @@ from prettymeter.tables import (
     BatchWriter,
     carried_schema,
     iter_batches,
+    iter_kept_rows,
     open_table,
+    put_column,
     track_batches,
     with_fields,
 )
@@ -233,18 +235,10 @@ def dedupe(
             moved_rows.extend(i for i in rows if i != best)
 
     schema = with_fields(carried_schema(parquet.schema_arrow), DEDUPE_FIELDS)
-    offset = 0
     with atomic_path(dst) as tmp:
         writer = BatchWriter(tmp, schema)
         try:
-            batches = iter_batches(parquet)
-            for batch in track_batches(batches, "dedupe", n):
-                index = np.arange(offset, offset + batch.num_rows)
-                offset += batch.num_rows
-                chosen = index[keep[index]]
-                if not len(chosen):
-                    continue
-                part = pa.Table.from_batches([batch]).take(pa.array(chosen - index[0]))
+            for part, chosen in iter_kept_rows(parquet, keep, "dedupe"):
                 updates = {
                     "rate": pa.array(out_rate[chosen], pa.float64()),
                     "voices": pa.array(out_voices[chosen], pa.int64()),
@@ -253,12 +247,7 @@ def dedupe(
                     "merged": pa.array(out_merged[chosen], pa.int64()),
                 }
                 for name, column in updates.items():
-                    at = part.schema.get_field_index(name)
-                    part = (
-                        part.set_column(at, name, column)
-                        if at >= 0
-                        else part.append_column(name, column)
-                    )
+                    part = put_column(part, name, column)
                 writer.write_table(part)
         finally:
             writer.close(metadata={"stage": "dedupe", "threshold": threshold, "merge": merge})

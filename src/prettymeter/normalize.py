@@ -24,10 +24,9 @@ from prettymeter.tables import (
     NORMALIZE_FIELDS,
     BatchWriter,
     carried_schema,
-    iter_batches,
+    iter_kept_rows,
     open_table,
     put_column,
-    track_batches,
     with_fields,
 )
 
@@ -261,17 +260,10 @@ def normalize(
     if merged.any:
         schema = with_fields(schema, MERGE_FIELDS)
     schema = with_fields(schema, NORMALIZE_FIELDS)
-    offset = 0
     with atomic_path(dst) as tmp:
         writer = BatchWriter(tmp, schema)
         try:
-            for batch in track_batches(iter_batches(parquet), "normalize", rows_in):
-                index = np.arange(offset, offset + batch.num_rows)
-                offset += batch.num_rows
-                chosen = index[is_head[index]]
-                if not len(chosen):
-                    continue
-                part = pa.Table.from_batches([batch]).take(pa.array(chosen - index[0]))
+            for part, chosen in iter_kept_rows(parquet, is_head, "normalize"):
                 at = np.searchsorted(merged.heads, chosen)
                 part = put_column(part, "rate", pa.array(rates[at], pa.float64()))
                 part = put_column(part, "voices", pa.array(voices[at], pa.int64()))

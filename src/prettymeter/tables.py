@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -148,6 +149,20 @@ def iter_batches(
     yield from parquet.iter_batches(
         batch_size=batch_size or BATCH_ROWS, columns=list(columns) if columns is not None else None
     )
+
+
+def iter_kept_rows(
+    parquet: pq.ParquetFile, keep: np.ndarray, description: str
+) -> Iterator[tuple[pa.Table, np.ndarray]]:
+    """Stream every column of the rows whose `keep` flag is set, batch by batch, with their row
+    numbers in the table; a progress bar counts the rows read."""
+    offset = 0
+    for batch in track_batches(iter_batches(parquet), description, parquet.metadata.num_rows):
+        index = np.arange(offset, offset + batch.num_rows)
+        offset += batch.num_rows
+        chosen = index[keep[index]]
+        if len(chosen):
+            yield pa.Table.from_batches([batch]).take(pa.array(chosen - index[0])), chosen
 
 
 def track_batches(
