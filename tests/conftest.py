@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,3 +33,17 @@ def demo_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
     out = tmp_path_factory.mktemp("demo")
     return prepare_demo(out, TINY)
+
+
+@pytest.fixture(scope="session")
+def model_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two small real exported model directories (random-init, calibrated) shared by the
+    service and hardening tests: {'man': ..., 'woman': ...}."""
+    sys.path.insert(0, str(Path(__file__).parent / "service"))
+    from service_helpers import make_model_dir
+
+    root = tmp_path_factory.mktemp("models")
+    return {
+        "man": make_model_dir(root / "man", "m", seed=1),
+        "woman": make_model_dir(root / "woman", "w", seed=2),
+    }

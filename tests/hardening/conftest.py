@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from hardening_helpers import LiveServer, make_model_dir
+from hardening_helpers import LiveServer
 
 from prettymeter.serve import Settings
 
@@ -19,13 +19,9 @@ BODY_TIMEOUT_S = 2.0
 
 
 @pytest.fixture(scope="session")
-def hardening_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Two real exported model directories: {'man': ..., 'woman': ...}."""
-    root = tmp_path_factory.mktemp("hardening-models")
-    return {
-        "man": make_model_dir(root / "man", "m", seed=1),
-        "woman": make_model_dir(root / "woman", "w", seed=2),
-    }
+def hardening_models(model_dirs: dict[str, Path]) -> dict[str, Path]:
+    """The shared real exported model directories (tests/conftest.py), made once a session."""
+    return model_dirs
 
 
 def hardened_settings(models: dict[str, Path], **changes: object) -> Settings:

@@ -10,17 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from service_helpers import LiveServer, make_model_dir, service_settings
-
-
-@pytest.fixture(scope="session")
-def model_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Two real exported model directories: {'man': ..., 'woman': ...}."""
-    root = tmp_path_factory.mktemp("models")
-    return {
-        "man": make_model_dir(root / "man", "m", seed=1),
-        "woman": make_model_dir(root / "woman", "w", seed=2),
-    }
+from service_helpers import LiveServer, service_settings
 
 
 @pytest.fixture(scope="session")
