@@ -33,15 +33,27 @@ def _process_alive(pid: int) -> bool:
 def remove_stale_temporaries(path: Path) -> list[Path]:
     """Delete the temporaries `atomic_path` left beside `path` in runs that were killed (-9):
     only files named `.NAME.PID.*.tmp` whose process PID no longer exists."""
+    return _remove_stale(path.parent, path.name)
+
+
+def remove_stale_temporaries_in(folder: Path) -> list[Path]:
+    """The same for every output in `folder` (a run directory being resumed)."""
+    return _remove_stale(folder, None)
+
+
+def _remove_stale(folder: Path, only: str | None) -> list[Path]:
     removed: list[Path] = []
-    prefix = f".{path.name}."
-    if not path.parent.is_dir():
+    if not folder.is_dir():
         return removed
-    for sibling in path.parent.iterdir():
+    for sibling in folder.iterdir():
         name = sibling.name
-        if not (name.startswith(prefix) and name.endswith(".tmp")) or not sibling.is_file():
+        if not (name.startswith(".") and name.endswith(".tmp")) or not sibling.is_file():
             continue
-        pid = name[len(prefix) :].split(".", 1)[0]
+        # .NAME.PID.RANDOM.tmp — NAME may hold dots, mkstemp's RANDOM does not
+        parts = name[1 : -len(".tmp")].rsplit(".", 2)
+        if len(parts) != 3 or (only is not None and parts[0] != only):
+            continue
+        pid = parts[1]
         if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
             sibling.unlink(missing_ok=True)
             removed.append(sibling)

@@ -24,7 +24,7 @@ import numpy as np
 from prettymeter import imaging
 from prettymeter.console import console, progress_bar, summary
 from prettymeter.errors import PrettyMeterError
-from prettymeter.io import atomic_path, atomic_write_text
+from prettymeter.io import atomic_path, atomic_write_text, remove_stale_temporaries_in
 
 if TYPE_CHECKING:
     import torch
@@ -814,6 +814,9 @@ def _prepare_run(c: TrainConfig, d: Dist) -> None:
             raise PrettyMeterError(
                 f"{out} is not a training run (no {CONFIG_FILE}); nothing to resume"
             )
+        if d.master:  # what a killed run was writing (a plot, a checkpoint) is rewritten anyway
+            for folder in [out, *(p for p in out.rglob("*") if p.is_dir())]:
+                remove_stale_temporaries_in(folder)
         return
     if out.exists() and any(out.iterdir()):
         if not c.overwrite:
