@@ -255,18 +255,6 @@ def normalize(
         "rows_out": len(merged.heads),
         "dropped": dropped,
     }
-    # Plots first: once the table appears, everything this verb writes is complete.
-    if plots:
-        paths = plot_paths(dst)
-        _plot(rates, f"raw rates, gender {gender} (n={len(rates)})", "rate", paths["rates"])
-        _plot(
-            labels,
-            f"labels (median rate {med:.4g} → 0.5), LDS bins",
-            "label",
-            paths["labels"],
-            bins=np.linspace(0.0, 1.0, BINS + 1),
-        )
-        _plot(weights, "sample weights (mean 1)", "weight", paths["weights"])
     # Pass 2: stream every column of the kept rows (images and crops) into the output.
     schema = carried_schema(parquet.schema_arrow)
     if merged.any:
@@ -290,6 +278,17 @@ def normalize(
                 writer.write_table(part)
         finally:
             writer.close(metadata=metadata)
+    if plots:
+        paths = plot_paths(dst)
+        _plot(rates, f"raw rates, gender {gender} (n={len(rates)})", "rate", paths["rates"])
+        _plot(
+            labels,
+            f"labels (median rate {med:.4g} → 0.5), LDS bins",
+            "label",
+            paths["labels"],
+            bins=np.linspace(0.0, 1.0, BINS + 1),
+        )
+        _plot(weights, "sample weights (mean 1)", "weight", paths["weights"])
     return {
         "dst": str(dst),
         "gender": gender,
