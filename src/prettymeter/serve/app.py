@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from prettymeter import __version__
 from prettymeter.serve.middleware import BodyLimit, RateLimiter, RequestLog, RootPath
 from prettymeter.serve.ratelimit import BodyTimeout
-from prettymeter.serve.routes import health, seed, v1, web
+from prettymeter.serve.routes import health, kserve, seed, v1, web
 from prettymeter.serve.settings import Settings
 from prettymeter.serve.state import ServiceState
 
@@ -62,6 +62,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.include_router(seed.router)
     app.include_router(v1.router)
+    app.include_router(kserve.router)
     app.include_router(health.router)
     web_dir = settings.web_dir
     if web_dir is None or not (web_dir / "config.json").is_file():
