@@ -9,10 +9,12 @@ DATA ?= data
 HOST ?= 127.0.0.1
 PORT ?= 8000
 INSTALL_STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
+DIST ?= dist
 FRONT_STAMP := frontend/node_modules/.installed
 FRONT_SOURCES := $(shell find frontend/src frontend/public frontend/index.html frontend/vite.config.* frontend/tsconfig*.json -type f 2>/dev/null)
 
-.PHONY: run test install web demo lint pytest webtest browser bench fuzz soak clean-demo
+.PHONY: run test install web demo lint pytest webtest browser bench dist fuzz soak clean-demo
 
 $(INSTALL_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,11 +59,27 @@ pytest: install web browser
 ## Everything: lint, format, types, the page's unit tests, pytest (incl. the browser end-to-end run).
 test: lint webtest pytest
 
-bench: install
+$(BENCH_STAMP): $(INSTALL_STAMP) pyproject.toml
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[train,serve,dev,bench]'
+	@touch $@
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python bench/pipeline_bench.py
 	$(BIN)/python bench/detect_bench.py
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/serve_load.py
+
+## The wheel in $(DIST)/, carrying the built page as package data (setup.py copies
+## frontend/dist into prettymeter/static/): `pip install "dist/pretty_meter-*.whl[serve]"` then
+## `pretty-meter serve --man M --woman W` serves the page at / with no checkout around.
+dist: install web
+	rm -rf build $(DIST)/pretty_meter-*
+	$(BIN)/python -m pip wheel -q --disable-pip-version-check --no-deps -w $(DIST) .
+	$(BIN)/python -c "import glob, sys, zipfile; \
+		w = sorted(glob.glob('$(DIST)/pretty_meter-*.whl'))[-1]; \
+		ok = 'prettymeter/static/index.html' in zipfile.ZipFile(w).namelist(); \
+		print(w if ok else f'error: {w} holds no prettymeter/static/index.html; run make web'); \
+		sys.exit(not ok)"
 
 ## The full API fuzz run (>= 1,000 schemathesis cases against a live service) and the soak.
 fuzz: install

@@ -138,12 +138,23 @@ def add_voices_term(weights: np.ndarray, voices: np.ndarray) -> np.ndarray:
     return combined * (len(combined) / combined.sum())
 
 
-def _plot(values: np.ndarray, title: str, xlabel: str, path: Path, bins: Any = 50) -> None:
-    import matplotlib
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+    except ImportError as exc:  # the core install (the service's) has no plotting
+        raise PrettyMeterError(
+            "normalize draws its plots with matplotlib, which is not installed: "
+            "pip install 'pretty-meter[data]' (or --no-plots)"
+        ) from exc
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _plot(values: np.ndarray, title: str, xlabel: str, path: Path, bins: Any = 50) -> None:
+    plt = _pyplot()
     figure, axes = plt.subplots(figsize=(6, 3.5), dpi=100)
     axes.hist(values, bins=bins, color="#4c72b0", edgecolor="white")
     axes.set_title(title)
@@ -183,6 +194,8 @@ def normalize(
     if min_voices < 1:
         raise PrettyMeterError(f"--min-voices {min_voices} must be at least 1")
     kernel_window(kernel, ks, sigma)  # validate the LDS settings before any work
+    if plots:
+        _pyplot()  # a missing plotting library stops the stage before any output is written
     parquet = open_table(src, ["gender", "rate", "voices"])
     if src.resolve() == dst.resolve():
         raise PrettyMeterError(f"--dst {dst} is the --src table; write to a new file")
