@@ -1,3 +1,14 @@
 """pretty-meter: rates how good a person looks on a photo, 0 to 10."""
 
 __version__ = "0.1.0"
+
+__all__ = ["Rater", "Rating", "__version__"]
+
+
+def __getattr__(name: str) -> object:
+    # The public Python API, imported on first use so `import prettymeter` stays cheap.
+    if name in ("Rater", "Rating"):
+        from prettymeter import inference
+
+        return getattr(inference, name)
+    raise AttributeError(f"module 'prettymeter' has no attribute {name!r}")

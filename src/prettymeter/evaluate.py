@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -13,9 +13,28 @@ from prettymeter.console import progress_bar, summary
 from prettymeter.errors import PrettyMeterError
 from prettymeter.io import atomic_write_text, ensure_new_output
 
+if TYPE_CHECKING:
+    from prettymeter.inference import InputSpec
+
 
 def default_out(model: Path, data: Path) -> Path:
     return Path(data).with_name(f"{Path(data).stem}.eval-{Path(model).name}")
+
+
+def check_crops_match(spec: InputSpec, crops: dict[str, Any], data: Path) -> None:
+    """Refuse a table whose crops were cut otherwise than the model's card says."""
+    detector, size = crops.get("detector"), crops.get("crop_size")
+    if detector is None or size is None:
+        raise PrettyMeterError(
+            f"{data} does not record how its crops were made (detector, crop size); evaluate "
+            "needs a table written by `pretty-meter detect` and `normalize`"
+        )
+    if detector != spec.detector or int(size) != spec.crop_size:
+        raise PrettyMeterError(
+            f"{data} holds crops made with detector {detector!r} at {size} px but the model was "
+            f"trained on detector {spec.detector!r} at {spec.crop_size} px; run `pretty-meter "
+            f"detect --detector {spec.detector} --crop-size {spec.crop_size}` on the photos first"
+        )
 
 
 def evaluate(
@@ -32,28 +51,19 @@ def evaluate(
     Writes metrics.json, predictions.csv, error_by_range.png and scatter.png to `out`
     (default: beside the table); returns the metrics.
     """
-    import pyarrow.parquet as pq
-
+    from prettymeter.inference import InputSpec
     from prettymeter.metrics import error_by_range, regression_metrics
     from prettymeter.plots import error_by_range_plot, oof_scatter
     from prettymeter.scoring import Scorer
+    from prettymeter.tables import detect_settings, open_table
 
     data = Path(data)
     out = Path(out) if out is not None else default_out(model, data)
     ensure_new_output(out, overwrite)
     scorer = Scorer(Path(model), engine=engine)
-    if not data.is_file():
-        raise PrettyMeterError(
-            f"{data} does not exist; give a table written by `pretty-meter normalize`"
-        )
-    parquet = pq.ParquetFile(str(data))
-    missing = [c for c in ("path", "crop", "label") if c not in parquet.schema_arrow.names]
-    if missing:
-        raise PrettyMeterError(
-            f"{data} has no column {', '.join(missing)}; evaluate needs a normalized table "
-            "(ingest → dedupe → detect → normalize)"
-        )
-    size = scorer.card.input_size
+    spec = InputSpec.from_card(scorer.card, str(Path(model) / "card.json"))
+    parquet = open_table(data, ("path", "crop", "label"))
+    check_crops_match(spec, detect_settings(parquet), data)
     paths: list[str] = []
     labels: list[float] = []
     preds: list[float] = []
@@ -64,8 +74,10 @@ def evaluate(
                 r for r in batch.to_pylist() if r["crop"] is not None and r["label"] is not None
             ]
             if rows:
+                # The stored crop is the card's crop of the photo (checked above): the rest of
+                # the photo path is the card's resize and normalization.
                 arrays = np.stack(
-                    [imaging.to_input_array(imaging.decode_crop(r["crop"]), size) for r in rows]
+                    [spec.array_from_crop(imaging.decode_crop(r["crop"])) for r in rows]
                 )
                 scored, _ = scorer.run(arrays)
                 preds.extend(float(v) for v in scored)

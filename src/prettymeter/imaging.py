@@ -133,7 +133,14 @@ def clip_box(box: Sequence[float], width: int, height: int) -> tuple[int, int, i
     return left, top, right, bottom
 
 
-def square_crop(image: Image.Image, box: Sequence[float] | None, size: int) -> Image.Image:
+def square_crop(
+    image: Image.Image,
+    box: Sequence[float] | None,
+    size: int,
+    *,
+    resample: Image.Resampling = RESAMPLE,
+    pad_color: tuple[int, int, int] = PAD_COLOR,
+) -> Image.Image:
     """Crop the person box (whole image when None), pad it to a centred square, resize to size."""
     width, height = image.size
     left, top, right, bottom = clip_box(
@@ -146,34 +153,43 @@ def square_crop(image: Image.Image, box: Sequence[float] | None, size: int) -> I
         # No person box is this thin, so no real photo takes this path.
         new_w = max(1, round(region.width * size / side))
         new_h = max(1, round(region.height * size / side))
-        canvas = Image.new("RGB", (size, size), PAD_COLOR)
+        canvas = Image.new("RGB", (size, size), pad_color)
         offset = ((size - new_w) // 2, (size - new_h) // 2)
-        canvas.paste(region.resize((new_w, new_h), RESAMPLE), offset)
+        canvas.paste(region.resize((new_w, new_h), resample), offset)
         return canvas
     if region.width != region.height:
-        canvas = Image.new("RGB", (side, side), PAD_COLOR)
+        canvas = Image.new("RGB", (side, side), pad_color)
         canvas.paste(region, ((side - region.width) // 2, (side - region.height) // 2))
         region = canvas
     if side != size:
-        region = region.resize((size, size), RESAMPLE)
+        region = region.resize((size, size), resample)
     return region
 
 
-def to_input_array(crop: Image.Image, input_size: int) -> np.ndarray:
-    """A square crop → float32 array (3, input_size, input_size), ImageNet-normalized."""
+def to_input_array(
+    crop: Image.Image,
+    input_size: int,
+    *,
+    mean: np.ndarray = MEAN,
+    std: np.ndarray = STD,
+    resample: Image.Resampling = RESAMPLE,
+) -> np.ndarray:
+    """A square crop → float32 array (3, input_size, input_size), normalized by mean and std
+    (ImageNet statistics unless a model card says otherwise)."""
     if crop.mode != "RGB":
         crop = crop.convert("RGB")
     if crop.size != (input_size, input_size):
-        crop = crop.resize((input_size, input_size), RESAMPLE)
+        crop = crop.resize((input_size, input_size), resample)
     array = np.asarray(crop, dtype=np.float32) / 255.0
-    array = (array - MEAN) / STD
-    return np.ascontiguousarray(array.transpose(2, 0, 1))
+    array = (array - mean) / std
+    return np.ascontiguousarray(array.transpose(2, 0, 1), dtype=np.float32)
 
 
 def preprocess(
     image: Image.Image, box: Sequence[float] | None, crop_size: int, input_size: int
 ) -> np.ndarray:
-    """THE preprocessing function: photo + person box → model input array."""
+    """The training defaults of the one preprocessing (photo + person box → model input array).
+    Scoring paths use `prettymeter.inference.InputSpec`, which takes every value from the card."""
     return to_input_array(square_crop(image, box, crop_size), input_size)
 
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from prettymeter import imaging
 from prettymeter.console import out as stdout
-from prettymeter.errors import ImageError, PrettyMeterError
+from prettymeter.errors import PrettyMeterError
+from prettymeter.inference import rating
 
 REASONS = {
     "no_face": "no face found on this photo",
@@ -21,47 +19,21 @@ REASONS = {
 def predict(
     model: Path, photos: list[Path], *, engine: str = "auto", whole: bool = False
 ) -> list[dict[str, Any]]:
-    """One result per photo: score (0-10, one decimal), percentile, rate, or the error."""
-    from prettymeter.faces import FaceDetector, find_person
-    from prettymeter.scoring import Scorer
+    """One result per photo through the model card's photo path (`inference.Rater`): score
+    (0-10, one decimal), percentile, rate, uncertainty, box, or the error."""
+    from prettymeter.inference import Rater
 
-    scorer = Scorer(Path(model), engine=engine)
-    card = scorer.card
-    detector = FaceDetector() if card.preprocessing.detector == "mtcnn" else None
-    results: list[dict[str, Any]] = []
-    for photo in photos:
-        result: dict[str, Any] = {"photo": str(photo), "score": None, "error": None}
-        try:
-            if not Path(photo).is_file():
-                raise ImageError("not_found", f"{photo} does not exist")
-            image = imaging.decode_image(Path(photo).read_bytes())
-            person = find_person(image, detector)
-            box = person.person_box
-            if person.filter_reason:
-                result["error"] = person.filter_reason
-                if not whole:
-                    results.append(result)
-                    continue
-                box = None
-            array = imaging.preprocess(image, box, card.preprocessing.crop_size, card.input_size)
-            labels, stds = scorer.run(array[np.newaxis])
-            label = float(labels[0])
-            result.update(
-                score=round(10.0 * label, 1),
-                label=label,
-                percentile=card.percentile(label),
-                rate=round(card.to_rate(label), 2),
-                uncertainty=round(10.0 * float(stds[0]), 2) if stds is not None else None,
-                box=[round(float(v), 1) for v in box] if box is not None else None,
-            )
-        except ImageError as exc:
-            result["error"] = exc.code
-            result["message"] = str(exc)
-        results.append(result)
-    for r in results:
-        _print(r)
-    if not results:
+    if not photos:
         raise PrettyMeterError("no photos given; pass one or more photo paths")
+    rater = Rater(Path(model), engine=engine)
+    results = []
+    for photo in photos:
+        prepared = rater.prepare(photo, strict=not whole)
+        ((label, std),) = rater.score([prepared])
+        result = rating(rater.card, prepared, label, std, str(photo)).to_dict()
+        result["photo"] = result.pop("source")
+        results.append(result)
+        _print(result)
     return results
 
 

@@ -188,3 +188,18 @@ def read_metadata(path: Path) -> dict[str, Any]:
     metadata = pq.ParquetFile(str(path)).metadata.metadata or {}
     raw = metadata.get(METADATA_KEY)
     return json.loads(raw) if raw else {}
+
+
+def detect_settings(parquet: pq.ParquetFile) -> dict[str, Any]:
+    """What the detect stage recorded about a table's crops (detector, crop_size), carried
+    downstream in the schema metadata under `prettymeter.detect`; {} when absent."""
+    for source in (parquet.schema_arrow.metadata, parquet.metadata.metadata):
+        raw = (source or {}).get(b"prettymeter.detect")
+        if raw:
+            try:
+                found = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(found, dict):
+                return found
+    return {}

@@ -44,7 +44,14 @@ class RateResult(BaseModel):
         description="fold-ensemble spread on the 0-10 scale; null for a single model"
     )
     box: list[float] | None = Field(
-        description="person box x1, y1, x2, y2 in the photo's pixels (after EXIF orientation)"
+        description="person box x1, y1, x2, y2 in the photo's pixels (after EXIF orientation), "
+        "as found by the face detector; null when detection is off"
+    )
+    region: list[float] | None = Field(
+        default=None,
+        description="the part of the photo the model scored, x1, y1, x2, y2: the person box for "
+        "a model trained on person crops, the whole photo for one trained on whole photos "
+        "(the model card's preprocessing.detector)",
     )
     image_size: list[int] | None = Field(description="width, height after EXIF orientation")
     error: PhotoError | None = Field(description="why this photo has no score")
@@ -92,4 +99,26 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         503: "not ready; see Retry-After",
         504: "the request took longer than the time limit",
     }.items()
+}
+
+
+SEED_VALIDATION_CODE = 10422
+
+
+class SeedError(BaseModel):
+    """The seed's own 422 body, kept on its routes: what a seed client parses."""
+
+    status_code: Literal[10422] = Field(description="always 10422 (the seed's code for a 422)")
+    message: str = Field(description="one line: what is wrong with the body and what to do")
+    data: None = Field(description="always null")
+
+
+SEED_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **{code: r for code, r in ERROR_RESPONSES.items() if code not in (400, 415, 422)},
+    400: {"model": ErrorBody, "description": "bad base64, an undecodable photo, an empty list"},
+    422: {
+        "model": SeedError,
+        "description": "the body is not the JSON the route takes: another content type, empty, "
+        "not JSON, or off the schema (the seed's answer to all of these, in its shape)",
+    },
 }

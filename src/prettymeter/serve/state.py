@@ -12,10 +12,10 @@ from pathlib import Path
 
 from prettymeter.card import ModelCard, load_model_dir
 from prettymeter.errors import ImageError, PrettyMeterError
+from prettymeter.inference import InputSpec, PhotoPath, Prepared
 from prettymeter.scoring import Scorer, release_free_memory
 from prettymeter.serve.batching import MicroBatcher
 from prettymeter.serve.metrics import Metrics
-from prettymeter.serve.pipeline import Prepared, Preparer
 from prettymeter.serve.settings import SEED_ROUTES, Settings
 
 log = logging.getLogger("prettymeter.serve")
@@ -27,6 +27,7 @@ class LoadedModel:
     card: ModelCard
     scorer: Scorer
     batcher: MicroBatcher
+    path: PhotoPath  # photo → this model's input, as its card says
 
 
 @dataclass
@@ -45,14 +46,14 @@ class ServiceState:
     models: dict[str, LoadedModel] = field(default_factory=dict)
     ready: bool = False
     in_flight: int = 0
-    preparer: Preparer | None = None
     prep_pool: ThreadPoolExecutor | None = None
     inference_pool: ThreadPoolExecutor | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     def check_model_dirs(self) -> dict[str, ModelCard]:
-        """Verify every configured model directory (card schema, ONNX hash) before loading."""
+        """Verify every configured model directory (card schema, ONNX hash, a preprocessing this
+        code can honour) before loading."""
         if not self.settings.models:
             raise PrettyMeterError(
                 "no model configured; pass --man DIR and/or --woman DIR, set models in the "
@@ -61,6 +62,7 @@ class ServiceState:
         cards = {}
         for route, model_dir in self.settings.models.items():
             card, _ = load_model_dir(Path(model_dir))
+            InputSpec.from_card(card, str(Path(model_dir) / "card.json"))
             expected = SEED_ROUTES.get(route)
             if expected is not None and card.gender != expected:
                 raise PrettyMeterError(
@@ -72,7 +74,7 @@ class ServiceState:
 
     async def start(self) -> None:
         """Load every model (refusing a broken one with its message), then become ready."""
-        self.check_model_dirs()
+        cards = self.check_model_dirs()
         settings = self.settings
         cpus = os.cpu_count() or 1
         self.prep_pool = ThreadPoolExecutor(
@@ -82,12 +84,15 @@ class ServiceState:
             max_workers=settings.inference_workers, thread_name_prefix="infer"
         )
         loop = asyncio.get_running_loop()
-        detector = None
-        if settings.detect:
-            from prettymeter.faces.mtcnn import FaceDetector
+        specs = {
+            route: InputSpec.from_card(card, str(settings.models[route]))
+            for route, card in cards.items()
+        }
+        detector = None  # one detector for every model: the policy's and the person crops'
+        if settings.detect or any(spec.crops_person for spec in specs.values()):
+            from prettymeter.inference import load_detector
 
-            detector = await loop.run_in_executor(self.prep_pool, FaceDetector)
-        self.preparer = Preparer(detector, settings.limits.max_pixels)
+            detector = await loop.run_in_executor(self.prep_pool, load_detector)
         for route, model_dir in settings.models.items():
             started = time.perf_counter()
             scorer = await loop.run_in_executor(self.inference_pool, self._load_scorer, model_dir)
@@ -99,7 +104,13 @@ class ServiceState:
                 observe=self._observer(route),
             )
             batcher.start()
-            self.models[route] = LoadedModel(route, scorer.card, scorer, batcher)
+            path = PhotoPath(
+                specs[route],
+                detector,
+                one_person=settings.detect,
+                max_pixels=settings.limits.max_pixels,
+            )
+            self.models[route] = LoadedModel(route, scorer.card, scorer, batcher, path)
             log.info(
                 "model %s loaded from %s on %s in %.1f s (engine drift %s)",
                 route,
@@ -170,19 +181,15 @@ class ServiceState:
     async def score(
         self, model: LoadedModel, payloads: list[bytes | ImageError], strict: bool
     ) -> list[Outcome]:
-        """Decode + detect every photo in the thread pool, then score the good ones in batches."""
-        assert self.preparer is not None and self.prep_pool is not None
+        """Decode + detect every photo in the thread pool (the model's own photo path), then
+        score the good ones in batches."""
+        assert self.prep_pool is not None
         loop = asyncio.get_running_loop()
-        crop_size = model.card.preprocessing.crop_size
-        input_size = model.card.input_size
 
         async def prepare(payload: bytes | ImageError) -> Prepared:
             if isinstance(payload, ImageError):
                 return Prepared(error=payload)
-            assert self.preparer is not None
-            return await loop.run_in_executor(
-                self.prep_pool, self.preparer.prepare, payload, crop_size, input_size, strict
-            )
+            return await loop.run_in_executor(self.prep_pool, model.path.prepare, payload, strict)
 
         prepared = await asyncio.gather(*(prepare(p) for p in payloads))
         futures = [model.batcher.submit(p.array) if p.array is not None else None for p in prepared]
@@ -201,5 +208,6 @@ class ServiceState:
                     future.cancel()
         for outcome in outcomes:
             error = outcome.prepared.error
-            self.metrics.images.labels(error.code if error else "scored").inc()
+            scored = outcome.label is not None
+            self.metrics.images.labels("scored" if scored or error is None else error.code).inc()
         return outcomes

@@ -24,6 +24,16 @@ def fail(status: int, detail: str, headers: dict[str, str] | None = None) -> NoR
     raise HTTPException(status_code=status, detail=detail, headers=headers)
 
 
+class BodyError(HTTPException):
+    """The body is not the JSON a route takes: wrong content type, empty, not JSON, off the
+    schema. The seed routes answer all of these as the seed did: 422 in the seed's error shape
+    (app.py); every other route answers `status` with `{"detail": ...}`."""
+
+
+def fail_body(status: int, detail: str) -> NoReturn:
+    raise BodyError(status_code=status, detail=detail)
+
+
 def json_body_schema(model: type[BaseModel], multipart: dict[str, Any] | None = None) -> dict:
     """openapi_extra for a handler that reads its body itself (so /docs still shows it)."""
     content: dict[str, Any] = {"application/json": {"schema": model.model_json_schema()}}
@@ -37,17 +47,18 @@ def content_type(request: Request) -> str:
 
 
 async def read_json(request: Request, model: type[BaseModel]) -> Any:
-    """The body as `model`: 415 for another content type, 400 for bad JSON, 422 for the schema."""
+    """The body as `model`: 415 for another content type, 400 for bad JSON, 422 for the schema.
+    No content type at all is taken as JSON (the seed's own client sends none)."""
     kind = content_type(request)
     if kind and kind != "application/json" and not kind.endswith("+json"):
-        fail(415, f"content type {kind!r} is not accepted here; send application/json")
+        fail_body(415, f"content type {kind!r} is not accepted here; send application/json")
     body = await request.body()
     if not body:
-        fail(400, 'the request body is empty; send JSON like {"instances": ["<base64>"]}')
+        fail_body(400, 'the request body is empty; send JSON like {"instances": ["<base64>"]}')
     try:
         raw = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: [[[[…]]]]
-        fail(400, 'the body is not valid JSON; send {"instances": ["<base64 image>", ...]}')
+        fail_body(400, 'the body is not valid JSON; send {"instances": ["<base64 image>", ...]}')
     return validate(model, raw)
 
 
@@ -57,7 +68,7 @@ def validate(model: type[BaseModel], raw: Any) -> Any:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
-        fail(422, f"{where}: {first['msg']}; see /docs for the request schema")
+        fail_body(422, f"{where}: {first['msg']}; see /docs for the request schema")
 
 
 def check_count(state: ServiceState, count: int, what: str) -> None:
@@ -114,7 +125,3 @@ async def score(
         fail(504, f"scoring took longer than {timeout:g} s; retry later or send fewer photos")
     finally:
         state.release(len(payloads))
-
-
-def score_of(label: float) -> float:
-    return round(min(10.0, max(0.0, 10.0 * label)), 1)

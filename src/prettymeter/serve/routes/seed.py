@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from prettymeter.errors import ImageError
-from prettymeter.serve.pipeline import decode_base64
+from prettymeter.inference import decode_base64, score_of
 from prettymeter.serve.routes.common import (
     check_count,
     fail,
@@ -14,10 +14,9 @@ from prettymeter.serve.routes.common import (
     read_json,
     ready_or_503,
     score,
-    score_of,
     service,
 )
-from prettymeter.serve.schemas import ERROR_RESPONSES, PredictRequest, PredictResponse
+from prettymeter.serve.schemas import SEED_ERROR_RESPONSES, PredictRequest, PredictResponse
 
 router = APIRouter(tags=["seed"])
 
@@ -56,7 +55,7 @@ DOC = (
 @router.post(
     "/man/predict",
     response_model=PredictResponse,
-    responses=ERROR_RESPONSES,
+    responses=SEED_ERROR_RESPONSES,
     openapi_extra=json_body_schema(PredictRequest),
     summary="Score photos of men (seed API)",
     description=DOC,
@@ -68,7 +67,7 @@ async def predict_man(request: Request) -> PredictResponse:
 @router.post(
     "/woman/predict",
     response_model=PredictResponse,
-    responses=ERROR_RESPONSES,
+    responses=SEED_ERROR_RESPONSES,
     openapi_extra=json_body_schema(PredictRequest),
     summary="Score photos of women (seed API)",
     description=DOC,

@@ -7,8 +7,8 @@ import asyncio
 from fastapi import APIRouter, Request
 
 from prettymeter.errors import ImageError, PrettyMeterError
+from prettymeter.inference import decode_base64, rating
 from prettymeter.serve.multipart import parse_form
-from prettymeter.serve.pipeline import decode_base64
 from prettymeter.serve.routes.common import (
     check_count,
     content_type,
@@ -18,7 +18,6 @@ from prettymeter.serve.routes.common import (
     read_json,
     ready_or_503,
     score,
-    score_of,
     service,
 )
 from prettymeter.serve.schemas import (
@@ -110,23 +109,20 @@ async def rate(request: Request) -> RateResponse:
     errors = []
     card = model.card
     for index, outcome in enumerate(outcomes):
-        prepared = outcome.prepared
-        error = prepared.error
-        if error is not None:
-            errors.append(error.code)
-        label = outcome.label
+        r = rating(card, outcome.prepared, outcome.label, outcome.std)
+        if r.error is not None:
+            errors.append(r.error)
         results.append(
             RateResult(
                 index=index,
-                score=score_of(label) if label is not None else None,
-                rate=round(card.to_rate(min(1.0, max(0.0, label))), 2)
-                if label is not None
-                else None,
-                percentile=card.percentile(label) if label is not None else None,
-                uncertainty=round(10.0 * outcome.std, 2) if outcome.std is not None else None,
-                box=list(prepared.box) if prepared.box is not None and label is not None else None,
-                image_size=list(prepared.image_size) if prepared.image_size else None,
-                error=PhotoError(code=error.code, message=str(error)) if error else None,
+                score=r.score,
+                rate=r.rate,
+                percentile=r.percentile,
+                uncertainty=r.uncertainty,
+                box=list(r.box) if r.box is not None and r.score is not None else None,
+                region=list(r.region) if r.region is not None else None,
+                image_size=list(r.image_size) if r.image_size else None,
+                error=PhotoError(code=r.error, message=r.message or r.error) if r.error else None,
             )
         )
     if errors:

@@ -1,0 +1,369 @@
+"""The one path from a photo to a score, driven by the model card, without torch.
+
+decode (EXIF, modes, limits) → person detection → the card's crop rule → resize and normalize
+with the card's own values → engine → label → score, rate, percentile, uncertainty.
+
+The service (both APIs), `predict`, `evaluate`, batch scoring and the public `Rater` all use the
+pieces here; the service only adds async, batching and limits. The one-person rule ("one clearly
+visible person per photo") is a policy on top: it may refuse a photo, it never changes what the
+model receives. A card whose preprocessing this code cannot honour is refused at load.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PIL import Image
+
+from prettymeter import imaging
+from prettymeter.card import ModelCard
+from prettymeter.errors import ImageError, PrettyMeterError
+
+if TYPE_CHECKING:
+    from prettymeter.faces.mtcnn import FaceDetector
+    from prettymeter.scoring import Scorer
+
+Box = tuple[float, float, float, float]
+Photo = str | Path | bytes | bytearray | memoryview | Image.Image
+
+DETECTORS = ("none", "mtcnn")
+RESAMPLING = {
+    "nearest": Image.Resampling.NEAREST,
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+    "lanczos": Image.Resampling.LANCZOS,
+    "box": Image.Resampling.BOX,
+    "hamming": Image.Resampling.HAMMING,
+}
+
+# The per-photo errors for a photo on which no single clearly visible person was found.
+FILTER_MESSAGES = {
+    "no_face": "no face found on this photo; send a photo on which one face is clearly visible",
+    "several_faces": "more than one face on this photo; send a photo of one person only",
+    "face_too_small": "the face is too small on this photo; send a photo taken closer",
+}
+
+
+# -- the card's preprocessing ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How a photo becomes this model's input, every value taken from its card."""
+
+    detector: str
+    crop_size: int
+    input_size: int
+    mean: np.ndarray
+    std: np.ndarray
+    resample: Image.Resampling
+    pad_color: tuple[int, int, int]
+
+    @classmethod
+    def from_card(cls, card: ModelCard, where: str = "the model card") -> InputSpec:
+        """The card's preprocessing, or one line saying why this code cannot honour it."""
+        p = card.preprocessing
+
+        def refuse(what: str) -> PrettyMeterError:
+            return PrettyMeterError(
+                f"{where}: {what}; this version of pretty-meter cannot feed the model what it "
+                "was trained on — re-export it with this version or use the version that made it"
+            )
+
+        if p.detector not in DETECTORS:
+            raise refuse(f"detector {p.detector!r} is unknown (known: {', '.join(DETECTORS)})")
+        if p.resample not in RESAMPLING:
+            raise refuse(f"resampling {p.resample!r} is unknown (known: {', '.join(RESAMPLING)})")
+        if p.input_size != card.input_size:
+            raise refuse(
+                f"preprocessing.input_size {p.input_size} differs from input_size {card.input_size}"
+            )
+        if not 8 <= p.crop_size <= 4096 or not 8 <= p.input_size <= 4096:
+            raise refuse(f"crop size {p.crop_size} / input size {p.input_size} out of 8-4096")
+        if len(p.mean) != 3 or len(p.std) != 3 or not all(s > 0 for s in p.std):
+            raise refuse(f"mean {p.mean} / std {p.std} are not 3 values with std > 0")
+        if len(p.pad_color) != 3 or not all(0 <= c <= 255 for c in p.pad_color):
+            raise refuse(f"pad_color {p.pad_color} is not 3 values in 0-255")
+        return cls(
+            detector=p.detector,
+            crop_size=int(p.crop_size),
+            input_size=int(p.input_size),
+            mean=np.asarray(p.mean, dtype=np.float32),
+            std=np.asarray(p.std, dtype=np.float32),
+            resample=RESAMPLING[p.resample],
+            pad_color=(int(p.pad_color[0]), int(p.pad_color[1]), int(p.pad_color[2])),
+        )
+
+    @property
+    def crops_person(self) -> bool:
+        """True when the model was trained on person crops (it needs the face detector)."""
+        return self.detector == "mtcnn"
+
+    def crop(self, image: Image.Image, box: Sequence[float] | None) -> Image.Image:
+        """The square crop the detect stage stores: box (None: whole image) padded, resized."""
+        return imaging.square_crop(
+            image, box, self.crop_size, resample=self.resample, pad_color=self.pad_color
+        )
+
+    def array_from_crop(self, crop: Image.Image) -> np.ndarray:
+        """A stored square crop → the model input (what training's evaluation transform gives)."""
+        return imaging.to_input_array(
+            crop, self.input_size, mean=self.mean, std=self.std, resample=self.resample
+        )
+
+    def array(self, image: Image.Image, box: Sequence[float] | None) -> np.ndarray:
+        return self.array_from_crop(self.crop(image, box))
+
+
+# -- one photo → model input ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One photo ready for the model, or the reason it cannot be scored.
+
+    `box` is the person box the detector found (None when detection did not run or found no
+    single person); `region` is what the model was given: the person box for a model trained
+    on person crops, the whole photo for a model trained on whole photos. A photo scored whole
+    although it breaks the one-person rule (`strict=False`) has both an array and its error.
+    """
+
+    array: np.ndarray | None = None
+    box: Box | None = None
+    region: Box | None = None
+    image_size: tuple[int, int] | None = None
+    error: ImageError | None = None
+
+
+def decode_base64(text: object) -> bytes:
+    """A base64 instance (optionally a data: URL) → bytes, or ImageError('invalid_base64')."""
+    if not isinstance(text, str):
+        raise ImageError("invalid_base64", "an instance is not a string; send base64 text")
+    if text.startswith("data:") and "," in text[:200]:
+        text = text.split(",", 1)[1]
+    try:
+        return base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ImageError(
+            "invalid_base64", "an instance is not valid base64; encode the image file with base64"
+        ) from exc
+
+
+def _rounded(box: Sequence[float]) -> Box:
+    return (round(box[0], 1), round(box[1], 1), round(box[2], 1), round(box[3], 1))
+
+
+class PhotoPath:
+    """Decode → detect → the card's crop → input array, for one model. Thread-safe.
+
+    `one_person` is the policy (on by default in the product): detection runs on every photo
+    and a photo without exactly one clearly visible person is refused when `strict`. With
+    `strict=False` (the seed routes, `predict --whole`) such a photo is scored whole, as the
+    seed did. A model trained on person crops always runs the detector: its input is the crop.
+    """
+
+    def __init__(
+        self,
+        spec: InputSpec,
+        detector: FaceDetector | None,
+        *,
+        one_person: bool = True,
+        max_pixels: int = imaging.DEFAULT_MAX_PIXELS,
+    ) -> None:
+        if detector is None and (one_person or spec.crops_person):
+            why = "is trained on person crops" if spec.crops_person else "has the one-person rule"
+            raise PrettyMeterError(f"this model {why} but no face detector was given")
+        self.spec = spec
+        self.detector = detector
+        self.one_person = one_person
+        self.max_pixels = max_pixels
+
+    @property
+    def detects(self) -> bool:
+        return self.one_person or self.spec.crops_person
+
+    def decode(self, photo: bytes | Image.Image) -> Image.Image:
+        if isinstance(photo, Image.Image):
+            return imaging.to_rgb(photo)
+        return imaging.decode_image(bytes(photo), self.max_pixels)
+
+    def prepare(self, photo: bytes | Image.Image, strict: bool = True) -> Prepared:
+        """Never raises for a bad photo: the error is in the result."""
+        try:
+            image = self.decode(photo)
+        except ImageError as exc:
+            return Prepared(error=exc)
+        width, height = image.size
+        whole: Box = (0.0, 0.0, float(width), float(height))
+        found: Box | None = None
+        if self.detects:
+            from prettymeter.faces import find_person
+
+            person = find_person(image, self.detector)
+            found = person.person_box
+            if found is None:
+                reason = person.filter_reason or "no_face"
+                message = FILTER_MESSAGES.get(reason, f"this photo cannot be scored ({reason})")
+                refused = ImageError(reason, message)
+                if strict:
+                    return Prepared(image_size=(width, height), error=refused)
+                # Not strict: scored whole, as the seed did; the reason stays with the result.
+                array = self.spec.array(image, None)
+                return Prepared(array, None, whole, (width, height), error=refused)
+        box = _rounded(found) if found is not None else None
+        if self.spec.crops_person and found is not None:
+            return Prepared(self.spec.array(image, found), box, box, (width, height))
+        return Prepared(self.spec.array(image, None), box, whole, (width, height))
+
+
+# -- model output → what a person reads ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rating:
+    """One photo's result on every path: score 0-10 (one decimal) or the error."""
+
+    score: float | None = None
+    label: float | None = None
+    rate: float | None = None
+    percentile: float | None = None
+    uncertainty: float | None = None
+    box: Box | None = None
+    region: Box | None = None
+    image_size: tuple[int, int] | None = None
+    error: str | None = None
+    message: str | None = None
+    source: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def score_of(label: float) -> float:
+    """The served 0-10 score of a 0-1 label, one decimal."""
+    return round(min(10.0, max(0.0, 10.0 * label)), 1)
+
+
+def rating(
+    card: ModelCard,
+    prepared: Prepared,
+    label: float | None,
+    std: float | None,
+    source: str | None = None,
+) -> Rating:
+    """Turn the model's label (None when the photo was not scored) into the result."""
+    error = prepared.error
+    if label is None:
+        return Rating(
+            image_size=prepared.image_size,
+            error=error.code if error else "not_scored",
+            message=str(error) if error else "the photo was not scored",
+            source=source,
+        )
+    clipped = min(1.0, max(0.0, float(label)))
+    return Rating(
+        error=error.code if error else None,
+        message=str(error) if error else None,
+        score=score_of(label),
+        label=float(label),
+        rate=round(card.to_rate(clipped), 2),
+        percentile=card.percentile(float(label)),
+        uncertainty=round(10.0 * std, 2) if std is not None else None,
+        box=prepared.box,
+        region=prepared.region,
+        image_size=prepared.image_size,
+        source=source,
+    )
+
+
+# -- the public Python API -------------------------------------------------------------------------
+
+
+def load_detector() -> FaceDetector:
+    from prettymeter.faces.mtcnn import FaceDetector
+
+    return FaceDetector()
+
+
+class Rater:
+    """Load a model directory and rate photos (paths, bytes or PIL images) as the service does.
+
+    >>> rater = Rater("data/demo/models/man")
+    >>> [r.score for r in rater.rate(["photo.jpg"])]
+    """
+
+    def __init__(
+        self,
+        model_dir: str | Path,
+        *,
+        engine: str = "auto",
+        device: str = "cpu",
+        threads: int | None = None,
+        one_person: bool = True,
+        max_pixels: int = imaging.DEFAULT_MAX_PIXELS,
+        batch_size: int = 16,
+        detector: FaceDetector | None = None,
+    ) -> None:
+        from prettymeter.card import load_model_dir
+        from prettymeter.scoring import Scorer
+
+        card, _ = load_model_dir(Path(model_dir))  # refuse a card it cannot honour before loading
+        self.spec = InputSpec.from_card(card, str(Path(model_dir) / "card.json"))
+        self.scorer: Scorer = Scorer(Path(model_dir), engine=engine, threads=threads, device=device)
+        self.card: ModelCard = self.scorer.card
+        if detector is None and (one_person or self.spec.crops_person):
+            detector = load_detector()
+        self.path = PhotoPath(self.spec, detector, one_person=one_person, max_pixels=max_pixels)
+        self.batch_size = max(1, batch_size)
+
+    def prepare(self, photo: Photo, strict: bool = True) -> Prepared:
+        """Read a path (missing file → error `not_found`) and prepare it."""
+        if isinstance(photo, (str, Path)):
+            try:
+                data = Path(photo).read_bytes()
+            except OSError as exc:
+                missing = isinstance(exc, FileNotFoundError)
+                why = "does not exist" if missing else f"cannot be read ({exc.strerror})"
+                return Prepared(error=ImageError("not_found", f"{photo} {why}"))
+            return self.path.prepare(data, strict)
+        if isinstance(photo, (bytearray, memoryview)):
+            photo = bytes(photo)
+        return self.path.prepare(photo, strict)
+
+    def score(self, prepared: Sequence[Prepared]) -> list[tuple[float | None, float | None]]:
+        """Run the engine on the prepared photos in batches; (label, std) or (None, None)."""
+        results: list[tuple[float | None, float | None]] = [(None, None)] * len(prepared)
+        ready = [i for i, p in enumerate(prepared) if p.array is not None]
+        for start in range(0, len(ready), self.batch_size):
+            chunk = ready[start : start + self.batch_size]
+            arrays = np.stack([prepared[i].array for i in chunk])  # type: ignore[misc]
+            labels, stds = self.scorer.run(arrays)
+            for j, i in enumerate(chunk):
+                results[i] = (float(labels[j]), float(stds[j]) if stds is not None else None)
+        return results
+
+    def rate(self, photos: Iterable[Photo], strict: bool = True) -> list[Rating]:
+        """One Rating per photo, in order; a bad photo gets an error and never stops the rest."""
+        items = list(photos)
+        prepared = [self.prepare(p, strict) for p in items]
+        scored = self.score(prepared)
+        return [
+            rating(self.card, p, label, std, _source(photo))
+            for photo, p, (label, std) in zip(items, prepared, scored, strict=True)
+        ]
+
+    def rate_one(self, photo: Photo, strict: bool = True) -> Rating:
+        return self.rate([photo], strict)[0]
+
+    def __repr__(self) -> str:
+        return f"Rater({self.card.name!r}, engine={self.scorer.engine!r})"
+
+
+def _source(photo: Photo) -> str | None:
+    return str(photo) if isinstance(photo, (str, Path)) else None
