@@ -100,9 +100,17 @@ class Settings(BaseSettings):
         default=1, ge=1, description="model batches run at the same time"
     )
     detect: bool = Field(
-        default=True, description="find the person on each photo (off: whole image)"
+        default=True,
+        description="the one-person rule: find faces on every photo and refuse (v1) a photo "
+        "without exactly one clearly visible person. It never changes what a model receives: "
+        "that is its card's crop (a model trained on person crops always runs the detector)",
     )
     cors_origins: list[str] = Field(default_factory=list)
+    csp_connect_src: list[str] = Field(
+        default_factory=list,
+        description="origins the served page may call besides its own (Content-Security-Policy "
+        "connect-src), e.g. an API on another origin; config.json's apiBaseUrl is added itself",
+    )
     root_path: str = Field(default="", description="path prefix behind a proxy, e.g. /api")
     web_dir: Path | None = Field(default_factory=default_web_dir)
     limits: Limits = Limits()
