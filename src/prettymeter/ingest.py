@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import os
 import sys
 import time
@@ -24,6 +25,14 @@ FORMATS = ("filenames", "scut-fbp5500")
 SHOWN_REJECTS = 100  # listed on stderr; every one is in the rejects CSV
 EXIF_ORIENTATION = 0x0112
 SCUT_VOICES = 60
+# The table's schema carries this key through dedupe, detect and normalize (each stage keeps the
+# upstream stages' keys): training and its reports read the dataset's own rate scale from it.
+METADATA_KEY = b"prettymeter.ingest"
+# SCUT-FBP5500 scores 1..5 are stored as rates 0..10 (linear); reports map them back.
+RATE_SCALES = {
+    "filenames": {"name": "rate", "lo": 0.0, "hi": 10.0},
+    "scut-fbp5500": {"name": "SCUT-FBP5500 score", "lo": 1.0, "hi": 5.0},
+}
 SCUT_LABELS = Path("train_test_files") / "All_labels.txt"
 SCUT_SPLIT_DIR = Path("train_test_files") / "split_of_60%training and 40%testing"
 SCUT_FOLDS_DIR = Path("train_test_files") / "5_folders_cross_validations_files"
@@ -319,7 +328,9 @@ def ingest(
 
     genders: Counter[str] = Counter()
     with atomic_path(dst) as tmp:
-        writer = BatchWriter(tmp, INGEST_SCHEMA)
+        source = {"format": fmt, "rate_scale": RATE_SCALES[fmt]}
+        schema = INGEST_SCHEMA.with_metadata({METADATA_KEY: json.dumps(source).encode()})
+        writer = BatchWriter(tmp, schema)
         try:
             for row in _rows(ds, candidates, rejects):
                 if strict and rejects:

@@ -37,7 +37,7 @@ def regression_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
 
 
 def summarize_folds(per_fold: Sequence[dict[str, float]]) -> dict[str, dict[str, float]]:
-    """Mean and standard deviation over folds of each metric."""
+    """Mean and standard deviation over folds of each metric (population std, ddof=0)."""
     keys = [k for k in per_fold[0] if k != "n"] if per_fold else []
     result: dict[str, dict[str, float]] = {}
     for key in keys:
@@ -51,7 +51,9 @@ def error_by_range(pred: np.ndarray, true: np.ndarray, width: float = 0.05) -> l
     pred = np.asarray(pred, dtype=np.float64)
     true = np.asarray(true, dtype=np.float64)
     n_bins = round(1.0 / width)
-    index = np.clip((true / width).astype(np.int64), 0, n_bins - 1)
+    # Rounded before the floor: 0.15 / 0.05 is 2.9999999999999996 in floats, and a label on a
+    # bin edge belongs to the bin it opens.
+    index = np.clip(np.floor(np.round(true / width, 9)).astype(np.int64), 0, n_bins - 1)
     rows = []
     for b in range(n_bins):
         mask = index == b

@@ -56,7 +56,14 @@ class TrainConfig:
     lr: float = 1e-4
     weight_decay: float = 0.01
     schedule: Literal["constant", "cosine"] = "constant"
-    folds: int = 5
+    # Outer protocol: k grouped stratified folds, SCUT-FBP5500's own five ("official"), or its
+    # 60/40 split (split="official-60-40": train on `train` rows, score the `test` rows).
+    folds: int | Literal["official"] = 5
+    split: Literal["official-60-40"] | None = None
+    # The kept epoch is chosen on an inner part of the training rows ("inner"), or is the last
+    # ("fixed"); the rows a model is scored on never take part in either.
+    validation: Literal["inner", "fixed"] = "inner"
+    inner_share: float = 0.15
     loss: Literal["mse", "l1", "huber"] = "mse"
     huber_delta: float = 0.1
     sample_weights: bool = True
@@ -115,6 +122,10 @@ class TrainingTable:
     images: torch.Tensor  # uint8 [N, 3, S, S], the stored crops resized to the input size
     meta: dict[str, Any]
     crop_size: int
+    rates: np.ndarray | None = None  # the rate the label was made from (dataset scale, 0-10)
+    split: list[str | None] | None = None  # SCUT-FBP5500's 60/40 split (ingest)
+    cv_fold: list[int | None] | None = None  # SCUT-FBP5500's own fold, 1..5 (ingest)
+    source: dict[str, Any] | None = None  # what ingest recorded (format, rate scale)
 
 
 def decode_crop_uint8(crop: bytes, input_size: int) -> np.ndarray:
@@ -160,7 +171,8 @@ def load_table(path: Path, input_size: int, show: bool = True) -> TrainingTable:
             f"{path} has no column {', '.join(missing)}; run `pretty-meter normalize` on the "
             "detected table first"
         )
-    wanted = [*REQUIRED_COLUMNS, *(c for c in ("crop_size",) if c in parquet.schema_arrow.names)]
+    optional = ("crop_size", "rate", "split", "cv_fold")
+    wanted = [*REQUIRED_COLUMNS, *(c for c in optional if c in parquet.schema_arrow.names)]
     table = parquet.read(columns=wanted)
     labels = np.asarray(table.column("label").to_numpy(zero_copy_only=False), dtype=np.float64)
     keep = ~np.isnan(labels)
@@ -189,6 +201,14 @@ def load_table(path: Path, input_size: int, show: bool = True) -> TrainingTable:
         crop_size = int(table.column("crop_size")[int(index[0])].as_py())
     else:
         crop_size = int(imaging.decode_crop(crops[0]).size[0])
+
+    def optional_column(name: str) -> list[Any] | None:
+        if name not in table.column_names:
+            return None
+        values = table.column(name).to_pylist()
+        return [values[i] for i in index]
+
+    rates = optional_column("rate")
     return TrainingTable(
         paths=paths,
         groups=groups,
@@ -197,6 +217,10 @@ def load_table(path: Path, input_size: int, show: bool = True) -> TrainingTable:
         images=decode_crops(crops, input_size, show=show),
         meta=meta,
         crop_size=crop_size,
+        rates=np.asarray(rates, dtype=np.float64) if rates is not None else None,
+        split=optional_column("split"),
+        cv_fold=optional_column("cv_fold"),
+        source=ingest_metadata(parquet),
     )
 
 
@@ -212,6 +236,17 @@ def table_metadata(parquet: Any) -> dict[str, Any]:
                 except ValueError:
                     continue
     return merged
+
+
+def ingest_metadata(parquet: Any) -> dict[str, Any] | None:
+    """What ingest recorded for later stages (format, rate scale); it survives every stage."""
+    from prettymeter.ingest import METADATA_KEY
+
+    raw = (parquet.schema_arrow.metadata or {}).get(METADATA_KEY)
+    try:
+        return dict(json.loads(raw)) if raw else None
+    except ValueError:
+        return None
 
 
 def _detector_of(meta: dict[str, Any]) -> str:
@@ -556,12 +591,58 @@ def _predict(model: nn.Module, s: Session, rows: np.ndarray) -> torch.Tensor:
     return _gather_predictions(local, len(rows), d).cpu()
 
 
-def fit_member(
-    s: Session, member: str, train_rows: np.ndarray, val_rows: np.ndarray | None, epochs: int
-) -> dict[str, Any]:
+@dataclass
+class MemberRows:
+    """One model's rows: trained on, kept epoch chosen on, scored on (three disjoint sets)."""
+
+    train: np.ndarray
+    inner: np.ndarray  # empty with --validation fixed, and for the refit
+    outer: np.ndarray  # empty for the refit
+
+    @classmethod
+    def plan(cls, c: TrainConfig, table: TrainingTable, folds: np.ndarray, fold: int) -> MemberRows:
+        """Fold `fold` is scored; the inner part is carved from the other folds' rows."""
+        from prettymeter.folds import UNUSED, inner_split
+
+        outer = np.flatnonzero(folds == fold)
+        fit = np.flatnonzero((folds != fold) & (folds != UNUSED))
+        if c.validation == "fixed":
+            return cls(fit, np.empty(0, dtype=np.int64), outer)
+        train, inner = inner_split(table.labels, table.groups, fit, c.inner_share, c.seed + fold)
+        return cls(train, inner, outer)
+
+
+# What each use of the rows actually touched, one boolean mask per member, written by the code
+# that used them: the audit trail of "no choice ever sees the rows that are scored".
+ROW_RECORDS = {
+    "train": "seen_rows.npy",  # rows in the training batches
+    "inner": "epoch_choice_rows.npy",  # rows whose loss chose the kept epoch
+    "outer": "scored_rows.npy",  # rows whose predictions make the out-of-fold metrics
+}
+
+
+def _record_rows(folder: Path, kind: str, rows: np.ndarray, n: int) -> None:
+    """OR `rows` into the member's record of `kind`, kept across resumes."""
+    path = folder / ROW_RECORDS[kind]
+    mask = np.load(path) if path.exists() else np.zeros(n, dtype=bool)
+    mask[rows] = True
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, mask)
+
+
+def weighted_loss(
+    pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, c: TrainConfig
+) -> torch.Tensor:
+    """The objective: each sample's loss times its weight (LDS + voices, from normalize), mean."""
+    return (sample_loss(pred, target, c.loss, c.huber_delta) * weight).mean()
+
+
+def fit_member(s: Session, member: str, rows: MemberRows, epochs: int) -> dict[str, Any]:
     """Train one model (a fold, or the refit) from the shared initial weights; resumable.
 
-    Returns the member's state: history, best epoch, best validation predictions.
+    Each epoch is checkpointed; the kept epoch is the one with the lowest weighted loss on
+    `rows.inner` (the last one when that is empty). Only then are `rows.outer` predicted, once,
+    with the kept weights. Returns the member's state: history, kept epoch, outer predictions.
     """
     import torch
     from torch.nn.parallel import DistributedDataParallel
@@ -569,6 +650,7 @@ def fit_member(
     from prettymeter.model import build_model
 
     c, d = s.config, s.dist
+    n = len(s.table.labels)
     folder = s.run / member
     folder.mkdir(parents=True, exist_ok=True)
     state_path = folder / "state.json"
@@ -576,15 +658,17 @@ def fit_member(
         "member": member,
         "epochs_done": 0,
         "epochs": epochs,
+        "validation": c.validation if len(rows.inner) else "fixed",
         "best_epoch": None,
         "best_val_loss": None,
         "best_file": None,
         "last_file": None,
         "history": [],
-        "val_pred": None,
+        "outer_pred": None,
         "done": False,
-        "train_rows": len(train_rows),
-        "val_rows": len(val_rows) if val_rows is not None else 0,
+        "train_rows": len(rows.train),
+        "inner_rows": len(rows.inner),
+        "outer_rows": len(rows.outer),
     }
     if state_path.is_file():
         state = json.loads(state_path.read_text(encoding="utf-8"))
@@ -612,10 +696,9 @@ def fit_member(
 
     labels = torch.as_tensor(s.table.labels, dtype=torch.float32)
     weights = torch.as_tensor(
-        s.table.weights if c.sample_weights else np.ones(len(s.table.labels)), dtype=torch.float32
+        s.table.weights if c.sample_weights else np.ones(n), dtype=torch.float32
     )
-    seen = np.zeros(len(s.table.labels), dtype=bool)
-    per_rank = len(train_rows) // d.world
+    per_rank = len(rows.train) // d.world
     steps = max(1, per_rank // c.batch_size) if per_rank >= c.batch_size else (1 if per_rank else 0)
 
     for epoch in range(state["epochs_done"], epochs):
@@ -624,7 +707,7 @@ def fit_member(
         torch.manual_seed(seed + d.rank)  # dropout and friends
         order = torch.Generator().manual_seed(seed)  # the same permutation on every rank
         augment_rng = torch.Generator().manual_seed(seed + 7919 * (d.rank + 1))
-        perm = train_rows[torch.randperm(len(train_rows), generator=order).numpy()]
+        perm = rows.train[torch.randperm(len(rows.train), generator=order).numpy()]
         mine = perm[d.rank * per_rank : (d.rank + 1) * per_rank]
         model.train()
         run_loss = run_l1 = 0.0
@@ -641,7 +724,6 @@ def fit_member(
                     progress = (epoch * steps + step) / max(1, epochs * steps)
                     for group in optimizer.param_groups:
                         group["lr"] = c.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
-                seen[batch_rows] = True
                 index = torch.as_tensor(batch_rows, device=s.images_on_device.device)
                 raw = s.images_on_device.index_select(0, index).to(s.device, non_blocking=True)
                 x = augment_batch(raw, c, augment_rng) if c.augment else normalize_batch(raw)
@@ -653,7 +735,7 @@ def fit_member(
                     s.device.type, dtype=s.dtype or torch.float32, enabled=s.dtype is not None
                 ):
                     pred = net(x).float().view(-1)
-                loss = (sample_loss(pred, y, c.loss, c.huber_delta) * w).mean()
+                loss = weighted_loss(pred, y, w, c)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 scaler.step(optimizer)
@@ -689,24 +771,19 @@ def fit_member(
             "lr": float(optimizer.param_groups[0]["lr"]),
             "images_per_s": steps * c.batch_size * d.world / max(train_seconds, 1e-9),
         }
-        improved = False
-        if val_rows is not None and len(val_rows):
+        improved = True  # with no inner part the last epoch is kept
+        if len(rows.inner):
             from prettymeter.metrics import regression_metrics
 
-            pred_val = _predict(model, s, val_rows)
-            y_val = labels[val_rows]
-            val_loss = float(
-                (sample_loss(pred_val, y_val, c.loss, c.huber_delta) * weights[val_rows]).mean()
-            )
+            pred_val = _predict(model, s, rows.inner)
+            y_val = labels[rows.inner]
+            val_loss = float(weighted_loss(pred_val, y_val, weights[rows.inner], c))
             m = regression_metrics(pred_val.numpy(), y_val.numpy())
             row.update(val_loss=val_loss, val_pc=m["pc"], val_mae=m["mae"], val_rmse=m["rmse"])
-            if state["best_val_loss"] is None or val_loss < state["best_val_loss"]:
-                improved = True
+            improved = state["best_val_loss"] is None or val_loss < state["best_val_loss"]
+            if improved:
                 state["best_val_loss"] = val_loss
-                state["best_epoch"] = epoch + 1
-                state["val_pred"] = pred_val.numpy().tolist()
-        else:
-            improved = True
+        if improved:
             state["best_epoch"] = epoch + 1
         row["seconds"] = time.perf_counter() - started
         state["history"].append(row)
@@ -727,11 +804,11 @@ def fit_member(
                 "epoch_seed": seed,
                 "note": "every epoch reseeds from (seed, member, epoch)",
             }
-            previous_seen = folder / "seen_rows.npy"
-            if previous_seen.exists():
-                seen |= np.load(previous_seen)
-            with atomic_path(previous_seen) as tmp, open(tmp, "wb") as handle:
-                np.save(handle, seen)
+            # Every rank's batches this epoch: the first steps × batch rows of its share.
+            used = steps * c.batch_size
+            seen = [perm[r * per_rank : r * per_rank + min(used, per_rank)] for r in range(d.world)]
+            _record_rows(folder, "train", np.concatenate(seen), n)
+            _record_rows(folder, "inner", rows.inner, n)
             _write_json(state_path, state)
             keep = {state["best_file"], state["last_file"], state["optim_file"]}
             for old in folder.glob("epoch_*.safetensors"):
@@ -741,12 +818,12 @@ def fit_member(
             s.log.line(
                 f"[{member}] epoch {epoch + 1}/{epochs} train {row['train_loss']:.5f}"
                 + (
-                    f" val {row['val_loss']:.5f} pc {row['val_pc']:.3f}"
+                    f" inner val {row['val_loss']:.5f} pc {row['val_pc']:.3f}"
                     if "val_loss" in row
                     else ""
                 )
                 + f" {row['images_per_s']:.1f} img/s"
-                + (" *best*" if improved and val_rows is not None else "")
+                + (" *best*" if improved and len(rows.inner) else "")
             )
             _redraw_curves(s.run)
         else:
@@ -756,10 +833,22 @@ def fit_member(
     digests = _rank_digests(model, d)
     if d.master:
         state["rank_weights_sha256"] = digests
-        best = folder / state["best_file"]
-        shutil.copyfile(best, folder / "best.safetensors")
+        shutil.copyfile(folder / state["best_file"], folder / "best.safetensors")
+    _barrier(d)
+    if len(rows.outer) and state.get("outer_pred") is None:
+        # Every choice is made: the scored fold is predicted once, by the kept weights.
+        load_weights(model, folder / "best.safetensors")
+        state["outer_pred"] = _predict(model, s, rows.outer).numpy().tolist()
+        if d.master:
+            _record_rows(folder, "outer", rows.outer, n)
+    if d.master:
         state["done"] = True
         _write_json(state_path, state)
+        kept = f"kept epoch {state['best_epoch']}/{epochs}" + (
+            f" (lowest loss on {len(rows.inner)} inner rows)" if len(rows.inner) else " (the last)"
+        )
+        scored = f"; scored {len(rows.outer)} outer rows" if len(rows.outer) else ""
+        s.log.line(f"[{member}] {kept}{scored}")
     _barrier(d)
     if not d.master:
         state = json.loads(state_path.read_text(encoding="utf-8"))
@@ -841,7 +930,7 @@ def train(config: TrainConfig) -> Path:
     """Run (or resume) k-fold training and the final model; returns the run directory."""
     import torch
 
-    from prettymeter.folds import FOLDS_FILE, make_folds, read_folds, write_folds
+    from prettymeter.folds import FOLDS_FILE, UNUSED, straddling_groups, write_folds
     from prettymeter.metrics import error_by_range, regression_metrics, summarize_folds
     from prettymeter.model import build_model_with_source
 
@@ -866,15 +955,9 @@ def train(config: TrainConfig) -> Path:
 
     table = load_table(Path(c.data), c.image_size, show=d.master)
     n = len(table.labels)
-    if c.folds > 1:
-        if c.resume and (run / FOLDS_FILE).is_file():
-            folds = read_folds(run / FOLDS_FILE, table.paths)
-        else:
-            folds = make_folds(table.labels, table.groups, c.folds, seed=c.seed)
-    else:
-        raise PrettyMeterError(
-            "--folds must be 2 or more: the metrics come from out-of-fold predictions"
-        )
+    folds = _outer_folds(c, table, run)
+    n_folds = int(folds.max()) + 1
+    plans = [MemberRows.plan(c, table, folds, fold) for fold in range(n_folds)]
 
     # The shared initial weights: built once, saved, reused by every fold (and on resume).
     init_path = run / INIT_FILE
@@ -914,6 +997,7 @@ def train(config: TrainConfig) -> Path:
                     "label_mean": float(table.labels.mean()),
                     "label_std": float(table.labels.std()),
                     "labels": labels_sorted,
+                    "rate_scale": _rate_scale(table),
                 },
             )
         _barrier(d)
@@ -925,65 +1009,93 @@ def train(config: TrainConfig) -> Path:
         free, _ = torch.cuda.mem_get_info(device)
         images = images.to(device) if images.numel() < free // 4 else images.pin_memory()
     s = Session(c, table, run, device, dtype, d, log, init_state, images)
+    protocol = _protocol_name(c, n_folds)
     log.line(
-        f"training {c.backbone} on {n} rows, {c.folds} folds, {c.epochs} epochs, "
+        f"training {c.backbone} on {n} rows, {protocol}, {c.epochs} epochs, "
         f"batch {c.batch_size}"
         f"×{d.world}, device {device}, precision {dtype or 'fp32'}, init {init_source}"
     )
+    straddling = straddling_groups(table.groups, folds)
+    if straddling:
+        log.line(
+            f"{straddling} duplicate group(s) have rows on both sides of the official folds; "
+            "the protocol is kept as published"
+        )
 
-    member_states = []
-    for fold in range(c.folds):
-        val_rows = np.flatnonzero(folds == fold)
-        train_rows = np.flatnonzero(folds != fold)
-        member_states.append(fit_member(s, f"fold_{fold}", train_rows, val_rows, c.epochs))
+    member_states = [fit_member(s, f"fold_{k}", plans[k], c.epochs) for k in range(n_folds)]
 
-    # Out-of-fold metrics: every row scored by the one model that never trained on it.
+    # Out-of-fold metrics: every scored row predicted by the one model that neither trained on
+    # it nor chose its epoch on it.
     oof = np.full(n, np.nan)
     per_fold = []
     for fold, state in enumerate(member_states):
-        rows = np.flatnonzero(folds == fold)
-        oof[rows] = state["val_pred"]
+        rows = plans[fold].outer
+        oof[rows] = state["outer_pred"]
         m = regression_metrics(oof[rows], table.labels[rows])
-        per_fold.append({"fold": fold, "best_epoch": state["best_epoch"], **m})
-    pooled = regression_metrics(oof, table.labels)
+        name = _fold_name(c, fold)
+        per_fold.append({"fold": fold, "name": name, "best_epoch": state["best_epoch"], **m})
+    scored = np.flatnonzero(folds >= 0)
+    pooled = regression_metrics(oof[scored], table.labels[scored])
     best_epochs = [st["best_epoch"] for st in member_states]
 
-    members = [f"fold_{f}/best.safetensors" for f in range(c.folds)]
+    members = [f"fold_{f}/best.safetensors" for f in range(n_folds)]
     refit_epochs = None
-    if c.final == "refit":
+    if c.final == "refit":  # every protocol row, for the epoch count the inner parts chose
         refit_epochs = max(1, round(float(np.mean(best_epochs))))
-        fit_member(s, "refit", np.arange(n), None, refit_epochs)
+        everything = np.flatnonzero(folds != UNUSED)
+        nothing = np.empty(0, dtype=np.int64)
+        fit_member(s, "refit", MemberRows(everything, nothing, nothing), refit_epochs)
         members = ["refit/best.safetensors"]
 
     if d.master:
         from prettymeter.plots import error_by_range_plot, oof_scatter
 
-        ranges = error_by_range(oof, table.labels)
+        ranges = error_by_range(oof[scored], table.labels[scored])
         metrics: dict[str, Any] = {
+            "protocol": {
+                "name": protocol,
+                "folds": c.folds,
+                "split": c.split,
+                "scored_rows": len(scored),
+                "straddling_groups": straddling,
+            },
+            "validation": {
+                "policy": c.validation,
+                "inner_share": c.inner_share if c.validation == "inner" else None,
+                "kept_epoch": "lowest weighted loss on the inner part of the training rows"
+                if c.validation == "inner"
+                else "the last",
+                "scored_rows": "predicted once by the kept weights; in no choice",
+            },
             "folds": per_fold,
             "mean_std": summarize_folds(
-                [{k: v for k, v in m.items() if k not in ("fold", "best_epoch")} for m in per_fold]
+                [
+                    {k: v for k, v in m.items() if k not in ("fold", "name", "best_epoch")}
+                    for m in per_fold
+                ]
             ),
             "oof": pooled,
             "error_by_range": ranges,
             "rows": n,
         }
         _write_json(run / METRICS_FILE, metrics)
+        rates = table.rates if table.rates is not None else np.full(n, np.nan)
         with atomic_path(run / "oof.csv") as tmp, open(tmp, "w", encoding="utf-8") as handle:
-            handle.write("row,path,fold,label,pred\n")
-            for i in range(n):
+            handle.write("row,path,fold,label,pred,rate\n")
+            for i in scored:
                 handle.write(
                     f"{i},{json.dumps(table.paths[i])},{folds[i]},"
-                    f"{table.labels[i]:.6f},{oof[i]:.6f}\n"
+                    f"{table.labels[i]:.6f},{oof[i]:.6f},{rates[i]:.6f}\n"
                 )
         error_by_range_plot(ranges, run / "error_by_range.png")
-        oof_scatter(oof, table.labels, run / "oof_scatter.png")
+        oof_scatter(oof[scored], table.labels[scored], run / "oof_scatter.png")
         _write_json(
             run / RUN_FILE,
             {
                 "done": True,
                 "final": c.final,
                 "members": members,
+                "validation": c.validation,
                 "best_epochs": best_epochs,
                 "refit_epochs": refit_epochs,
                 "init": init_source,
@@ -991,19 +1103,25 @@ def train(config: TrainConfig) -> Path:
             },
         )
         ms = metrics["mean_std"]
+        kind = "test" if c.split else "out-of-fold"
         summary(
             f"train: {run}",
             {
-                "rows / folds": f"{n} rows, {c.folds} grouped stratified folds → {FOLDS_FILE}",
-                "out-of-fold PC": _pm(ms["pc"]),
-                "out-of-fold MAE (0-10)": _pm(ms["score_mae"]),
-                "out-of-fold RMSE (0-10)": _pm(ms["score_rmse"]),
-                "best epochs": ", ".join(str(e) for e in best_epochs),
+                "rows / folds": f"{n} rows, {protocol} → {FOLDS_FILE}",
+                f"{kind} PC": _pm(ms["pc"]),
+                f"{kind} MAE (0-10)": _pm(ms["score_mae"]),
+                f"{kind} RMSE (0-10)": _pm(ms["score_rmse"]),
+                "kept epochs": ", ".join(str(e) for e in best_epochs)
+                + (
+                    f" (chosen on inner parts, {c.inner_share:.0%} of training rows)"
+                    if c.validation == "inner"
+                    else " (fixed: the last)"
+                ),
                 "final model": c.final
                 + (
                     f" ({refit_epochs} epochs on all rows)"
                     if refit_epochs
-                    else f" of {c.folds} folds"
+                    else f" of {n_folds} model(s)"
                 ),
                 "initial weights": init_source,
                 "time": f"{time.perf_counter() - started:.1f} s",
@@ -1011,8 +1129,54 @@ def train(config: TrainConfig) -> Path:
                 "next": f"pretty-meter export --run {run} --out MODEL_DIR",
             },
         )
+        if c.folds == "official" or c.split:
+            from prettymeter.protocol import REPORT_FILE, print_report, run_report, write_report
+
+            report = run_report([run])
+            write_report(report, run / REPORT_FILE)
+            print_report(report)
     _barrier(d)
     return run
+
+
+def _outer_folds(c: TrainConfig, table: TrainingTable, run: Path) -> np.ndarray:
+    """Which fold scores each row: read back on resume, the dataset's own, or made here."""
+    from prettymeter.folds import FOLDS_FILE, make_folds, official_folds, official_split, read_folds
+
+    if c.resume and (run / FOLDS_FILE).is_file():
+        return read_folds(run / FOLDS_FILE, table.paths)
+    if c.split == "official-60-40":
+        return official_split(table.split)
+    if c.folds == "official":
+        return official_folds(table.cv_fold)
+    return make_folds(table.labels, table.groups, int(c.folds), seed=c.seed)
+
+
+def _protocol_name(c: TrainConfig, n_folds: int) -> str:
+    if c.split:
+        return "SCUT-FBP5500's 60/40 split (official-60-40)"
+    if c.folds == "official":
+        return "SCUT-FBP5500's own 5 folds"
+    return f"{n_folds} grouped stratified folds"
+
+
+def _fold_name(c: TrainConfig, fold: int) -> str:
+    if c.split:
+        return "test 40%"
+    if c.folds == "official":
+        return f"cross_validation_{fold + 1}"
+    return f"fold_{fold}"
+
+
+def _rate_scale(table: TrainingTable) -> dict[str, Any]:
+    """The dataset's own rate scale (ingest records it; older SCUT tables are known by their
+    official columns): reports map rates 0-10 linearly back onto it."""
+    from prettymeter.ingest import RATE_SCALES
+
+    if table.source and isinstance(table.source.get("rate_scale"), dict):
+        return dict(table.source["rate_scale"])
+    official = [*(table.cv_fold or []), *(table.split or [])]
+    return RATE_SCALES["scut-fbp5500" if any(v is not None for v in official) else "filenames"]
 
 
 def _pm(stat: dict[str, float]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -13,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import fast_config
+
+from prettymeter.train import ROW_RECORDS
 
 pytestmark = pytest.mark.slow
 
@@ -73,9 +76,14 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_folds_and_result(
     for name in ("folds.csv",):
         assert (fresh / name).read_bytes() == (run / name).read_bytes()
     for fold in range(2):
-        a = json.loads((run / f"fold_{fold}" / "state.json").read_text())["val_pred"]
-        b = json.loads((fresh / f"fold_{fold}" / "state.json").read_text())["val_pred"]
-        np.testing.assert_allclose(a, b, atol=1e-4)
+        a = json.loads((run / f"fold_{fold}" / "state.json").read_text())
+        b = json.loads((fresh / f"fold_{fold}" / "state.json").read_text())
+        assert a["best_epoch"] == b["best_epoch"]  # the same choice, on the same inner rows
+        np.testing.assert_allclose(a["outer_pred"], b["outer_pred"], atol=1e-4)
+        for name in ROW_RECORDS.values():
+            assert (
+                np.load(run / f"fold_{fold}" / name) == np.load(fresh / f"fold_{fold}" / name)
+            ).all()
 
 
 def test_torchrun_with_two_cpu_processes_ends_with_identical_weights_on_both_ranks(
@@ -94,3 +102,12 @@ def test_torchrun_with_two_cpu_processes_ends_with_identical_weights_on_both_ran
         digests = state["rank_weights_sha256"]
         assert len(digests) == 2 and digests[0] == digests[1]
     assert "batch 16×2" in result.stderr
+    # Both ranks' batches are on record, and no rank's choice or training touched scored rows.
+    with open(run / "folds.csv", newline="") as handle:
+        folds = np.array([int(r["fold"]) for r in csv.DictReader(handle)])
+    for fold in range(2):
+        used = {k: np.load(run / f"fold_{fold}" / name) for k, name in ROW_RECORDS.items()}
+        assert (used["outer"] == (folds == fold)).all()
+        assert not (used["inner"] & used["outer"]).any()
+        assert not (used["train"] & (used["inner"] | used["outer"])).any()
+        assert used["train"].sum() > 0.9 * ((folds != fold).sum() - used["inner"].sum())

@@ -18,14 +18,30 @@ def train(
     out: Path = typer.Option(None, "--out", help="run directory to create"),
     backbone: str = typer.Option("efficientnet_v2_s", help="torchvision backbone name"),
     weights: str = typer.Option(
-        "imagenet", help="'imagenet' (local torchvision cache only), 'none', or a weights file"
+        "imagenet", help="'imagenet' (torchvision cache, downloaded once), 'none', or a file"
     ),
     image_size: int = typer.Option(256, "--image-size", help="model input side, px"),
     epochs: int = typer.Option(15, help="epochs per fold model"),
     batch_size: int = typer.Option(8, "--batch-size", help="batch per process"),
     lr: float = typer.Option(1e-4, help="AdamW learning rate"),
     weight_decay: float = typer.Option(0.01, "--weight-decay"),
-    folds: int = typer.Option(5, help="k of k-fold cross-validation (k independent models)"),
+    folds: str = typer.Option(
+        "5",
+        help="k of k-fold cross-validation (k independent models), or 'official': "
+        "SCUT-FBP5500's own 5 folds (the table's cv_fold)",
+    ),
+    split: str = typer.Option(
+        None,
+        help="'official-60-40': train on SCUT-FBP5500's train list, score its test list",
+    ),
+    validation: str = typer.Option(
+        "inner",
+        help="how the kept epoch is chosen: 'inner' (lowest loss on a part carved from the "
+        "training folds) or 'fixed' (the last epoch); the scored fold is never used",
+    ),
+    inner_share: float = typer.Option(
+        0.15, "--inner-share", help="share of the training rows held out as the inner part"
+    ),
     loss: str = typer.Option("mse", help="mse (weighted, default), l1 or huber"),
     no_sample_weights: bool = typer.Option(
         False, "--no-sample-weights", help="ignore the table's weights"
@@ -59,6 +75,12 @@ def train(
         raise PrettyMeterError(f"unknown --final {final!r}; choose ensemble or refit")
     if precision not in ("auto", "fp32", "bf16", "fp16"):
         raise PrettyMeterError(f"unknown --precision {precision!r}; choose auto, fp32, bf16, fp16")
+    if validation not in ("inner", "fixed"):
+        raise PrettyMeterError(f"unknown --validation {validation!r}; choose inner or fixed")
+    if split not in (None, "official-60-40"):
+        raise PrettyMeterError(f"unknown --split {split!r}; the one split known is official-60-40")
+    if folds != "official" and not folds.isdigit():
+        raise PrettyMeterError(f"--folds {folds!r} is neither a number nor 'official'")
     if resume is None and (out is None or data is None):
         raise PrettyMeterError(
             "give --data TABLE and --out RUN_DIR for a new run, or --resume RUN_DIR"
@@ -73,7 +95,10 @@ def train(
         batch_size=batch_size,
         lr=lr,
         weight_decay=weight_decay,
-        folds=folds,
+        folds="official" if folds == "official" else int(folds),
+        split=split,  # type: ignore[arg-type]
+        validation=validation,  # type: ignore[arg-type]
+        inner_share=inner_share,
         loss=loss,  # type: ignore[arg-type]
         sample_weights=not no_sample_weights,
         final=final,  # type: ignore[arg-type]
@@ -111,14 +136,33 @@ def export(
 
 @app.command()
 def evaluate(
-    model: Path = typer.Option(..., "--model", help="exported model directory"),
-    data: Path = typer.Option(..., "--data", help="labelled table (normalize output)"),
+    model: Path = typer.Option(None, "--model", help="exported model directory"),
+    data: Path = typer.Option(None, "--data", help="labelled table (normalize output)"),
+    runs: list[Path] = typer.Option(
+        None,
+        "--run",
+        help="instead of --model/--data: reprint a training run's scored predictions per fold "
+        "on the dataset's own scale (next to the paper for SCUT-FBP5500); repeat to pool runs",
+    ),
     out: Path = typer.Option(None, "--out", help="directory for metrics.json and plots"),
     engine: str = typer.Option("auto", help="auto, onnxruntime or openvino"),
     batch_size: int = typer.Option(32, "--batch-size"),
     overwrite: bool = typer.Option(False, help="replace an existing --out"),
 ) -> None:
     """Score a labelled table with an exported model: PC, MAE, RMSE and plots."""
+    if runs:
+        if model is not None or data is not None:
+            raise PrettyMeterError("give either --run RUN_DIR or --model and --data, not both")
+        from prettymeter.protocol import REPORT_FILE, print_report, run_report, write_report
+
+        report = run_report(runs)
+        print_report(report)
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            write_report(report, out / REPORT_FILE)
+        return
+    if model is None or data is None:
+        raise PrettyMeterError("give --model MODEL_DIR and --data TABLE (or --run RUN_DIR)")
     from prettymeter.evaluate import evaluate as run_evaluate
 
     run_evaluate(model, data, out, engine=engine, batch_size=batch_size, overwrite=overwrite)
