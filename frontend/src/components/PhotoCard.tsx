@@ -1,0 +1,65 @@
+// One photo: the preview with its person box, a remove button, and its score or its error.
+
+import type { CSSProperties } from 'react';
+import { fill, photoErrorMessage } from '../i18n';
+import { useMessages } from '../messages';
+import type { Photo } from '../photos';
+import { PersonBox } from './PersonBox';
+import { ScoreBar } from './ScoreBar';
+
+export interface PhotoCardProps {
+  photo: Photo;
+  /** 1-based place in the gallery, as the page names the photo. */
+  position: number;
+  scoring: boolean;
+  onRemove: (id: number) => void;
+}
+
+export function PhotoCard({ photo, position, scoring, onRemove }: PhotoCardProps) {
+  const { m } = useMessages();
+  const ratio = photo.width && photo.height ? photo.width / photo.height : 1;
+  const preparing = photo.status === 'preparing';
+  const result = photo.result;
+  return (
+    <li className="card" data-testid="photo-card" aria-busy={preparing || scoring}>
+      <div className="frame">
+        <div className="inner" style={{ '--ar': ratio } as CSSProperties}>
+          {photo.url ? <img src={photo.url} alt={fill(m.photoAlt, { n: position, name: photo.name })} /> : null}
+          {photo.original ? <p className="no-preview">{m.noPreview}</p> : null}
+          {result && photo.url ? <PersonBox result={result} photo={photo} /> : null}
+        </div>
+        {preparing || scoring ? (
+          <div className="overlay" role="status">
+            <span className="spinner" aria-hidden="true" />
+            {preparing ? m.preparing : m.scoring}
+          </div>
+        ) : null}
+      </div>
+      <button type="button" className="remove" aria-label={fill(m.remove, { n: position })} onClick={() => onRemove(photo.id)}>
+        <span aria-hidden="true">×</span>
+      </button>
+      <div className="card-body">
+        <p className="file-name" title={photo.name}>
+          {photo.name}
+        </p>
+        {photo.status === 'failed' ? <p className="photo-error">{m.decodeFailed}</p> : null}
+        {result && result.score !== null ? (
+          <>
+            <ScoreBar score={result.score} />
+            <p className="percentile">
+              {result.percentile !== null ? fill(m.percentile, { p: Math.round(result.percentile) }) : null}
+              {result.uncertainty !== null ? (
+                <span className="uncertainty"> ({fill(m.uncertainty, { value: result.uncertainty.toFixed(1) })})</span>
+              ) : null}
+            </p>
+          </>
+        ) : null}
+        {result && result.error ? (
+          <p className="photo-error" data-testid="photo-error" data-code={result.error.code}>
+            {photoErrorMessage(m, result.error.code, result.error.message)}
+          </p>
+        ) : null}
+      </div>
+    </li>
+  );
+}
