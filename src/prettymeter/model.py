@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import socket
+from http.client import HTTPException
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlparse
 
-from prettymeter.console import warn
+from prettymeter.console import console
 from prettymeter.errors import PrettyMeterError
 
 if TYPE_CHECKING:
@@ -53,13 +56,99 @@ def _swap_head(model: nn.Module) -> None:
     setattr(parent, child, head)
 
 
-def imagenet_cache_file(backbone: str) -> Path:
-    """Where torchvision keeps the ImageNet weights of `backbone` once downloaded."""
-    import torch
+# Seconds without a byte before a weights download gives up: an offline machine (or a firewall
+# that drops packets) must fail in seconds, not after the OS's minutes-long connect timeout.
+DOWNLOAD_TIMEOUT_S = 30.0
+
+
+def imagenet_url(backbone: str) -> str:
+    """torchvision's URL of the default ImageNet weights of `backbone` (its name holds a hash)."""
     from torchvision.models import get_model_weights
 
-    url = get_model_weights(backbone).DEFAULT.url  # type: ignore[attr-defined]
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
+    return str(get_model_weights(backbone).DEFAULT.url)  # type: ignore[attr-defined]
+
+
+def imagenet_cache_file(backbone: str) -> Path:
+    """Where torchvision keeps the ImageNet weights of `backbone` ($TORCH_HOME/hub/checkpoints)."""
+    import torch
+
+    name = os.path.basename(urlparse(imagenet_url(backbone)).path)
+    return Path(torch.hub.get_dir()) / "checkpoints" / name
+
+
+def fetch_imagenet_weights(backbone: str) -> Path:
+    """The cached ImageNet weights file of `backbone`, downloaded first when absent.
+
+    Like torch.hub: the download shows a progress bar, lands in a temporary file, is checked
+    against the sha256 prefix in its name and only then moved into place; a file already in
+    the cache is trusted as it is (torch.hub does not re-check it either)."""
+    import torch
+
+    cached = imagenet_cache_file(backbone)
+    if cached.is_file():
+        return cached
+    url = imagenet_url(backbone)
+    match = torch.hub.HASH_REGEX.search(cached.name)
+    hash_prefix = match.group(1) if match else None
+    console.print(
+        f"downloading the ImageNet weights of {backbone}: {url} -> {cached}",
+        markup=False,
+        soft_wrap=True,
+    )
+    previous_timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(url, str(cached), hash_prefix, progress=True)
+    except RuntimeError as exc:  # torch.hub's hash check
+        raise PrettyMeterError(
+            f"the download of {url} does not match the sha256 prefix {hash_prefix} in its name "
+            f"(a broken or altered download); nothing was kept. Rerun, or put a good copy of "
+            f"{cached.name} at {cached}"
+        ) from exc
+    except (OSError, HTTPException) as exc:
+        reason = " ".join(str(exc).split()) or exc.__class__.__name__
+        raise PrettyMeterError(
+            f"cannot download the ImageNet weights of {backbone} ({reason}); put the file "
+            f"{cached.name} (from {url}) at {cached}, or pass --weights none (random init) "
+            "or --weights PATH"
+        ) from exc
+    finally:
+        socket.setdefaulttimeout(previous_timeout)
+    return cached
+
+
+def check_backbone(backbone: str) -> None:
+    """A clear error for a name torchvision does not know."""
+    import torchvision
+
+    if backbone not in torchvision.models.list_models(module=torchvision.models):
+        raise PrettyMeterError(
+            f"unknown backbone {backbone!r}; choose one of: {', '.join(BACKBONES)}"
+        )
+
+
+def fetch_initial_weights(backbone: str, weights: str | None) -> None:
+    """Have the initial weights at hand before any heavy work: an offline user learns at once.
+
+    'imagenet' downloads the file when it is not cached (or stops with one line saying which
+    file to put where); a path must exist; none/random needs nothing."""
+    check_backbone(backbone)
+    if weights is None or weights in ("", "none", "random"):
+        return
+    if weights == "imagenet":
+        fetch_imagenet_weights(backbone)
+        return
+    _local_weights_file(weights)
+
+
+def _local_weights_file(weights: str) -> Path:
+    path = Path(weights).expanduser()
+    if not path.is_file():
+        raise PrettyMeterError(
+            f"weights file {path} does not exist; pass --weights imagenet, none, or a real path"
+        )
+    return path
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -101,14 +190,12 @@ def _load_into(model: nn.Module, state: dict[str, torch.Tensor], source: str) ->
 
 
 def build_model_with_source(backbone: str, weights: str | None) -> tuple[nn.Module, str]:
-    """Build the model and say where its weights came from ('imagenet:<file>', path, 'random')."""
+    """Build the model and say where its weights came from: 'imagenet:<file name>' (downloaded
+    into torchvision's cache when absent), the local file's path, or 'random' (weights None)."""
     import torch
     import torchvision
 
-    if backbone not in torchvision.models.list_models(module=torchvision.models):
-        raise PrettyMeterError(
-            f"unknown backbone {backbone!r}; choose one of: {', '.join(BACKBONES)}"
-        )
+    check_backbone(backbone)
     model = torchvision.models.get_model(backbone, weights=None)
     _swap_head(model)
     # Some backbones (MobileNetV3) ship BatchNorm momentum 0.01, tuned for 600-epoch ImageNet
@@ -119,21 +206,10 @@ def build_model_with_source(backbone: str, weights: str | None) -> tuple[nn.Modu
     if weights is None or weights in ("", "none", "random"):
         return model, "random"
     if weights == "imagenet":
-        cached = imagenet_cache_file(backbone)
-        if cached.is_file():
-            _load_into(model, _read_state_dict(cached), str(cached))
-            return model, f"imagenet:{cached}"
-        warn(
-            f"no ImageNet weights for {backbone} in the local cache ({cached}); training starts "
-            "from RANDOM INIT (expect much worse results; put the file there or pass "
-            "--weights PATH)"
-        )
-        return model, "random (imagenet weights not in cache)"
-    path = Path(weights).expanduser()
-    if not path.is_file():
-        raise PrettyMeterError(
-            f"weights file {path} does not exist; pass --weights imagenet, none, or a real path"
-        )
+        cached = fetch_imagenet_weights(backbone)
+        _load_into(model, _read_state_dict(cached), str(cached))
+        return model, f"imagenet:{cached.name}"
+    path = _local_weights_file(weights)
     _load_into(model, _read_state_dict(path), str(path))
     return model, str(path)
 

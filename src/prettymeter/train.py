@@ -947,6 +947,17 @@ def train(config: TrainConfig) -> Path:
         raise PrettyMeterError(
             f"{c.data} does not exist; give the table written by `pretty-meter normalize`"
         )
+    if not (c.resume and (Path(c.out) / INIT_FILE).is_file()):
+        # Initial weights first (download, or one line saying which file to put where): an
+        # offline user learns it before any crop is decoded and before the run folder is made.
+        # One process per machine downloads; the others then find the file in the cache.
+        from prettymeter.model import fetch_initial_weights
+
+        if d.local_rank != 0:
+            _barrier(d)
+        fetch_initial_weights(c.backbone, c.weights)
+        if d.local_rank == 0:
+            _barrier(d)
     _prepare_run(c, d)
     run = Path(c.out)
     device = resolve_device(c.device, d.local_rank)
