@@ -166,46 +166,51 @@ def _paper_for(part: dict[str, Any]) -> dict[str, tuple[float, float, float]] | 
     return None
 
 
-def print_report(report: dict[str, Any]) -> None:
-    """The per-fold table, ours next to the paper's, on stdout."""
-    from rich.table import Table
-
+def format_report(report: dict[str, Any]) -> list[str]:
+    """The per-fold table as plain lines (one line per fold, never wrapped): ours, then the
+    paper's figures for the same fold."""
     scale = report["scale"]
-    genders = ", ".join(str(g) for g in report["genders"])
-    title = (
-        f"{report['protocol']} on the {scale.get('name', 'rate')} scale "
-        f"({scale.get('lo')}-{scale.get('hi')}), gender(s) {genders}, "
-        f"epochs chosen: {', '.join(report['validation'])}"
-    )
-    table = Table(title=title, title_justify="left")
-    for column in ("fold", "n", "PC", "MAE", "RMSE"):
-        table.add_column(column, justify="left" if column == "fold" else "right")
     paper = (report.get("paper") or {}).get("figures")
+    lines = [
+        f"{report['protocol']}, {scale.get('name', 'rate')} scale "
+        f"({scale.get('lo'):g}-{scale.get('hi'):g}), gender(s) "
+        f"{', '.join(str(g) for g in report['genders'])}, "
+        f"kept epoch chosen: {', '.join(report['validation'])}"
+    ]
+    head = f"{'fold':<20}{'n':>6}{'PC':>17}{'MAE':>17}{'RMSE':>17}"
     if paper:
-        for column in ("paper PC", "paper MAE", "paper RMSE"):
-            table.add_column(column, justify="right")
+        head += f"  |{'paper PC':>10}{'paper MAE':>11}{'paper RMSE':>12}"
+    lines.append(head)
 
-    def figures(name: str) -> list[str]:
-        if not paper:
-            return []
-        found = paper.get(name)
-        return [f"{v:.4f}" for v in found] if found else ["", "", ""]
+    def row(name: str, n: int, ours: list[str]) -> str:
+        line = f"{name:<20}{n:>6}" + "".join(f"{v:>17}" for v in ours)
+        if paper:
+            pc, mae, rmse = paper.get(name) or ("", "", "")
+            line += "  |" + "".join(
+                f"{v:>{w}.4f}" if v != "" else " " * w for v, w in ((pc, 10), (mae, 11), (rmse, 12))
+            )
+        return line.rstrip()
 
     for m in report["folds"]:
-        ours = [f"{m['pc']:.4f}", f"{m['mae']:.4f}", f"{m['rmse']:.4f}"]
-        table.add_row(m["fold"], str(m["n"]), *ours, *figures(m["fold"]))
+        lines.append(row(m["fold"], m["n"], [f"{m[k]:.4f}" for k in ("pc", "mae", "rmse")]))
     if len(report["folds"]) > 1:
         ms = report["mean_std"]
-        ours = [f"{ms[k]['mean']:.4f} ± {ms[k]['std']:.4f}" for k in ("pc", "mae", "rmse")]
         n = sum(m["n"] for m in report["folds"])
-        table.add_row("mean ± std", str(n), *ours, *figures("mean"))
-    out.print(table)
+        ours = [f"{ms[k]['mean']:.4f} ± {ms[k]['std']:.4f}" for k in ("pc", "mae", "rmse")]
+        lines.append(row("mean", n, ours))
     if paper:
-        out.print(
-            f"paper: {report['paper']['source']}; its figures are for one model over all 5500 "
-            "photos — pool a run per gender with `pretty-meter evaluate --run RUN_W --run RUN_M`. "
-            "Reproducing them takes the full dataset and a GPU (docs/training.md)."
+        lines.append(
+            f"paper: {report['paper']['source']}, one model over all 5500 photos; pool a run "
+            "per gender with `pretty-meter evaluate --run RUN_W --run RUN_M`. Reproducing "
+            "the paper's figures takes the full dataset and a GPU (docs/training.md)."
         )
+    return lines
+
+
+def print_report(report: dict[str, Any]) -> None:
+    """The table on stdout."""
+    for line in format_report(report):
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def write_report(report: dict[str, Any], path: Path) -> None:

@@ -565,11 +565,16 @@ class Session:
     images_on_device: torch.Tensor
 
 
-def _predict(model: nn.Module, s: Session, rows: np.ndarray) -> torch.Tensor:
-    """Validation predictions (fp32) for `rows`, sharded over ranks and gathered."""
+def _predict(
+    model: nn.Module, s: Session, rows: np.ndarray, record: tuple[Path, str]
+) -> torch.Tensor:
+    """Predictions (fp32) for `rows`, sharded over ranks and gathered; the rows go on the
+    member's record of that use (`record`: member folder, ROW_RECORDS key)."""
     import torch
 
     d = s.dist
+    if d.master:
+        _record_rows(*record, rows, len(s.table.labels))
     per = math.ceil(len(rows) / d.world)
     mine = rows[d.rank * per : (d.rank + 1) * per]
     model.eval()
@@ -775,7 +780,7 @@ def fit_member(s: Session, member: str, rows: MemberRows, epochs: int) -> dict[s
         if len(rows.inner):
             from prettymeter.metrics import regression_metrics
 
-            pred_val = _predict(model, s, rows.inner)
+            pred_val = _predict(model, s, rows.inner, record=(folder, "inner"))
             y_val = labels[rows.inner]
             val_loss = float(weighted_loss(pred_val, y_val, weights[rows.inner], c))
             m = regression_metrics(pred_val.numpy(), y_val.numpy())
@@ -808,7 +813,8 @@ def fit_member(s: Session, member: str, rows: MemberRows, epochs: int) -> dict[s
             used = steps * c.batch_size
             seen = [perm[r * per_rank : r * per_rank + min(used, per_rank)] for r in range(d.world)]
             _record_rows(folder, "train", np.concatenate(seen), n)
-            _record_rows(folder, "inner", rows.inner, n)
+            if not (folder / ROW_RECORDS["inner"]).exists():  # fixed policy: an empty record
+                _record_rows(folder, "inner", rows.inner, n)
             _write_json(state_path, state)
             keep = {state["best_file"], state["last_file"], state["optim_file"]}
             for old in folder.glob("epoch_*.safetensors"):
@@ -838,9 +844,7 @@ def fit_member(s: Session, member: str, rows: MemberRows, epochs: int) -> dict[s
     if len(rows.outer) and state.get("outer_pred") is None:
         # Every choice is made: the scored fold is predicted once, by the kept weights.
         load_weights(model, folder / "best.safetensors")
-        state["outer_pred"] = _predict(model, s, rows.outer).numpy().tolist()
-        if d.master:
-            _record_rows(folder, "outer", rows.outer, n)
+        state["outer_pred"] = _predict(model, s, rows.outer, (folder, "outer")).numpy().tolist()
     if d.master:
         state["done"] = True
         _write_json(state_path, state)
