@@ -34,6 +34,7 @@ def fuzz(url: str, examples_per_route: int, seed: int = 0) -> FuzzReport:
     import schemathesis
     from hypothesis import HealthCheck, given
     from schemathesis import checks as st_checks
+    from schemathesis.core.failures import FailureGroup
 
     checks = [getattr(st_checks, name) for name in CHECK_NAMES]
     schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
@@ -43,7 +44,6 @@ def fuzz(url: str, examples_per_route: int, seed: int = 0) -> FuzzReport:
     try:
         for result in schema.get_all_operations():
             operation = result.ok()
-            f"{operation.method.upper()} {operation.path}"
             for mode in schemathesis.GenerationMode:
                 strategy = operation.as_strategy(generation_mode=mode)
 
@@ -67,12 +67,17 @@ def fuzz(url: str, examples_per_route: int, seed: int = 0) -> FuzzReport:
                     )
                     try:
                         case.validate_response(response, checks=checks)
-                    except Exception as exc:  # every failed check is recorded, the run goes on
-                        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                        report.failures.append(
-                            f"{route} → {response.status_code}: {type(exc).__name__}: {first}"
-                            f" | {case.as_curl_command()[:300]}"
-                        )
+                    # every failed check is recorded and the run goes on; several failed checks
+                    # come as one FailureGroup, a BaseExceptionGroup that `Exception` misses
+                    except (Exception, FailureGroup) as exc:
+                        group = exc.exceptions if isinstance(exc, FailureGroup) else [exc]
+                        for failed in group:
+                            text = str(failed).strip()
+                            first = text.splitlines()[0] if text else ""
+                            report.failures.append(
+                                f"{route} → {response.status_code}: {type(failed).__name__}: "
+                                f"{first} | {case.as_curl_command()[:300]}"
+                            )
 
                 # no negative case exists for an operation that takes no input
                 with contextlib.suppress(hypothesis.errors.Unsatisfiable):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
+import pytest
 from PIL import Image
 from service_helpers import LiveServer, b64, encode, photo_bytes, service_settings
 
@@ -93,11 +97,73 @@ def test_an_empty_instances_list_is_a_400_not_a_500(service_url: str) -> None:
     assert "at least one" in answer.json()["detail"]
 
 
-def test_a_body_without_instances_is_a_422_with_one_line(service_url: str) -> None:
-    answer = httpx.post(f"{service_url}/man/predict", json={"images": []})
-    assert answer.status_code == 422
-    assert isinstance(answer.json()["detail"], str)
-    assert "instances" in answer.json()["detail"]
+def post_raw(url: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict]:
+    """POST exactly these headers (http.client adds only Content-Length), as the seed's client."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    try:
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def test_a_json_body_with_no_content_type_is_scored_as_the_seed_did(
+    service_url: str, model_dirs: dict[str, Path]
+) -> None:
+    man = photo_bytes("man.png")
+    body = json.dumps({"instances": [b64(man)]}).encode()
+    status, answer = post_raw(service_url, "/man/predict", body, {})  # no Content-Type at all
+    assert status == 200, answer
+    assert answer == {"predictions": [expected_score(model_dirs["man"], man)]}
+
+
+SEED_REFUSALS = {
+    "no instances": (b'{"images": []}', {"content-type": "application/json"}, "instances"),
+    "instances not strings": (b'{"instances": [1]}', {"content-type": "application/json"}, "str"),
+    "not JSON": (b'{"instances": [', {"content-type": "application/json"}, "not valid JSON"),
+    "empty body": (b"", {"content-type": "application/json"}, "empty"),
+    "empty body, no type": (b"", {}, "empty"),
+    "XML": (b"<instances/>", {"content-type": "application/xml"}, "application/json"),
+    "form": (b"instances=x", {"content-type": "application/x-www-form-urlencoded"}, "json"),
+}
+
+
+@pytest.mark.parametrize("case", SEED_REFUSALS, ids=str)
+def test_a_body_the_seed_refused_is_a_422_in_the_seeds_own_shape(
+    service_url: str, case: str
+) -> None:
+    body, headers, hint = SEED_REFUSALS[case]
+    for route in ("/man/predict", "/woman/predict"):
+        status, answer = post_raw(service_url, route, body, headers)
+        assert status == 422, answer
+        assert set(answer) == {"status_code", "message", "data"}, answer
+        assert answer["status_code"] == 10422 and answer["data"] is None
+        message = answer["message"]
+        assert isinstance(message, str) and "\n" not in message and hint in message, message
+
+
+@pytest.mark.parametrize("case", SEED_REFUSALS, ids=str)
+def test_v1_keeps_its_own_error_format_for_the_same_bodies(service_url: str, case: str) -> None:
+    body, headers, _ = SEED_REFUSALS[case]
+    status, answer = post_raw(service_url, "/v1/rate", body, headers)
+    assert status in (400, 415, 422), answer
+    assert list(answer) == ["detail"] and isinstance(answer["detail"], str)
+
+
+def test_the_seed_routes_document_their_422_shape(service_url: str) -> None:
+    schema = httpx.get(f"{service_url}/openapi.json").json()
+    seed_422 = schema["paths"]["/man/predict"]["post"]["responses"]["422"]
+    v1_422 = schema["paths"]["/v1/rate"]["post"]["responses"]["422"]
+    seed_ref = seed_422["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    v1_ref = v1_422["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert set(schema["components"]["schemas"][seed_ref]["properties"]) == {
+        "status_code",
+        "message",
+        "data",
+    }
+    assert set(schema["components"]["schemas"][v1_ref]["properties"]) == {"detail"}
 
 
 def test_the_seed_routes_work_under_the_api_prefix(model_dirs: dict[str, Path]) -> None:

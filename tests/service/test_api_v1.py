@@ -51,10 +51,14 @@ def test_multipart_photos_get_a_score_rate_percentile_and_person_box_each(
 
 def test_json_and_multipart_give_the_same_results(service_url: str) -> None:
     photos = [photo_bytes("man.png"), photo_bytes("woman.jpg")]
-    multipart = rate_files(service_url, photos, gender="w").json()
+    multipart = rate_files(service_url, photos, gender="w")
     json_body = {"instances": [b64(p) for p in photos], "gender": "w"}
-    as_json = httpx.post(f"{service_url}/v1/rate", json=json_body, timeout=60).json()
-    assert as_json == multipart
+    as_json = httpx.post(f"{service_url}/v1/rate", json=json_body, timeout=60)
+    assert multipart.status_code == as_json.status_code == 200, (multipart.text, as_json.text)
+    results = as_json.json()["results"]
+    assert [r["index"] for r in results] == [0, 1]
+    assert all(r["error"] is None and r["score"] is not None for r in results), results
+    assert as_json.json() == multipart.json()
 
 
 def test_one_bad_photo_does_not_fail_the_others(service_url: str) -> None:

@@ -1,14 +1,30 @@
-"""Limits over HTTP: body size (413), overload (429 + Retry-After), timeouts (504), rate limit."""
+"""Limits over HTTP: body size (413, readable by blocking clients), overload (429 +
+Retry-After), timeouts (504), rate limit."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import socket
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
-from service_helpers import BODY_LIMIT, LiveServer, b64, photo_bytes, service_settings
+from service_helpers import (
+    BODY_LIMIT,
+    LiveServer,
+    b64,
+    encode,
+    photo_bytes,
+    service_settings,
+    synthetic_photos,
+)
+
+from prettymeter.serve.middleware import DRAIN_MAX_BYTES
 
 
 def test_a_body_over_the_limit_is_a_413_by_content_length(service_url: str) -> None:
@@ -40,12 +56,86 @@ def test_a_body_over_the_limit_is_a_413_even_without_content_length(service_url:
     assert ok.status_code == 200
 
 
-def test_a_lying_content_length_is_refused_without_reading_the_body(service_url: str) -> None:
+def urllib_post(url: str, body: bytes, content_type: str) -> tuple[int, dict]:
+    """POST with urllib, which sends the whole body before it reads any answer."""
+    request = urllib.request.Request(url, data=body, headers={"content-type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_a_30_mb_body_gets_a_413_that_a_blocking_client_can_read(service_url: str) -> None:
+    body = b"\xff" * (30 * 1024 * 1024)
+    for path, kind in (
+        ("/v1/rate", "multipart/form-data; boundary=x"),
+        ("/man/predict", "application/json"),
+    ):
+        status, answer = urllib_post(f"{service_url}{path}", body, kind)  # not a reset
+        assert status == 413, answer
+        assert "over the limit" in answer["detail"]
+
+
+def test_200_photos_in_one_request_get_a_413_that_a_blocking_client_can_read(
+    service_url: str,
+) -> None:
+    photo = encode(synthetic_photos(1)[0].resize((160, 160)), "PNG")  # ~60 KB
+    parts = [("files", (f"p{i}.png", photo, "image/png")) for i in range(200)]
+    form = httpx.Request("POST", "http://x", files=parts, data={"gender": "m"})
+    body = form.read()
+    assert len(body) > BODY_LIMIT  # 200 photos: over the body limit
+    status, answer = urllib_post(f"{service_url}/v1/rate", body, form.headers["content-type"])
+    assert status == 413, answer
+    assert "over the limit" in answer["detail"]
+    # 200 small photos under the body limit: over the photo count limit, also readable
+    tiny = b64(encode(synthetic_photos(1)[0].resize((16, 16)), "PNG"))
+    json_body = json.dumps({"instances": [tiny] * 200}).encode()
+    status, answer = urllib_post(f"{service_url}/man/predict", json_body, "application/json")
+    assert status == 413, answer
+    assert "200 photos in one request" in answer["detail"]
+
+
+def test_a_chunked_body_over_the_limit_gets_a_413_that_http_client_can_read(
+    service_url: str,
+) -> None:
+    parts = urlsplit(service_url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    chunks = (b"A" * 65536 for _ in range(4 * BODY_LIMIT // 65536))
+    try:
+        connection.request(
+            "POST",
+            "/man/predict",
+            body=chunks,
+            headers={"content-type": "application/json"},
+            encode_chunked=True,
+        )
+        response = connection.getresponse()
+        assert response.status == 413
+        assert "over the limit" in json.loads(response.read())["detail"]
+    finally:
+        connection.close()
+
+
+def test_a_client_that_expects_100_continue_gets_the_413_before_sending_its_body(
+    service_url: str,
+) -> None:
     host, port = service_url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         sock.sendall(
             b"POST /man/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            + f"Content-Length: {BODY_LIMIT * 10}\r\n\r\n".encode()
+            b"Expect: 100-continue\r\n" + f"Content-Length: {BODY_LIMIT * 10}\r\n\r\n".encode()
+        )
+        reply = sock.recv(4096).decode()
+    assert reply.startswith("HTTP/1.1 413")
+
+
+def test_a_content_length_past_what_is_ever_read_is_refused_at_once(service_url: str) -> None:
+    host, port = service_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            b"POST /man/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {DRAIN_MAX_BYTES + 1}\r\n\r\n".encode()
         )
         reply = sock.recv(4096).decode()
     assert reply.startswith("HTTP/1.1 413")

@@ -7,15 +7,26 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from prettymeter import __version__
-from prettymeter.serve.middleware import BodyLimit, RateLimiter, RequestLog, RootPath
+from prettymeter.serve import headers
+from prettymeter.serve.middleware import (
+    DRAIN_MAX_SECONDS,
+    BodyLimit,
+    RateLimiter,
+    RequestLog,
+    RootPath,
+)
 from prettymeter.serve.ratelimit import BodyTimeout
 from prettymeter.serve.routes import health, kserve, seed, v1, web
+from prettymeter.serve.routes.common import BodyError
+from prettymeter.serve.schemas import SEED_VALIDATION_CODE
 from prettymeter.serve.settings import Settings
 from prettymeter.serve.state import ServiceState
 
@@ -26,6 +37,20 @@ DESCRIPTION = (
     "`/woman/predict`) is kept exactly; `/v1/rate` answers per photo with the person box, the "
     "rate on the dataset's scale, the percentile and per-photo errors."
 )
+
+
+SEED_ENDPOINTS = (seed.predict_man, seed.predict_woman)
+
+
+def on_seed_route(request: Request) -> bool:
+    route = request.scope.get("route")
+    return getattr(route, "endpoint", None) in SEED_ENDPOINTS
+
+
+def seed_422(message: str) -> JSONResponse:
+    """The seed's answer to a body it cannot take (its FastAPI validation handler's shape)."""
+    body = {"status_code": SEED_VALIDATION_CODE, "message": message, "data": None}
+    return JSONResponse(body, status_code=422)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -49,6 +74,8 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # our own /docs below, with a CSP that fits its page
+        redoc_url=None,  # ReDoc loads fonts and workers from CDNs; /docs is the documented one
     )
     app.state.service = state
 
@@ -58,7 +85,24 @@ def create_app(settings: Settings) -> FastAPI:
     ) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         where = ".".join(str(p) for p in first["loc"]) or "request"
-        return JSONResponse({"detail": f"{where}: {first['msg']}; see /docs"}, status_code=422)
+        message = f"{where}: {first['msg']}; see /docs"
+        if on_seed_route(request):
+            return seed_422(message)
+        return JSONResponse({"detail": message}, status_code=422)
+
+    @app.exception_handler(BodyError)
+    async def body_error(request: Request, exc: BodyError) -> Response:
+        if on_seed_route(request):
+            return seed_422(str(exc.detail))
+        return await http_exception_handler(request, exc)
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        page = get_swagger_ui_html(openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} API")
+        policy = headers.render(headers.docs_policy(bytes(page.body).decode()))
+        page.headers["content-security-policy"] = policy
+        return page
 
     app.include_router(seed.router)
     app.include_router(v1.router)
@@ -77,7 +121,11 @@ def create_app(settings: Settings) -> FastAPI:
     # Added innermost first: CORS is outermost so even a 413 or 429 reaches a page elsewhere.
     limits = settings.limits
     app.add_middleware(BodyTimeout, seconds=limits.body_timeout_s)
-    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=limits.max_body_bytes,
+        drain_seconds=limits.body_timeout_s or DRAIN_MAX_SECONDS,
+    )
     if settings.rate_limit.requests_per_minute > 0:
         app.add_middleware(
             RateLimiter,
@@ -93,6 +141,9 @@ def create_app(settings: Settings) -> FastAPI:
             allow_headers=["*"],
             expose_headers=["Retry-After"],
         )
+    page_config = headers.read_page_config(web_dir)
+    policy = headers.page_policy(settings.csp_connect_src, page_config)
+    app.add_middleware(headers.SecurityHeaders, content_security_policy=headers.render(policy))
     if settings.root_path:
         app.add_middleware(RootPath, root_path=settings.root_path)
     return app

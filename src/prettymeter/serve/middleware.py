@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -43,12 +44,32 @@ class _BodyTooLargeError(Exception):
     pass
 
 
-class BodyLimit:
-    """413 for a body over `max_bytes`: by Content-Length up front, else counted while read."""
+DRAIN_MAX_BYTES = 128 * 1024 * 1024  # an over-limit body up to this size is read and dropped
+DRAIN_MAX_SECONDS = 60.0  # ... within this time (the body timeout when one is set)
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+
+class BodyLimit:
+    """413 for a body over `max_bytes`: by Content-Length up front, else counted while read.
+
+    A client that sends its whole body before reading the answer (urllib, requests, curl
+    without `Expect`) would see "connection reset" instead of a 413 that the service sends early
+    and closes on: closing a socket with unread data resets it. So the rest of the body is read
+    and dropped first (a body of at most `drain_bytes`, within `drain_seconds`); only a body
+    declared larger than that is refused at once. A client that asked `Expect: 100-continue`
+    has sent nothing yet and gets its 413 at once.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        drain_bytes: int = DRAIN_MAX_BYTES,
+        drain_seconds: float = DRAIN_MAX_SECONDS,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.drain_bytes = drain_bytes
+        self.drain_seconds = drain_seconds
 
     def _detail(self) -> str:
         return (
@@ -56,29 +77,54 @@ class BodyLimit:
             "smaller photos (the web page shrinks them to 512 px)"
         )
 
+    async def _drain(self, receive: Receive, more: bool) -> None:
+        """Read and drop what is left of the body, within the drain bounds."""
+        deadline = time.monotonic() + self.drain_seconds
+        drained = 0
+        while more and drained < self.drain_bytes:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            try:
+                message = await asyncio.wait_for(receive(), remaining)
+            except TimeoutError:
+                return
+            if message["type"] != "http.request":
+                return  # the client went away
+            drained += len(message.get("body", b""))
+            more = message.get("more_body", False)
+
+    async def _refuse(self, send: Send) -> None:
+        await send_json(send, 413, self._detail(), {"connection": "close"})
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope.get("headers", []):
-            if name == b"content-length":
-                try:
-                    length = int(value)
-                except ValueError:
-                    await send_json(send, 400, "the Content-Length header is not a number")
-                    return
-                if length > self.max_bytes:
-                    await send_json(send, 413, self._detail(), {"connection": "close"})
-                    return
+        headers = dict(scope.get("headers", []))
+        if b"content-length" in headers:
+            try:
+                length = int(headers[b"content-length"])
+            except ValueError:
+                await send_json(send, 400, "the Content-Length header is not a number")
+                return
+            if length > self.max_bytes:
+                waiting = headers.get(b"expect", b"").lower() == b"100-continue"
+                if not waiting and length <= self.drain_bytes:
+                    await self._drain(receive, more=True)
+                await self._refuse(send)
+                return
         received = 0
         exceeded = False
+        more_body = True
         started = False
 
         async def limited_receive() -> Message:
-            nonlocal received, exceeded
+            nonlocal received, exceeded, more_body
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                more_body = message.get("more_body", False)
                 if received > self.max_bytes:
                     exceeded = True
                     raise _BodyTooLargeError
@@ -100,7 +146,8 @@ class BodyLimit:
             if not exceeded:
                 raise
         if exceeded and not started:
-            await send_json(send, 413, self._detail(), {"connection": "close"})
+            await self._drain(receive, more_body)
+            await self._refuse(send)
 
 
 class RateLimiter:
