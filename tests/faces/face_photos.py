@@ -74,3 +74,56 @@ def write_table(path: Path, images: Sequence[bytes], extra: dict | None = None) 
     table = pa.table(columns).replace_schema_metadata({b"prettymeter": b'{"stage": "dedupe"}'})
     pq.write_table(table, path, row_group_size=100)
     return path
+
+
+def fit(image: Image.Image, short_side: int) -> Image.Image:
+    """The photo scaled (bicubic) so its shorter side is `short_side` px."""
+    scale = short_side / min(image.size)
+    size = (round(image.width * scale), round(image.height * scale))
+    return image.resize(size, Image.Resampling.BICUBIC)
+
+
+def on_canvas(
+    size: tuple[int, int], people: Sequence[tuple[Image.Image, float, float, float]], seed: int = 0
+) -> Image.Image:
+    """A landscape of `size` with each (photo, height as a share of the canvas's, x, y) pasted in;
+    x and y are the photo's top-left corner as shares of the room left on the canvas."""
+    canvas = landscape(*size, seed=seed)
+    for photo, height, x, y in people:
+        h = round(size[1] * height)
+        scaled = photo.resize((round(photo.width * h / photo.height), h), Image.Resampling.BICUBIC)
+        canvas.paste(scaled, (round((size[0] - scaled.width) * x), round((size[1] - h) * y)))
+    return canvas
+
+
+def parity_photos(man: Image.Image, woman: Image.Image) -> dict[str, Image.Image]:
+    """Real photos of every kind the detector's fast path is checked on against its reference:
+    the fixtures at several sizes, group photos (side by side, big and small faces together),
+    faces small on large canvases, and photos with no face."""
+    both = side_by_side(man, woman)
+    return {
+        "man": man,
+        "woman": woman,
+        "man 512": fit(man, 512),
+        "woman 512": fit(woman, 512),
+        "man 1000": fit(man, 1000),
+        "woman 2000": fit(woman, 2000),
+        "man 2000": fit(man, 2000),
+        "man and woman": both,
+        "woman and man 512": fit(side_by_side(woman, man), 512),
+        "man and woman 1500": fit(both, 1500),
+        "man with a second face at 70 %": on_canvas(
+            (900, 600), [(man, 0.9, 0.1, 0.5), (woman, 0.63, 0.9, 0.2)]
+        ),
+        "man with a face at 35 % behind": on_canvas(
+            (900, 600), [(man, 0.9, 0.1, 0.5), (woman, 0.31, 0.9, 0.2)]
+        ),
+        "man in a 1600 × 1200 canvas": on_canvas((1600, 1200), [(man, 0.5, 0.5, 0.5)]),
+        "man small in a 2400 × 1800 canvas": on_canvas((2400, 1800), [(man, 0.15, 0.3, 0.6)]),
+        "woman in a 1200 × 1200 canvas": on_canvas((1200, 1200), [(woman, 0.2, 0.5, 0.5)]),
+        "two small people in 2000 × 1500": on_canvas(
+            (2000, 1500), [(man, 0.3, 0.2, 0.5), (woman, 0.22, 0.8, 0.4)]
+        ),
+        "landscape": landscape(),
+        "landscape 2000 × 1500": landscape(2000, 1500, seed=1),
+    }

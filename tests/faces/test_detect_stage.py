@@ -145,3 +145,29 @@ def test_a_partial_run_with_other_settings_is_not_mixed_in(make_table, tmp_path)
         detect(src, dst, detector="none")
     detect(src, dst, detector="none", overwrite=True)
     assert pq.read_table(dst).num_rows == 3
+
+
+def test_mtcnn_crops_of_the_fixtures_are_those_of_the_full_resolution_reference(tmp_path):
+    from face_photos import load, side_by_side
+
+    from prettymeter.faces import find_person
+    from prettymeter.faces.mtcnn import FaceDetector
+
+    man, woman = load("man.png"), load("woman.jpg")
+    images = [encode(p) for p in (man, woman, side_by_side(man, woman))]
+    dst = tmp_path / "crops.parquet"
+    detect(write_table(tmp_path / "src.parquet", images), dst, detector="mtcnn", crop_size=64)
+    table = pq.read_table(dst)
+    reference = FaceDetector.reference()
+    for data, crop, box, reason in zip(
+        images,
+        table.column("crop").to_pylist(),
+        table.column("person_box").to_pylist(),
+        table.column("filter_reason").to_pylist(),
+        strict=True,
+    ):
+        photo = imaging.decode_image(data)
+        want = find_person(photo, reference)
+        assert reason == want.filter_reason
+        assert box == (list(want.person_box) if want.person_box else None)
+        assert crop == imaging.encode_png(imaging.square_crop(photo, want.person_box, 64))

@@ -5,11 +5,18 @@ The three nets are facenet-pytorch 2.5.3's packaged weights exported to ONNX
 `detect_face` so the boxes match it, but every resize is an exact "area" resample computed
 from one summed-area table of the photo (the pyramid and every candidate crop in one gather),
 and non-maximum suppression works on whole IoU matrices instead of per-box Python loops.
+
+What the product needs sets how much of the pyramid runs (docs/data-detect.md, "Detection
+sized to the product's rule"): the photo is searched coarse first, on a small working copy,
+and the finer pyramid levels (small faces, where most of the cost is) only run when the faces
+found so far leave a smaller face that could still change the answer.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,35 +24,89 @@ import numpy as np
 from PIL import Image
 
 from prettymeter.errors import PrettyMeterError
-from prettymeter.faces.person import Face
+from prettymeter.faces.person import MAIN_FACE_DIAGONAL_RATIO, MIN_FACE_FRACTION, Face
 
 NETS_DIR = Path(__file__).resolve().parent
 NET_FILES = ("pnet.onnx", "rnet.onnx", "onet.onnx")
 
 THRESHOLDS = (0.6, 0.7, 0.7)  # P-, R-, O-Net score thresholds (facenet-pytorch defaults)
 FACTOR = 0.709  # pyramid step
+PNET_WINDOW = 12  # P-Net looks at 12 × 12 px: a level at scale s finds faces of ~12 / s px
 MIN_FACE_PX = 20  # the smallest face looked for on small photos (facenet-pytorch's default)
-# On bigger photos the smallest face looked for grows with the photo: faces smaller than
-# this share of the shorter side cannot matter (a face is too small below 8 %, and a second
-# face only counts when it is at least half the main one), and skipping them makes the
-# pyramid, and so the detector, much cheaper on large photos.
-MIN_FACE_FRACTION = 0.04
-# Photos whose shorter side is above this are shrunk before detection (boxes are scaled back):
-# the pyramid never looks at their full resolution anyway, and the summed-area table of a
-# 40-megapixel photo alone would take ~1 GB. Shrinking stops where the smallest face looked for
-# would fall under O-Net's 48-px input, so candidate crops are never blown up.
-MAX_SHORT_SIDE = 1200
-MIN_SHRUNK_FACE_PX = 48
+# On bigger photos the smallest face looked for grows with the photo. No smaller face can
+# change the answer: a main face under MIN_FACE_FRACTION (8 %) of the shorter side is
+# `face_too_small`, and a second face only counts when its diagonal is at least half the
+# main one's (so 4 %).
+SMALLEST_FACE_FRACTION = MIN_FACE_FRACTION * MAIN_FACE_DIAGONAL_RATIO
+# The first pass looks for faces of at least this share of the shorter side: a portrait's face
+# is 20-60 % of it. It is enough when the largest face it finds is big enough that every face
+# that could still count (half its diagonal, less SEARCH_MARGIN) was within its levels too;
+# otherwise a second pass goes down to that size (or to SMALLEST_FACE_FRACTION when the first
+# found nothing).
+COARSE_FACE_FRACTION = 0.12
+SEARCH_MARGIN = 0.8
+# Each pass works on a copy of the photo shrunk (box filter, once) until the smallest face it
+# looks for is this many px: P-Net's levels are all below that resolution anyway, and R-/O-Net
+# crops of 24/48 px are then never blown up from fewer pixels than they show. The summed-area
+# table, the level resamples and the crops then cost what they cost on a small photo.
+WORKING_FACE_PX = 48
 NMS_MATRIX_LIMIT = 2048  # above this many boxes NMS goes box by box to bound memory
 
 
 def auto_min_face_size(width: int, height: int) -> float:
     """The smallest face (px) the pyramid looks for on a photo of this size."""
-    return max(float(MIN_FACE_PX), MIN_FACE_FRACTION * min(width, height))
+    return max(float(MIN_FACE_PX), SMALLEST_FACE_FRACTION * min(width, height))
+
+
+def pyramid_scales(short_side: int, min_face: float, factor: float = FACTOR) -> list[float]:
+    """facenet-pytorch's pyramid: from 12 / min_face down by `factor` while ≥ 12 px remain."""
+    scale = PNET_WINDOW / min_face
+    shortest = short_side * scale
+    scales = []
+    while shortest >= PNET_WINDOW:
+        scales.append(scale)
+        scale *= factor
+        shortest *= factor
+    return scales
+
+
+@dataclass
+class PassTrace:
+    """One pass of the cascade: where it ran and how much it did."""
+
+    working_size: tuple[int, int]  # (width, height) of the photo copy the pass ran on
+    smallest_face: float  # px of the photo: the finest level's P-Net window
+    levels: list[tuple[int, int]] = field(default_factory=list)  # P-Net inputs (height, width)
+    candidates: int = 0  # boxes from P-Net into R-Net
+    refined: int = 0  # boxes from R-Net into O-Net
+    faces: int = 0
+
+
+@dataclass
+class DetectionTrace:
+    """What `FaceDetector.trace` did on one photo (for benchmarks and tests)."""
+
+    faces: list[Face]
+    passes: list[PassTrace]
+
+    @property
+    def levels(self) -> int:
+        return sum(len(p.levels) for p in self.passes)
+
+    @property
+    def pnet_pixels(self) -> int:
+        return sum(h * w for p in self.passes for h, w in p.levels)
 
 
 class FaceDetector:
-    """MTCNN (P-Net → R-Net → O-Net) on ONNX Runtime; thread-safe, one instance per process."""
+    """MTCNN (P-Net → R-Net → O-Net) on ONNX Runtime; thread-safe, one instance per process.
+
+    `working_face_px=None, coarse_first=False` is the reference path: facenet-pytorch's
+    `detect_face` on the photo's full resolution with the whole pyramid in one pass (its
+    summed-area table of a 40-megapixel photo alone takes ~1 GB). The defaults give the same
+    main faces and boxes within a pixel or two (tests/faces/test_sized_detection.py) for a
+    fraction of the CPU.
+    """
 
     def __init__(
         self,
@@ -54,12 +115,16 @@ class FaceDetector:
         nets_dir: Path | None = None,
         thresholds: Sequence[float] = THRESHOLDS,
         factor: float = FACTOR,
+        working_face_px: int | None = WORKING_FACE_PX,
+        coarse_first: bool = True,
     ) -> None:
         import onnxruntime as ort
 
         self.min_face_size = min_face_size
         self.thresholds = tuple(float(t) for t in thresholds)
         self.factor = float(factor)
+        self.working_face_px = working_face_px
+        self.coarse_first = coarse_first
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(1, int(threads))
         options.inter_op_num_threads = 1
@@ -83,6 +148,11 @@ class FaceDetector:
             )
         self._pnet, self._rnet, self._onet = sessions
 
+    @classmethod
+    def reference(cls, threads: int = 1, min_face_size: int | None = None) -> FaceDetector:
+        """The full-resolution, whole-pyramid path the defaults are checked against."""
+        return cls(threads, min_face_size, working_face_px=None, coarse_first=False)
+
     def min_face_for(self, width: int, height: int) -> float:
         """The smallest face (px) looked for on a photo of this size."""
         return (
@@ -90,23 +160,78 @@ class FaceDetector:
         )
 
     def detect(self, image: Image.Image) -> list[Face]:
-        """All faces on an RGB photo, most confident first."""
+        """All faces on an RGB photo that can matter to the main-face rule, most confident first.
+
+        The reference path returns every face down to `min_face_for` the photo; the default
+        path may leave out faces smaller than half the largest one found, which the rule
+        ignores anyway.
+        """
+        return self.trace(image).faces
+
+    def trace(self, image: Image.Image) -> DetectionTrace:
+        """`detect`, with the passes, pyramid levels and candidate counts it took."""
         if image.mode != "RGB":
             image = image.convert("RGB")
         width, height = image.size
         min_face = self.min_face_for(width, height)
-        shrink = min(1.0, max(MAX_SHORT_SIDE / min(width, height), MIN_SHRUNK_FACE_PX / min_face))
-        if shrink < 1.0:
-            size = (max(1, round(width * shrink)), max(1, round(height * shrink)))
-            image = image.resize(size, Image.Resampling.BOX, reducing_gap=2.0)
-        boxes, points = self.detect_array(np.asarray(image), min_face * shrink)
-        if shrink < 1.0:
-            scale_x, scale_y = width / image.width, height / image.height
-            boxes[:, [0, 2]] *= scale_x
-            boxes[:, [1, 3]] *= scale_y
-            points[:, :, 0] *= scale_x
-            points[:, :, 1] *= scale_y
-        return [
+        scales = pyramid_scales(min(width, height), min_face, self.factor)
+        passes: list[PassTrace] = []
+        if not scales:
+            return DetectionTrace(faces=[], passes=passes)
+        floor = min_face
+        if self.coarse_first:
+            floor = max(min_face, COARSE_FACE_FRACTION * min(width, height))
+        first = self._first_level(scales, floor)
+        faces, candidates = self._pass(image, scales, first, len(scales), None, passes)
+        if first > 0:
+            largest = max((f.diagonal for f in faces), default=0.0)
+            # the smallest face (side, px) that could still be a second main face
+            needed = SEARCH_MARGIN * MAIN_FACE_DIAGONAL_RATIO * largest / math.sqrt(2)
+            if needed < PNET_WINDOW / scales[first]:
+                finer = self._first_level(scales, max(min_face, needed))
+                faces, _ = self._pass(image, scales, finer, first, candidates, passes)
+        return DetectionTrace(faces=faces, passes=passes)
+
+    @staticmethod
+    def _first_level(scales: list[float], floor: float) -> int:
+        """The finest pyramid level to run for faces ≥ `floor` px: the first one at or below it."""
+        return max([i for i, s in enumerate(scales) if PNET_WINDOW / s <= floor], default=0)
+
+    def _pass(
+        self,
+        image: Image.Image,
+        scales: list[float],
+        start: int,
+        stop: int,
+        earlier: np.ndarray | None,
+        passes: list[PassTrace],
+    ) -> tuple[list[Face], np.ndarray]:
+        """P-Net on the pyramid levels [start, stop), then R- and O-Net on its candidates and
+        the `earlier` pass's (photo pixels) as one cascade; the faces and all candidates."""
+        smallest = PNET_WINDOW / scales[start]
+        step = 1
+        if self.working_face_px is not None:
+            step = max(1, int(smallest / self.working_face_px))
+        # An integer reduction keeps every working pixel an exact block mean of the photo, so
+        # the area resamples from it are close to those from the photo itself.
+        work = image.reduce(step) if step > 1 else image
+        trace = PassTrace(working_size=work.size, smallest_face=smallest)
+        passes.append(trace)
+        pixels = np.asarray(work)
+        height, width = pixels.shape[:2]
+        table = summed_area_table(pixels)
+        found = self._pnet_levels(
+            table, height, width, [s * step for s in scales[start:stop]], trace
+        )
+        found[:, :4] *= step
+        candidates = found if earlier is None else np.concatenate([earlier, found])
+        working = candidates.copy()
+        working[:, :4] /= step
+        boxes, points = self._refine(table, height, width, working, trace)
+        boxes[:, :4] *= step
+        points *= step
+        trace.faces = len(boxes)
+        faces = [
             Face(
                 box=(float(b[0]), float(b[1]), float(b[2]), float(b[3])),
                 confidence=float(b[4]),
@@ -114,50 +239,69 @@ class FaceDetector:
             )
             for b, p in zip(boxes, points, strict=True)
         ]
+        return faces, candidates
 
     def detect_array(
         self, pixels: np.ndarray, min_face: float | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """uint8 (H, W, 3) → boxes (N, 5: x1, y1, x2, y2, score) and landmarks (N, 5, 2).
 
-        Works at the array's full resolution (no shrinking); `min_face` defaults to
-        `min_face_for` the array's size.
+        The reference cascade at the array's full resolution, whole pyramid; `min_face`
+        defaults to `min_face_for` the array's size.
         """
         height, width = pixels.shape[:2]
-        empty = np.zeros((0, 5)), np.zeros((0, 5, 2))
         if min_face is None:
             min_face = self.min_face_for(width, height)
+        scales = pyramid_scales(min(height, width), min_face, self.factor)
         table = summed_area_table(pixels)
+        candidates = self._pnet_levels(table, height, width, scales)
+        return self._refine(table, height, width, candidates, None)
 
-        boxes = self._stage_one(table, height, width, min_face)
-        if len(boxes) == 0:
+    def _refine(
+        self,
+        table: np.ndarray,
+        height: int,
+        width: int,
+        candidates: np.ndarray,
+        trace: PassTrace | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """P-Net's candidates of every level → final boxes (N, 5) and landmarks (N, 5, 2)."""
+        empty = np.zeros((0, 5)), np.zeros((0, 5, 2))
+        if len(candidates) == 0:
             return empty
+        boxes = self._stage_one(candidates)
+        if trace is not None:
+            trace.candidates = len(boxes)
         boxes = self._stage_two(table, boxes, height, width)
+        if trace is not None:
+            trace.refined = len(boxes)
         if len(boxes) == 0:
             return empty
         return self._stage_three(table, boxes, height, width)
 
-    def _stage_one(self, table: np.ndarray, height: int, width: int, min_face: float) -> np.ndarray:
-        """P-Net over the pyramid: candidate boxes (N, 9: box, score, regression)."""
-        m = 12.0 / min_face
-        scales = []
-        shortest = min(height, width) * m
-        scale = m
-        while shortest >= 12:
-            scales.append(scale)
-            scale *= self.factor
-            shortest *= self.factor
-        candidates = []
+    def _pnet_levels(
+        self,
+        table: np.ndarray,
+        height: int,
+        width: int,
+        scales: list[float],
+        trace: PassTrace | None = None,
+    ) -> np.ndarray:
+        """P-Net on each pyramid level: its boxes (N, 9: box, score, regression), NMS per level."""
+        candidates = [np.zeros((0, 9))]
         for scale in scales:
             out_h, out_w = int(height * scale + 1), int(width * scale + 1)
+            if trace is not None:
+                trace.levels.append((out_h, out_w))
             level = area_resize(table, height, width, out_h, out_w)
             reg, prob = self._pnet.run(None, {"input": level[None]})
             found = boxes_from_pnet(reg[0], prob[0, 1], scale, self.thresholds[0])
             if len(found):
                 candidates.append(found[nms(found[:, :4], found[:, 4], 0.5)])
-        if not candidates:
-            return np.zeros((0, 9))
-        boxes = np.concatenate(candidates)
+        return np.concatenate(candidates)
+
+    def _stage_one(self, boxes: np.ndarray) -> np.ndarray:
+        """NMS across the levels, P-Net's regression, squared: the boxes R-Net looks at (N, 5)."""
         boxes = boxes[nms(boxes[:, :4], boxes[:, 4], 0.7)]
         widths = boxes[:, 2] - boxes[:, 0]
         heights = boxes[:, 3] - boxes[:, 1]
