@@ -8,6 +8,7 @@ import logging
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import httpx
@@ -37,6 +38,77 @@ def test_health_readiness_metrics_and_docs_answer(service_url: str) -> None:
     rate = schema["paths"]["/v1/rate"]["post"]
     assert set(rate["requestBody"]["content"]) == {"application/json", "multipart/form-data"}
     assert {"413", "415", "429", "504"} <= set(rate["responses"])
+
+
+def whole_photo_model(model_dir: Path, into: Path) -> Path:
+    """The same exported model with a card that says 'no detector' (photos prepare in ms)."""
+    shutil.copytree(model_dir, into)
+    card = json.loads((into / "card.json").read_text())
+    card["preprocessing"]["detector"] = "none"
+    (into / "card.json").write_text(json.dumps(card))
+    return into
+
+
+def histogram(metrics: str, name: str, labels: str) -> dict[str, float]:
+    """`_count`, `_sum` and each `le` bucket of one Prometheus histogram series."""
+    values = {}
+    for line in metrics.splitlines():
+        if line.startswith(f"{name}_bucket{{") and labels in line:
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            values[le] = float(line.rsplit(" ", 1)[1])
+        for part in ("count", "sum"):
+            if line.startswith(f"{name}_{part}{{{labels}}}"):
+                values[part] = float(line.rsplit(" ", 1)[1])
+    return values
+
+
+def test_concurrent_requests_share_model_calls_that_run_off_the_event_loop(
+    model_dirs: dict[str, Path], tmp_path: Path
+) -> None:
+    model = whole_photo_model(model_dirs["man"], tmp_path / "man")
+    settings = service_settings(
+        {"man": model}, batching={"max_batch_size": 8, "max_wait_ms": 300, "queue_size": 64}
+    )
+    calls: list[tuple[int, str, bool]] = []  # (batch size, thread name, an event loop runs there)
+    photo = b64(photo_bytes("man.png"))
+    with LiveServer(settings) as server:
+        scorer = server.app.state.service.models["man"].scorer
+        real_run = scorer.run
+
+        def recording_run(batch):  # type: ignore[no-untyped-def]
+            try:
+                asyncio.get_running_loop()
+                on_a_loop = True
+            except RuntimeError:
+                on_a_loop = False
+            calls.append((len(batch), threading.current_thread().name, on_a_loop))
+            return real_run(batch)
+
+        scorer.run = recording_run  # a spy: the real model still answers
+        barrier = threading.Barrier(8)
+        answers: list[int] = []
+
+        def client() -> None:
+            barrier.wait()
+            body = {"instances": [photo]}
+            answers.append(
+                httpx.post(f"{server.url}/man/predict", json=body, timeout=60).status_code
+            )
+
+        threads = [threading.Thread(target=client) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        metrics = httpx.get(f"{server.url}/metrics").text
+        loop_thread = server.thread.name
+    assert answers == [200] * 8
+    assert sum(size for size, _, _ in calls) == 8, calls
+    assert max(size for size, _, _ in calls) > 1, f"no batch held more than one photo: {calls}"
+    assert all(name != loop_thread and not on_loop for _, name, on_loop in calls), calls
+    batches = histogram(metrics, "prettymeter_batch_size", 'model="man"')
+    assert batches["sum"] == 8 and batches["count"] == len(calls) < 8, batches
+    assert batches["1.0"] < batches["count"], batches  # some batch was bigger than 1
 
 
 def test_config_json_is_served_when_the_page_has_none(service_url: str) -> None:
