@@ -12,7 +12,13 @@ from service_helpers import synthetic_photos
 from prettymeter.card import CARD_FILE
 from prettymeter.errors import PrettyMeterError
 from prettymeter.imaging import decode_image, preprocess
-from prettymeter.scoring import MAX_ENGINE_DRIFT, Scorer, cpu_has_bf16, resolve_engine
+from prettymeter.scoring import (
+    MAX_ENGINE_DRIFT,
+    Scorer,
+    cpu_has_bf16,
+    probe_batch,
+    resolve_engine,
+)
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -52,18 +58,98 @@ def test_the_auto_engine_never_serves_scores_more_than_0_05_off_on_photos(
             assert scorer.drift is not None and scorer.drift > MAX_ENGINE_DRIFT  # fell back
 
 
-def test_openvino_bf16_runs_and_is_refused_when_its_probe_drift_is_over_the_limit(
-    model_dirs: dict[str, Path],
-) -> None:
+def bf16_sensitive_model(model_dir: Path, input_size: int = 32, crop_size: int = 48) -> Path:
+    """A model whose score swings on rounding its input to bf16: a fixed ±1 sum of all the
+    pixels (hundreds in size), shifted to 0 on the first probe photo and scaled ×4 into a
+    sigmoid. fp32 engines agree on it to ~0.001; bf16 (8-bit mantissas) moves it by ~0.5."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from prettymeter import card as card_module
+    from prettymeter.imaging import MEAN, STD
+
+    pixels = 3 * input_size * input_size
+    weights = np.random.default_rng(0).choice([-1.0, 1.0], (pixels, 1)).astype(np.float32)
+    first_probe = probe_batch(input_size, crop_size)[:1].reshape(1, -1)
+    shift = np.asarray((first_probe @ weights).ravel(), np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node("Flatten", ["input"], ["flat"], axis=1),
+            helper.make_node("MatMul", ["flat", "weights"], ["sum"]),
+            helper.make_node("Sub", ["sum", "shift"], ["centred"]),
+            helper.make_node("Mul", ["centred", "gain"], ["logit"]),
+            helper.make_node("Sigmoid", ["logit"], ["sigmoid"]),
+            helper.make_node("Reshape", ["sigmoid", "flat_shape"], ["label"]),
+        ],
+        "bf16_sensitive",
+        [
+            helper.make_tensor_value_info(
+                "input", TensorProto.FLOAT, ["n", 3, input_size, input_size]
+            )
+        ],
+        [helper.make_tensor_value_info("label", TensorProto.FLOAT, ["n"])],
+        [
+            numpy_helper.from_array(weights, "weights"),
+            numpy_helper.from_array(shift, "shift"),
+            numpy_helper.from_array(np.array([4.0], np.float32), "gain"),
+            numpy_helper.from_array(np.array([-1], np.int64), "flat_shape"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    model_dir.mkdir(parents=True)
+    onnx.save(model, model_dir / card_module.ONNX_FILE)
+    card = card_module.ModelCard(
+        name="bf16-sensitive",
+        gender="m",
+        backbone="matmul",
+        input_size=input_size,
+        preprocessing=card_module.Preprocessing(
+            crop_size=crop_size,
+            input_size=input_size,
+            mean=MEAN.tolist(),
+            std=STD.tolist(),
+            detector="none",
+        ),
+        normalization=card_module.Normalization(lo=1.0, med=5.5, hi=9.5),
+        label_quantiles=card_module.quantiles([0.2, 0.5, 0.8]),
+        outputs={"label": "0-1 score"},
+        final="single",
+        demo=True,
+        notes="test model that bf16 cannot run faithfully",
+        onnx_sha256=card_module.sha256_file(model_dir / card_module.ONNX_FILE),
+    )
+    card_module.write_card(model_dir, card)
+    return model_dir
+
+
+def test_openvino_bf16_runs_a_model(model_dirs: dict[str, Path]) -> None:
     forced = Scorer(model_dirs["man"], engine="openvino-bf16", threads=1, verify=False)
     labels, _ = forced.run(photo_batch(forced.input_size, forced.card.preprocessing.crop_size))
     assert labels.shape == (8,) and np.all((labels >= 0) & (labels <= 1))
-    try:
-        checked = Scorer(model_dirs["man"], engine="openvino-bf16", threads=1)
-    except PrettyMeterError as exc:
-        assert "use engine onnxruntime or auto" in str(exc)
-    else:
-        assert checked.drift is not None and checked.drift <= MAX_ENGINE_DRIFT
+
+
+@pytest.mark.skipif(
+    not cpu_has_bf16(), reason="OpenVINO computes in fp32 on a CPU without bf16: nothing drifts"
+)
+def test_openvino_bf16_is_refused_and_auto_falls_back_when_bf16_moves_the_scores(
+    tmp_path: Path,
+) -> None:
+    model_dir = bf16_sensitive_model(tmp_path / "sensitive")
+    fp32 = Scorer(model_dir, engine="openvino", threads=1)  # the model itself is fine in fp32
+    assert fp32.engine == "openvino" and fp32.drift is not None
+    assert fp32.drift <= MAX_ENGINE_DRIFT
+    unchecked = Scorer(model_dir, engine="openvino-bf16", threads=1, verify=False)
+    reference = Scorer(model_dir, engine="onnxruntime", threads=1)
+    probe = probe_batch(reference.input_size, reference.card.preprocessing.crop_size)
+    moved = np.abs(10 * unchecked.run(probe)[0] - 10 * reference.run(probe)[0]).max()
+    assert moved > 4 * MAX_ENGINE_DRIFT  # bf16 really moves this model's scores
+    with pytest.raises(PrettyMeterError, match="use engine onnxruntime or auto") as refused:
+        Scorer(model_dir, engine="openvino-bf16", threads=1)
+    assert "moves this model's scores by" in str(refused.value)
+    auto = Scorer(model_dir, engine="auto", threads=1)
+    assert auto.engine == "onnxruntime"  # fell back to fp32
+    assert auto.drift is not None and auto.drift > MAX_ENGINE_DRIFT
 
 
 def test_a_batch_scores_each_image_as_if_alone(model_dirs: dict[str, Path]) -> None:
