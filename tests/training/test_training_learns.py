@@ -16,6 +16,8 @@ pytestmark = pytest.mark.slow
 def test_training_on_synthetic_photos_reaches_out_of_fold_pc_0_8(learning_run: Path) -> None:
     trained_run = learning_run
     metrics = json.loads((trained_run / "metrics.json").read_text())
+    # The honest policy: epochs chosen on inner parts, the scored folds in no choice.
+    assert metrics["validation"]["policy"] == "inner"
     assert metrics["oof"]["pc"] >= MIN_PC, metrics["oof"]
     assert metrics["mean_std"]["pc"]["mean"] >= MIN_PC, metrics["mean_std"]
     # Both scales are reported: 0-10 errors are 10× the 0-1 errors.
