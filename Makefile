@@ -75,7 +75,7 @@ bench: $(BENCH_STAMP)
 dist: install web
 	rm -rf build $(DIST)/pretty_meter-*
 	$(BIN)/python -m pip wheel -q --disable-pip-version-check --no-deps -w $(DIST) .
-	$(BIN)/python -c "import glob, sys, zipfile; \
+	@$(BIN)/python -c "import glob, sys, zipfile; \
 		w = sorted(glob.glob('$(DIST)/pretty_meter-*.whl'))[-1]; \
 		ok = 'prettymeter/static/index.html' in zipfile.ZipFile(w).namelist(); \
 		print(w if ok else f'error: {w} holds no prettymeter/static/index.html; run make web'); \
