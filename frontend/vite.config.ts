@@ -10,7 +10,7 @@ export default defineConfig({
     outDir: 'dist',
     target: 'es2020',
     sourcemap: false,
-    chunkSizeWarningLimit: 250,
+    chunkSizeWarningLimit: 260,
   },
   test: {
     environment: 'jsdom',
