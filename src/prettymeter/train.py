@@ -1119,6 +1119,10 @@ def train(config: TrainConfig) -> Path:
         )
         ms = metrics["mean_std"]
         kind = "test" if c.split else "out-of-fold"
+        parts = max(2, round(1 / c.inner_share))
+        chosen = (
+            f"on inner parts, 1/{parts} of the training rows" if plans[0].inner.size else "fixed"
+        )
         summary(
             f"train: {run}",
             {
@@ -1126,12 +1130,7 @@ def train(config: TrainConfig) -> Path:
                 f"{kind} PC": _pm(ms["pc"]),
                 f"{kind} MAE (0-10)": _pm(ms["score_mae"]),
                 f"{kind} RMSE (0-10)": _pm(ms["score_rmse"]),
-                "kept epochs": ", ".join(str(e) for e in best_epochs)
-                + (
-                    f" (chosen on inner parts, {c.inner_share:.0%} of training rows)"
-                    if c.validation == "inner"
-                    else " (fixed: the last)"
-                ),
+                "kept epochs": ", ".join(str(e) for e in best_epochs) + f" ({chosen})",
                 "final model": c.final
                 + (
                     f" ({refit_epochs} epochs on all rows)"
