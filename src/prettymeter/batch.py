@@ -323,7 +323,7 @@ def rate_collection(
     done = {number for number in range(len(chunks)) if _part(work, number).is_file()}
     resumed = sum(len(chunks[n]) for n in done)
     todo = [(n, chunks[n]) for n in range(len(chunks)) if n not in done]
-    workers = max(1, threads if threads is not None else (os.cpu_count() or 1))
+    workers = max(1, threads if threads is not None else _usable_cores())
 
     processed = 0
     with _progress() as bar, ThreadPoolExecutor(max_workers=workers) as pool:
@@ -355,10 +355,23 @@ def rate_collection(
     }
 
 
+def _usable_cores() -> int:
+    """The cores this process may run on (taskset, container cpusets), else every core."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def _prepare_one(rater: Rater, photo: Photo, strict: bool) -> Prepared:
     """`Rater.prepare`, with anything unexpected turned into this photo's error."""
     if photo is None:
         return Prepared(error=ImageError("not_an_image", "the table row has no image bytes"))
+    if isinstance(photo, Path) and photo.exists() and not photo.is_file():
+        # reading a named pipe or a device would block or never end
+        return Prepared(
+            error=ImageError("not_an_image", f"{photo} is not a regular file (pipe or device)")
+        )
     try:
         return rater.prepare(photo, strict)
     except ImageError as exc:

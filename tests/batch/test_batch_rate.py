@@ -4,6 +4,8 @@ the same results as `Rater.rate`; CSV and Parquet; shards that join into the one
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -238,3 +240,19 @@ def test_the_cli_refuses_an_existing_output_and_replaces_it_with_overwrite(
 def test_shard_parsing() -> None:
     assert Shard.parse("1/3") == Shard(1, 3) and str(Shard.parse(None)) == "0/1"
     assert Shard(0, 1).owns("anything")
+
+
+def test_a_named_pipe_called_jpg_is_an_error_not_a_hang(
+    man_png: Path, model_dir: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(man_png, folder / "a.png")
+    os.mkfifo(folder / "b.jpg")  # reading it would wait forever for a writer
+    out = tmp_path / "r.parquet"
+    args = [CLI, "rate", str(folder), "--model", str(model_dir), "--out", str(out)]
+    done = subprocess.run([*args, "--engine", "onnxruntime"], capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    rows = read_results(out).to_pylist()
+    assert [r["error"] for r in rows] == [None, "not_an_image"]
+    assert "not a regular file" in rows[1]["message"]
