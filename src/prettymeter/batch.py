@@ -276,10 +276,8 @@ def rate_collection(
         raise PrettyMeterError("--part-rows and --batch-size must be at least 1")
     work = partial_dir(out)
     _remove_trash(work)
-    if out.exists() and not overwrite and not (work / MERGED).is_file():
-        raise PrettyMeterError(
-            f"{out} already exists; choose another --out or pass --overwrite to replace it"
-        )
+    if not (work / MERGED).is_file():  # else a killed run's finished table is being moved in
+        ensure_new_output(out, overwrite, "--out")
     collection = open_collection(source)
     if not collection.items:
         raise PrettyMeterError(
@@ -316,7 +314,7 @@ def rate_collection(
     finished = _finish_merged(work, out, manifest)
     if finished is not None:  # a run killed after writing the whole table: nothing left to do
         return {**summary, **finished, "resumed_rows": finished["photos"], "processed_rows": 0}
-    ensure_new_output(out, overwrite)
+    ensure_new_output(out, overwrite, "--out")
     mine = [item for item in collection.items if shard.owns(item.path)]
     chunks = [mine[i : i + part_rows] for i in range(0, len(mine), part_rows)]
     _open_partial(work, manifest, overwrite)

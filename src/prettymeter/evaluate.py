@@ -59,7 +59,7 @@ def evaluate(
 
     data = Path(data)
     out = Path(out) if out is not None else default_out(model, data)
-    ensure_new_output(out, overwrite)
+    ensure_new_output(out, overwrite, "--out")
     scorer = Scorer(Path(model), engine=engine)
     spec = InputSpec.from_card(scorer.card, str(Path(model) / "card.json"))
     parquet = open_table(data, ("path", "crop", "label"))

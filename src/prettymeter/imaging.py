@@ -20,6 +20,7 @@ MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
 DEFAULT_MAX_PIXELS = 40_000_000  # a 40-megapixel phone photo passes; bombs do not
+DEFAULT_MAX_FILE_BYTES = 100 * 1024 * 1024  # a photo file read from disk; larger ones are refused
 DEFAULT_CROP_SIZE = 256
 RESAMPLE = Image.Resampling.BILINEAR
 PAD_COLOR = (0, 0, 0)

@@ -309,6 +309,7 @@ class Rater:
         max_pixels: int = imaging.DEFAULT_MAX_PIXELS,
         batch_size: int = 16,
         detector: FaceDetector | None = None,
+        max_file_bytes: int = imaging.DEFAULT_MAX_FILE_BYTES,
     ) -> None:
         from prettymeter.card import load_model_dir
         from prettymeter.scoring import Scorer
@@ -321,11 +322,21 @@ class Rater:
             detector = load_detector()
         self.path = PhotoPath(self.spec, detector, one_person=one_person, max_pixels=max_pixels)
         self.batch_size = max(1, batch_size)
+        self.max_file_bytes = max_file_bytes
 
     def prepare(self, photo: Photo, strict: bool = True) -> Prepared:
         """Read a path (missing file → error `not_found`) and prepare it."""
         if isinstance(photo, (str, Path)):
             try:
+                size = Path(photo).stat().st_size
+                if size > self.max_file_bytes:  # refused before a byte is read into memory
+                    return Prepared(
+                        error=ImageError(
+                            "too_large",
+                            f"{photo} is {size:,} bytes, above the limit of "
+                            f"{self.max_file_bytes:,}; resize it first",
+                        )
+                    )
                 data = Path(photo).read_bytes()
             except OSError as exc:
                 missing = isinstance(exc, FileNotFoundError)

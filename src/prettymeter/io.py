@@ -11,11 +11,11 @@ from pathlib import Path
 from prettymeter.errors import PrettyMeterError
 
 
-def ensure_new_output(path: Path, overwrite: bool) -> None:
+def ensure_new_output(path: Path, overwrite: bool, flag: str = "--dst") -> None:
     """Refuse to replace an existing output unless the user said --overwrite."""
     if path.exists() and not overwrite:
         raise PrettyMeterError(
-            f"{path} already exists; choose another --dst or pass --overwrite to replace it"
+            f"{path} already exists; choose another {flag} or pass --overwrite to replace it"
         )
     path.parent.mkdir(parents=True, exist_ok=True)
 
