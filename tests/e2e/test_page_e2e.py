@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from live import Service
@@ -96,7 +101,10 @@ def services(
     env = {k: v for k, v in os.environ.items() if not k.startswith("PRETTYMETER_")}
     started: list[Service] = []
     try:
-        main = Service("main", args, env, logs / "main.log")
+        # The cross-origin spec points the page at another local port: the page's CSP must let
+        # it connect there (a deployment names its API origin the same way).
+        main_env = {**env, "PRETTYMETER_CSP_CONNECT_SRC": json.dumps(["http://127.0.0.1:*"])}
+        main = Service("main", args, main_env, logs / "main.log")
         started.append(main)
         # The small-limit service also plays "the API on another origin": it allows main's origin.
         small_env = {
@@ -155,3 +163,165 @@ def test_the_page_rates_photos_in_a_real_browser_against_the_live_service(
         "phone (360 px) screenshot with scored photos",
     ):
         assert title in output, f"spec {title!r} did not run:\n{output[-3000:]}"
+
+
+# -- the page under its Content-Security-Policy, watched through the DevTools protocol -------------
+
+CSP_WORDS = re.compile(r"Content Security Policy|Content-Security-Policy|violates", re.IGNORECASE)
+WATCH_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation', (e) => {
+  window.__cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI}`);
+});
+"""
+
+
+class DevTools:
+    """A headless Chromium driven over the DevTools protocol: every console message, log entry
+    and uncaught exception of its page is kept in `events`."""
+
+    def __init__(self, profile: Path) -> None:
+        self.process = subprocess.Popen(
+            [
+                str(CHROMIUM),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--remote-debugging-port=0",
+                f"--user-data-dir={profile}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.events: list[dict[str, Any]] = []
+        self._id = 0
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 60
+        while not port_file.is_file() or not port_file.read_text().strip():
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError("Chromium did not open its DevTools port")
+            time.sleep(0.1)
+        port = port_file.read_text().split()[0]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as answer:
+            targets = json.loads(answer.read())
+        page = next(t for t in targets if t["type"] == "page")
+        from websockets.sync.client import connect
+
+        self._stack = contextlib.ExitStack()
+        self.socket = self._stack.enter_context(
+            connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=30)
+        )
+
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        self._id += 1
+        self.socket.send(json.dumps({"id": self._id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.socket.recv(timeout=60))
+            if message.get("id") == self._id:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                result: dict[str, Any] = message.get("result", {})
+                return result
+            self.events.append(message)
+
+    def evaluate(self, expression: str) -> Any:
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"{expression[:80]}: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def wait_for(self, expression: str, what: str, timeout: float = 60.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = self.evaluate(expression)
+            if value:
+                return value
+            time.sleep(0.2)
+        raise AssertionError(f"the page never showed {what}; events: {self.messages()[-10:]}")
+
+    def messages(self) -> list[str]:
+        """Console messages, log entries and uncaught exceptions, one line each."""
+        lines = []
+        for event in self.events:
+            params = event.get("params", {})
+            if event.get("method") == "Runtime.consoleAPICalled":
+                text = " ".join(
+                    str(a.get("value", a.get("description", ""))) for a in params["args"]
+                )
+                lines.append(f"console.{params['type']}: {text}")
+            elif event.get("method") == "Log.entryAdded":
+                entry = params["entry"]
+                lines.append(f"log.{entry['level']} ({entry['source']}): {entry['text']}")
+            elif event.get("method") == "Runtime.exceptionThrown":
+                lines.append(f"exception: {params['exceptionDetails'].get('text', '')}")
+        return lines
+
+    def close(self) -> None:
+        self._stack.close()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=15)
+
+
+def click_by_text(selector: str, text: str) -> str:
+    return (
+        f"(() => {{ const el = Array.from(document.querySelectorAll({json.dumps(selector)}))"
+        f".find((e) => e.textContent.trim() === {json.dumps(text)}); "
+        "if (!el || el.disabled) return false; el.click(); return true; })()"
+    )
+
+
+def test_the_page_scores_a_photo_under_its_csp_with_no_violation_in_the_console(
+    services: tuple[Service, Service], tmp_path: Path
+) -> None:
+    main, _ = services
+    with urllib.request.urlopen(f"{main.url}/", timeout=10) as answer:
+        policy = answer.headers["content-security-policy"]
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["referrer-policy"] == "no-referrer"
+    assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy
+    browser = DevTools(tmp_path / "profile")
+    try:
+        for domain in ("Runtime.enable", "Log.enable", "Page.enable", "DOM.enable"):
+            browser.call(domain)
+        browser.call("Page.addScriptToEvaluateOnNewDocument", source=WATCH_VIOLATIONS)
+        browser.call("Page.navigate", url=f"{main.url}/")
+        browser.wait_for(
+            "(() => { const i = document.querySelector('input[type=file]');"
+            " return !!i && !i.disabled; })()",
+            "an enabled file input",
+        )
+        root = browser.call("DOM.getDocument")["root"]["nodeId"]
+        node = browser.call("DOM.querySelector", nodeId=root, selector="input[type=file]")
+        browser.call(
+            "DOM.setFileInputFiles",
+            nodeId=node["nodeId"],
+            files=[str(REPO / "tests" / "data" / "man.png")],
+        )
+        browser.wait_for("document.querySelectorAll('img[alt^=\"Photo 1\"]').length", "a preview")
+        browser.wait_for(click_by_text("label", "Man (M)"), "the gender choice")
+        browser.wait_for(click_by_text("button", "Rate"), "an enabled Rate button")
+        score = browser.wait_for(
+            "(() => { const m = document.querySelector('[role=meter]');"
+            " return m && /^\\d{1,2}\\.\\d$/.test(m.textContent.trim()) && m.textContent; })()",
+            "a score",
+        )
+        assert 0 <= float(score) <= 10
+        violations = browser.evaluate("window.__cspViolations")
+        seen = [m for m in browser.messages() if CSP_WORDS.search(m)]
+        assert violations == [] and seen == [], (violations, seen)
+        # the watch itself works: a load the policy forbids is reported both ways
+        browser.evaluate("new Image().src = 'https://elsewhere.invalid/pixel.png'; 1")
+        browser.wait_for("window.__cspViolations.length", "the planted violation")
+        browser.call("Runtime.evaluate", expression="1")  # let the log entry arrive
+        assert any(CSP_WORDS.search(m) for m in browser.messages()), browser.messages()
+    finally:
+        browser.close()
