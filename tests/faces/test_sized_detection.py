@@ -71,14 +71,36 @@ def test_a_large_photo_is_detected_on_a_small_working_copy(fast, reference):
 
 
 def test_without_a_big_face_the_search_goes_down_to_the_smallest_face_that_matters(fast):
-    for photo in (landscape(), on_canvas((1200, 1200), [(load("woman.jpg"), 0.2, 0.5, 0.5)])):
-        found = fast.trace(photo)
-        assert len(found.passes) == 2
-        smallest = found.passes[-1].smallest_face
-        assert smallest == pytest.approx(auto_min_face_size(*photo.size))
-        # every level of the reference pyramid ran once, none twice
-        assert found.levels == len(pyramid_scales(min(photo.size), smallest))
+    # a small photo: both passes share one working copy, so no level runs twice
+    photo = landscape()
+    found = fast.trace(photo)
+    smallest = auto_min_face_size(*photo.size)
+    assert [p.working_size for p in found.passes] == [photo.size, photo.size]
+    assert found.passes[-1].smallest_face == pytest.approx(smallest)
+    assert found.levels == len(pyramid_scales(min(photo.size), smallest))
+    # a large one: the second pass needs a finer copy and runs the whole pyramid on it
+    photo = on_canvas((1200, 1200), [(load("woman.jpg"), 0.2, 0.5, 0.5)])
+    found = fast.trace(photo)
+    smallest = auto_min_face_size(*photo.size)
+    assert len(found.passes) == 2 and found.passes[-1].working_size == photo.size
+    assert found.passes[-1].smallest_face == pytest.approx(smallest)
+    assert len(found.passes[-1].levels) == len(pyramid_scales(min(photo.size), smallest))
     assert find_person(photo, fast).filter_reason == "face_too_small"
+
+
+def test_a_second_pass_on_the_same_copy_redoes_no_level_and_reuses_the_nets_answers(
+    fast, reference
+):
+    photo = on_canvas((512, 512), [(load("man.png"), 0.6, 0.5, 0.5)])  # face ~20 % of the side
+    quick, full = fast.trace(photo), reference.trace(photo)
+    first, second = quick.passes
+    assert first.working_size == second.working_size == photo.size
+    assert quick.levels < full.levels
+    # R- and O-Net ran only on the boxes the first pass had not seen
+    assert second.crops_run < second.candidates + second.refined
+    assert first.crops_run + second.crops_run < full.passes[0].crops_run
+    (got,), (want,) = quick.faces, full.faces
+    assert got.box == pytest.approx(want.box, abs=1e-3)
 
 
 def test_a_second_face_the_first_pass_missed_is_found_by_the_second(fast, reference):

@@ -14,7 +14,6 @@ found so far leave a smaller face that could still change the answer.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,11 +39,14 @@ MIN_FACE_PX = 20  # the smallest face looked for on small photos (facenet-pytorc
 SMALLEST_FACE_FRACTION = MIN_FACE_FRACTION * MAIN_FACE_DIAGONAL_RATIO
 # The first pass looks for faces of at least this share of the shorter side: a portrait's face
 # is 20-60 % of it. It is enough when the largest face it finds is big enough that every face
-# that could still count (half its diagonal, less SEARCH_MARGIN) was within its levels too;
+# that could still count (diagonal ≥ half its diagonal) was within reach of its levels too;
 # otherwise a second pass goes down to that size (or to SMALLEST_FACE_FRACTION when the first
-# found nothing).
-COARSE_FACE_FRACTION = 0.12
-SEARCH_MARGIN = 0.8
+# found nothing) over the same working copy, running the nets only on what is new.
+COARSE_FACE_FRACTION = 0.2
+# A level whose P-Net window is W px finds faces whose box diagonal is down to ~W / 0.93 (the
+# fixtures at 28 sizes; the finest window that still found each face was 0.93-1.5 × its
+# diagonal). To be sure of a face with diagonal d, the pyramid goes down to 0.75 · d.
+WINDOW_PER_DIAGONAL = 0.75
 # Each pass works on a copy of the photo shrunk (box filter, once) until the smallest face it
 # looks for is this many px: P-Net's levels are all below that resolution anyway, and R-/O-Net
 # crops of 24/48 px are then never blown up from fewer pixels than they show. The summed-area
@@ -79,6 +81,7 @@ class PassTrace:
     levels: list[tuple[int, int]] = field(default_factory=list)  # P-Net inputs (height, width)
     candidates: int = 0  # boxes from P-Net into R-Net
     refined: int = 0  # boxes from R-Net into O-Net
+    crops_run: int = 0  # crops R- and O-Net ran on (boxes seen by an earlier pass are not rerun)
     faces: int = 0
 
 
@@ -182,15 +185,28 @@ class FaceDetector:
         if self.coarse_first:
             floor = max(min_face, COARSE_FACE_FRACTION * min(width, height))
         first = self._first_level(scales, floor)
-        faces, candidates = self._pass(image, scales, first, len(scales), None, passes)
+        work = self._working_copy(image, PNET_WINDOW / scales[first])
+        faces, candidates = self._pass(work, scales, first, len(scales), None, passes)
         if first > 0:
             largest = max((f.diagonal for f in faces), default=0.0)
-            # the smallest face (side, px) that could still be a second main face
-            needed = SEARCH_MARGIN * MAIN_FACE_DIAGONAL_RATIO * largest / math.sqrt(2)
+            # the P-Net window that reaches the smallest face that could still be a main face
+            needed = WINDOW_PER_DIAGONAL * MAIN_FACE_DIAGONAL_RATIO * largest
             if needed < PNET_WINDOW / scales[first]:
                 finer = self._first_level(scales, max(min_face, needed))
-                faces, _ = self._pass(image, scales, finer, first, candidates, passes)
+                finer_work = self._working_copy(image, PNET_WINDOW / scales[finer])
+                if finer_work.step == work.step:
+                    # same copy: only the new levels, and the nets only on what is new
+                    faces, _ = self._pass(work, scales, finer, first, candidates, passes)
+                else:
+                    # a finer copy: every level again on it, as the reference would see them
+                    faces, _ = self._pass(finer_work, scales, finer, len(scales), None, passes)
         return DetectionTrace(faces=faces, passes=passes)
+
+    def _working_copy(self, image: Image.Image, smallest_face: float) -> _Working:
+        step = 1
+        if self.working_face_px is not None:
+            step = max(1, int(smallest_face / self.working_face_px))
+        return _Working(image, step)
 
     @staticmethod
     def _first_level(scales: list[float], floor: float) -> int:
@@ -199,7 +215,7 @@ class FaceDetector:
 
     def _pass(
         self,
-        image: Image.Image,
+        work: _Working,
         scales: list[float],
         start: int,
         stop: int,
@@ -208,26 +224,16 @@ class FaceDetector:
     ) -> tuple[list[Face], np.ndarray]:
         """P-Net on the pyramid levels [start, stop), then R- and O-Net on its candidates and
         the `earlier` pass's (photo pixels) as one cascade; the faces and all candidates."""
-        smallest = PNET_WINDOW / scales[start]
-        step = 1
-        if self.working_face_px is not None:
-            step = max(1, int(smallest / self.working_face_px))
-        # An integer reduction keeps every working pixel an exact block mean of the photo, so
-        # the area resamples from it are close to those from the photo itself.
-        work = image.reduce(step) if step > 1 else image
-        trace = PassTrace(working_size=work.size, smallest_face=smallest)
+        step = work.step
+        trace = PassTrace(working_size=work.size, smallest_face=PNET_WINDOW / scales[start])
         passes.append(trace)
-        pixels = np.asarray(work)
-        height, width = pixels.shape[:2]
-        table = summed_area_table(pixels)
-        found = self._pnet_levels(
-            table, height, width, [s * step for s in scales[start:stop]], trace
-        )
+        level_scales = [s * step for s in scales[start:stop]]
+        found = self._pnet_levels(work.table, work.height, work.width, level_scales, trace)
         found[:, :4] *= step
         candidates = found if earlier is None else np.concatenate([earlier, found])
         working = candidates.copy()
         working[:, :4] /= step
-        boxes, points = self._refine(table, height, width, working, trace)
+        boxes, points = self._refine(work.table, work.height, work.width, working, trace, work.memo)
         boxes[:, :4] *= step
         points *= step
         trace.faces = len(boxes)
@@ -255,7 +261,7 @@ class FaceDetector:
         scales = pyramid_scales(min(height, width), min_face, self.factor)
         table = summed_area_table(pixels)
         candidates = self._pnet_levels(table, height, width, scales)
-        return self._refine(table, height, width, candidates, None)
+        return self._refine(table, height, width, candidates, None, None)
 
     def _refine(
         self,
@@ -264,6 +270,7 @@ class FaceDetector:
         width: int,
         candidates: np.ndarray,
         trace: PassTrace | None,
+        memo: Memo | None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """P-Net's candidates of every level → final boxes (N, 5) and landmarks (N, 5, 2)."""
         empty = np.zeros((0, 5)), np.zeros((0, 5, 2))
@@ -272,12 +279,12 @@ class FaceDetector:
         boxes = self._stage_one(candidates)
         if trace is not None:
             trace.candidates = len(boxes)
-        boxes = self._stage_two(table, boxes, height, width)
+        boxes = self._stage_two(table, boxes, height, width, memo, trace)
         if trace is not None:
             trace.refined = len(boxes)
         if len(boxes) == 0:
             return empty
-        return self._stage_three(table, boxes, height, width)
+        return self._stage_three(table, boxes, height, width, memo, trace)
 
     def _pnet_levels(
         self,
@@ -317,14 +324,51 @@ class FaceDetector:
         )
         return square(calibrated)
 
+    def _run_on_crops(
+        self,
+        net: Any,
+        table: np.ndarray,
+        boxes: np.ndarray,
+        height: int,
+        width: int,
+        size: int,
+        memo: Memo | None,
+        trace: PassTrace | None,
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """`net` on size × size crops of the boxes that hold pixels: those boxes and the net's
+        outputs. Boxes answered before on the same working copy are taken from `memo`."""
+        boxes = boxes[has_pixels(boxes, height, width)]
+        if memo is None:
+            if trace is not None:
+                trace.crops_run += len(boxes)
+            return boxes, net.run(None, {"input": crop_boxes(table, boxes, height, width, size)})
+        keys = [(size, row.tobytes()) for row in boxes[:, :4]]
+        missing = [i for i, key in enumerate(keys) if key not in memo]
+        if trace is not None:
+            trace.crops_run += len(missing)
+        if missing:
+            crops = crop_boxes(table, boxes[missing], height, width, size)
+            answers = net.run(None, {"input": crops})
+            for j, i in enumerate(missing):
+                memo[keys[i]] = [a[j] for a in answers]
+        outputs = len(net.get_outputs())
+        return boxes, [np.stack([memo[key][k] for key in keys]) for k in range(outputs)]
+
     def _stage_two(
-        self, table: np.ndarray, boxes: np.ndarray, height: int, width: int
+        self,
+        table: np.ndarray,
+        boxes: np.ndarray,
+        height: int,
+        width: int,
+        memo: Memo | None,
+        trace: PassTrace | None,
     ) -> np.ndarray:
         """R-Net on 24 × 24 crops of the candidates: refined, squared boxes (N, 5)."""
-        crops, boxes = crop_boxes(table, boxes, height, width, 24)
+        boxes, (reg, prob) = self._run_on_crops(
+            self._rnet, table, boxes, height, width, 24, memo, trace
+        )
         if len(boxes) == 0:
             return boxes
-        reg, prob = self._rnet.run(None, {"input": crops})
         keep = prob[:, 1] > self.thresholds[1]
         boxes = np.concatenate([boxes[keep, :4], prob[keep, 1:2]], axis=1)
         reg = reg[keep]
@@ -332,13 +376,20 @@ class FaceDetector:
         return square(regress(boxes[pick], reg[pick]))
 
     def _stage_three(
-        self, table: np.ndarray, boxes: np.ndarray, height: int, width: int
+        self,
+        table: np.ndarray,
+        boxes: np.ndarray,
+        height: int,
+        width: int,
+        memo: Memo | None,
+        trace: PassTrace | None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """O-Net on 48 × 48 crops: final boxes (N, 5) and five landmarks each (N, 5, 2)."""
-        crops, boxes = crop_boxes(table, boxes, height, width, 48)
+        boxes, (reg, marks, prob) = self._run_on_crops(
+            self._onet, table, boxes, height, width, 48, memo, trace
+        )
         if len(boxes) == 0:
             return np.zeros((0, 5)), np.zeros((0, 5, 2))
-        reg, marks, prob = self._onet.run(None, {"input": crops})
         keep = prob[:, 1] > self.thresholds[2]
         boxes = np.concatenate([boxes[keep, :4], prob[keep, 1:2]], axis=1).astype(np.float64)
         reg, marks = reg[keep], marks[keep]
@@ -351,6 +402,24 @@ class FaceDetector:
         boxes = regress(boxes, reg)
         pick = nms(boxes[:, :4], boxes[:, 4], 0.7, mode="min", plus_one=True)
         return boxes[pick], points[pick]
+
+
+# The nets' answers on one working copy, by (crop size, box): a second pass over the same copy
+# runs R- and O-Net only on the boxes the first did not see.
+Memo = dict[tuple[int, bytes], list[np.ndarray]]
+
+
+class _Working:
+    """The photo reduced by an integer `step` (an exact block mean, so area resamples from it
+    stay close to those from the photo), its summed-area table and the nets' answers on it."""
+
+    def __init__(self, image: Image.Image, step: int) -> None:
+        self.step = step
+        work = image.reduce(step) if step > 1 else image
+        self.size = work.size
+        self.width, self.height = work.size
+        self.table = summed_area_table(np.asarray(work))
+        self.memo: Memo = {}
 
 
 def summed_area_table(pixels: np.ndarray) -> np.ndarray:
@@ -414,21 +483,31 @@ def area_resize(table: np.ndarray, height: int, width: int, out_h: int, out_w: i
     return _to_net_input(sums, counts)
 
 
-def crop_boxes(
-    table: np.ndarray, boxes: np.ndarray, height: int, width: int, size: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Every box's region area-resampled to size × size in one gather: (N, 3, size, size).
-
-    Boxes are clipped to the photo the way facenet-pytorch's `pad` does; boxes left with no
-    pixels are dropped (the returned boxes match the crops).
-    """
+def _clipped(
+    boxes: np.ndarray, height: int, width: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Boxes clipped to the photo the way facenet-pytorch's `pad` does: x, y, end x, end y."""
     whole = np.trunc(boxes[:, :4]).astype(np.int64)
     x = np.maximum(whole[:, 0], 1) - 1
     y = np.maximum(whole[:, 1], 1) - 1
-    ex = np.minimum(whole[:, 2], width)
-    ey = np.minimum(whole[:, 3], height)
-    valid = (ey > y) & (ex > x)
-    boxes, x, y, ex, ey = boxes[valid], x[valid], y[valid], ex[valid], ey[valid]
+    return x, y, np.minimum(whole[:, 2], width), np.minimum(whole[:, 3], height)
+
+
+def has_pixels(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Which boxes keep at least one pixel once clipped to the photo."""
+    x, y, ex, ey = _clipped(boxes, height, width)
+    return (ey > y) & (ex > x)
+
+
+def crop_boxes(
+    table: np.ndarray, boxes: np.ndarray, height: int, width: int, size: int
+) -> np.ndarray:
+    """Every box's region area-resampled to size × size in one gather: (N, 3, size, size).
+
+    Boxes are clipped to the photo the way facenet-pytorch's `pad` does; each must keep a
+    pixel (`has_pixels`).
+    """
+    x, y, ex, ey = _clipped(boxes, height, width)
     row_lo, row_hi = _area_bounds(y, ey - y, size)  # (N, size)
     col_lo, col_hi = _area_bounds(x, ex - x, size)
     sums = _gather_sums(
@@ -436,7 +515,7 @@ def crop_boxes(
     )  # (3, N, size, size)
     counts = (row_hi - row_lo)[:, :, None] * (col_hi - col_lo)[:, None, :]
     crops = _to_net_input(sums, counts[None])
-    return np.ascontiguousarray(crops.transpose(1, 0, 2, 3)), boxes
+    return np.ascontiguousarray(crops.transpose(1, 0, 2, 3))
 
 
 def boxes_from_pnet(
