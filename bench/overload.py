@@ -26,9 +26,15 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8, help="clients while measuring")
     parser.add_argument("--queue", type=int, default=16, help="batching.queue_size")
     parser.add_argument("--models", type=Path, default=Path(tempfile.gettempdir()) / "pm-bench")
+    parser.add_argument(
+        "--wait-quiet", type=float, default=0.0, help="seconds to wait for a quiet machine"
+    )
     args = parser.parse_args()
 
     from load import ServiceProcess, bench_models, closed_loop, open_loop, seed_body
+    from machine import Watch
+
+    watch = Watch.start(args.wait_quiet)
 
     models = bench_models(args.models)
     env = {
@@ -47,7 +53,8 @@ def main() -> int:
     def ms(value: float | None) -> str:
         return "-" if value is None else f"{value * 1000:.0f}"
 
-    print("\nservice: 1 photo per request, queue", args.queue, "(machine shared and noisy)")
+    verdict = watch.finish()
+    print(f"\nservice: 1 photo per request, queue {args.queue}{verdict.mark}")
     print(f"{'phase':<22}{'offered/s':>10}{'sent':>7}{'200':>7}{'429/503':>9}{'5xx':>6}"
           f"{'errors':>8}{'served/s':>10}{'p50 ms':>8}{'p99 ms':>8}")  # fmt: skip
     for name, offered, report in (
@@ -66,6 +73,7 @@ def main() -> int:
     print(f"served p99 latency ratio overload/baseline: {ratio:.2f}")
     print(f"shed answers without Retry-After: {over.shed_without_retry_after}; errors: "
           f"{dict(over.errors) or 'none'}; service alive after: {alive}")  # fmt: skip
+    print(verdict.describe())
     good = (
         over.server_errors == 0
         and not over.errors

@@ -69,7 +69,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of ours (best kept)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the slow baseline")
+    parser.add_argument(
+        "--wait-quiet", type=float, default=0.0, help="seconds to wait for a quiet machine"
+    )
     args = parser.parse_args()
+
+    from machine import Watch
+
+    watch = Watch.start(args.wait_quiet)
 
     from prettymeter.dedupe import DEFAULT_THRESHOLD, dedupe
     from prettymeter.ingest import ingest
@@ -108,11 +115,12 @@ def main() -> None:
         rss_full = peak_rss_mb(code.format(str(ds), str(tmp / "m1.parquet")))
         rss_quarter = peak_rss_mb(code.format(str(quarter), str(tmp / "m2.parquet")))
 
+    verdict = watch.finish()
     rate = args.n / total_s
     print(
         f"ingest + dedupe, {args.n} synthetic images of {args.size} px ({megabytes:.0f} MB, "
         f"{made['exact_copies']} exact + {made['near_copies']} near copies), "
-        f"{os.cpu_count()} CPU cores; synth took {synth_s:.1f} s"
+        f"{os.cpu_count()} CPU cores; synth took {synth_s:.1f} s{verdict.mark}"
     )
     print()
     print(
@@ -137,6 +145,7 @@ def main() -> None:
         f"for {args.n // 4} (streaming: it should not grow with the count)"
     )
     print("target: ingest + dedupe >= 300 images/s:", "met" if rate >= 300 else "NOT met")
+    print(verdict.describe())
 
 
 if __name__ == "__main__":

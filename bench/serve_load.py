@@ -1,6 +1,7 @@
 """Service load test: our service against a seed-like baseline, same weights, same payloads.
 
     .venv/bin/python bench/serve_load.py [--seconds 6] [--work DIR] [--skip-engines]
+                                         [--wait-quiet S]
 
 Builds a random-init EfficientNetV2-S at 256 px once (cached in --work): exported to ONNX with
 a model card for our service (both routes, `man` and `woman`, so two models are loaded) and
@@ -17,7 +18,16 @@ inside `async def`, per-request batch, PIL/torchvision transforms, no detection)
     server's RSS, and our/baseline ratios. Each window starts once every client has had one
     answer (at most 30 s), so img/s is the steady rate; requests still running when it ends
     are cut and not counted (this favours the slower server), and the next window starts once
-    the server has worked them off.
+    the server has worked them off. Before the windows, each server gets a short burst on
+    `/woman/predict` too, so the RSS columns are with both models loaded and both run under
+    load (peak RSS is the server's VmHWM at the end);
+  * ceiling: after the load, the CPU cost per photo of each stage of our service (JSON +
+    base64 + decode, person detection, crop + resize, the model at each mean batch size the
+    service reached, from its /metrics) measured in this process, and from them the img/s this
+    machine's cores could reach at best; each of our rows gets the share of it reached.
+
+The machine (CPU, bf16/AMX flags, cores, load, busy processes) is described at the start and
+checked at the end (bench/machine.py); every table is marked NOT QUIET when it was not.
 
 Client, servers and everything else share this machine's cores, and other people's jobs run on
 it too: the numbers move between runs. Read the ratios (measured in the same run), not the
@@ -285,7 +295,9 @@ def probe_healthz(port: int, stop: Any, out: Any) -> None:
     out.put(latencies)
 
 
-async def load(port: int, body: bytes, concurrency: int, seconds: float) -> dict[str, Any]:
+async def load(
+    port: int, body: bytes, concurrency: int, seconds: float, route: str = "/man/predict"
+) -> dict[str, Any]:
     """`concurrency` clients send `body` back to back. After a ramp (until every client has had
     one answer, at most RAMP_LIMIT_S) requests completed in the next `seconds` are counted;
     those still running at the end are cut (favouring the slower server)."""
@@ -300,14 +312,14 @@ async def load(port: int, body: bytes, concurrency: int, seconds: float) -> dict
     async with httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=600
     ) as client:
-        await client.post("/man/predict", content=body, headers=headers)  # warm up
+        await client.post(route, content=body, headers=headers)  # warm up
 
         async def worker(index: int) -> None:
             nonlocal errors
             while True:
                 started = time.perf_counter()
                 try:
-                    answer = await client.post("/man/predict", content=body, headers=headers)
+                    answer = await client.post(route, content=body, headers=headers)
                     ok = answer.status_code == 200
                 except httpx.HTTPError:
                     ok = False
@@ -340,6 +352,26 @@ async def load(port: int, body: bytes, concurrency: int, seconds: float) -> dict
     }
 
 
+def batch_totals(port: int) -> tuple[float, float] | None:
+    """(photos, model calls) so far from the server's /metrics; None when it has none."""
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/metrics")
+        answer = conn.getresponse()
+        text = answer.read().decode()
+        conn.close()
+    except OSError:
+        return None
+    if answer.status != 200:
+        return None
+    totals = {"prettymeter_batch_size_sum": 0.0, "prettymeter_batch_size_count": 0.0}
+    for line in text.splitlines():
+        name = line.split("{", 1)[0].split(" ", 1)[0]
+        if name in totals:
+            totals[name] += float(line.rsplit(" ", 1)[1])
+    return totals["prettymeter_batch_size_sum"], totals["prettymeter_batch_size_count"]
+
+
 def drain(port: int, limit: float = 150.0) -> None:
     """Wait until the server has worked off cut requests (its /healthz answers in < 0.5 s)."""
     deadline = time.monotonic() + limit
@@ -359,20 +391,31 @@ def drain(port: int, limit: float = 150.0) -> None:
 
 def run_server(
     server: Server, port: int, body_by_n: dict[int, bytes], seconds: float, levels: list[int]
-) -> tuple[list[dict[str, Any]], float]:
+) -> tuple[list[dict[str, Any]], dict[str, float]]:
     process = subprocess.Popen(server.command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     rows = []
     try:
         wait_until_up(port, server.ready_path, process, 300)
+        # Both models run under load once before the windows (which use /man/predict), so every
+        # RSS reading below is with both loaded and both warmed at the batch sizes load brings.
+        biggest = body_by_n[max(body_by_n)]
+        asyncio.run(load(port, biggest, max(levels), min(seconds, 3.0), "/woman/predict"))
+        drain(port)
+        warm_rss = rss_mb(process.pid)[0]
         for concurrency in levels:
             for n, body in body_by_n.items():
                 stop = mp.Event()
                 out: Any = mp.Queue()
                 prober = mp.Process(target=probe_healthz, args=(port, stop, out), daemon=True)
                 prober.start()
+                before = batch_totals(port)
                 result = asyncio.run(load(port, body, concurrency, seconds))
+                after = batch_totals(port)
                 stop.set()
                 drain(port)
+                mean_batch = None
+                if before is not None and after is not None and after[1] > before[1]:
+                    mean_batch = (after[0] - before[0]) / (after[1] - before[1])
                 probes = out.get(timeout=60)
                 prober.join()
                 result.update(
@@ -381,6 +424,7 @@ def run_server(
                     n=n,
                     healthz_p99=float(np.percentile(probes, 99)) * 1000 if probes else None,
                     rss=rss_mb(process.pid)[0],
+                    mean_batch=mean_batch,
                 )
                 rows.append(result)
                 print(
@@ -388,7 +432,7 @@ def run_server(
                     f"  p50 {result['p50']:7.0f} ms  errors {result['errors']}",
                     flush=True,
                 )
-        peak = rss_mb(process.pid)[1]
+        peak = {"both_warm": warm_rss, "peak": rss_mb(process.pid)[1]}
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -399,17 +443,78 @@ def run_server(
     return rows, peak
 
 
+# -- ceiling -------------------------------------------------------------------------------------
+
+
+def stage_costs(
+    model_dir: Path, payload: bytes, batches: list[int], repeats: int = 10
+) -> dict[str, Any]:
+    """CPU ms per photo of each stage of our service, in this process: JSON + base64 + decode,
+    detection (the person rule), crop + resize (with the person box, and of the whole photo as
+    with detection off), and the model (engine "auto", as the service) at each batch size."""
+    from machine import cpu_ms
+
+    from prettymeter.card import load_model_dir
+    from prettymeter.faces import FaceDetector, find_person
+    from prettymeter.imaging import decode_image, preprocess
+    from prettymeter.scoring import Scorer
+
+    card, _ = load_model_dir(model_dir)
+    crop, size = card.preprocessing.crop_size, card.input_size
+    body = json.dumps({"instances": [base64.b64encode(payload).decode()]})
+    image = decode_image(payload)
+    detector = FaceDetector()
+    box = find_person(image, detector).person_box
+    scorer = Scorer(model_dir, engine="auto")
+    array = preprocess(image, box, crop, size)[None]
+    costs: dict[str, Any] = {
+        "decode": cpu_ms(
+            lambda: decode_image(base64.b64decode(json.loads(body)["instances"][0])), repeats
+        ),
+        "detect": cpu_ms(lambda: find_person(image, detector), repeats),
+        "crop": cpu_ms(lambda: preprocess(image, box, crop, size), repeats),
+        "crop_whole": cpu_ms(lambda: preprocess(image, None, crop, size), repeats),
+        "engine": scorer.engine,
+        "model": {},
+    }
+    for batch in sorted(set(batches)):
+        x = np.repeat(array, batch, axis=0)
+        costs["model"][batch] = cpu_ms(lambda x=x: scorer.run(x), max(3, repeats // batch)) / batch
+    return costs
+
+
+def add_ceilings(rows: list[dict[str, Any]], costs: dict[str, Any], cores: int) -> None:
+    """Each of our rows: its CPU ms per photo at the batch size it reached, the img/s ceiling
+    of this machine's cores at that cost, and the share of it the service reached."""
+    from machine import ceiling_img_s
+
+    for r in rows:
+        if r.get("mean_batch") is None:
+            continue
+        batch = max(1, round(r["mean_batch"]))
+        detect = r["server"].endswith("detection on")
+        cost = costs["decode"] + costs["model"][batch]
+        cost += costs["detect"] + costs["crop"] if detect else costs["crop_whole"]
+        r["cpu_ms_photo"] = cost
+        r["ceiling"] = ceiling_img_s(cost, cores)
+        r["share"] = r["img_s"] / r["ceiling"]
+
+
 # -- report --------------------------------------------------------------------------------------
 
 
 def print_tables(
-    engines: list[dict[str, Any]], rows: list[dict[str, Any]], peaks: dict[str, float]
+    engines: list[dict[str, Any]],
+    rows: list[dict[str, Any]],
+    peaks: dict[str, dict[str, float]],
+    costs: dict[str, Any] | None,
+    mark: str,
 ) -> None:
     cores = os.cpu_count()
     if engines:
         print(
             f"\nEngines, EfficientNetV2-S {SIZE} px, {cores} cores (drift: max |Δscore| on the"
-            " 0-10 scale vs ONNX Runtime fp32, 2 real + 6 drawn photos)"
+            f" 0-10 scale vs ONNX Runtime fp32, 2 real + 6 drawn photos){mark}"
         )
         print(f"{'engine':<28} {'ms/img b1':>10} {'ms/img b8':>10} {'drift':>8}")
         for e in engines:
@@ -423,28 +528,51 @@ def print_tables(
             + ", ".join(f"{k} {v:.3f}" for k, v in ranges.items())
             + ")"
         )
+    if costs is not None:
+        print(f"\nCPU ms per photo of each stage of our service, measured in this run{mark}")
+        print(
+            f"  JSON + base64 + decode {costs['decode']:.1f}, detection {costs['detect']:.1f}, "
+            f"crop + resize {costs['crop']:.1f} (whole photo {costs['crop_whole']:.1f}), model "
+            f"({costs['engine']}) "
+            + ", ".join(f"{v:.1f} at batch {b}" for b, v in costs["model"].items())
+        )
+        print(
+            "  ceiling = cores × 1000 / (sum of the stages at the row's mean batch): the img/s if "
+            "every core did only this; HTTP, the event loop and the load client are not in it"
+        )
     print(
         f"\nLoad, POST /man/predict with a 512-px JPEG, {cores} cores shared by client, server"
-        " and other jobs (noisy)"
+        f" and other jobs{mark}"
     )
     header = (
         f"{'server':<22} {'c':>3} {'n':>2} {'img/s':>7} {'p50 ms':>8} {'p95 ms':>8} "
         f"{'p99 ms':>8} {'err':>4} {'/healthz p99':>13} {'RSS MB':>7} {'× base img/s':>13}"
-        f" {'× base p50':>11}"
+        f" {'× base p50':>11} {'batch':>6} {'ceiling':>8} {'share':>6}"
     )
     print(header)
     base = {(r["c"], r["n"]): r for r in rows if r["server"] == "baseline (seed-like)"}
     for r in rows:
         b = base.get((r["c"], r["n"]))
         ratio = f"{r['img_s'] / b['img_s']:.2f}×" if b and b["img_s"] else "-"
-        p50_ratio = f"{r['p50'] / b['p50']:.2f}×" if b and b["p50"] else "-"
+        measured = b is not None and np.isfinite(b["p50"]) and np.isfinite(r["p50"])
+        p50_ratio = f"{r['p50'] / b['p50']:.2f}×" if measured else "-"
         health = f"{r['healthz_p99']:.0f}" if r["healthz_p99"] is not None else "-"
+        batch = f"{r['mean_batch']:.1f}" if r.get("mean_batch") is not None else "-"
+        ceiling = f"{r['ceiling']:.1f}" if r.get("ceiling") is not None else "-"
+        share = f"{r['share']:.0%}" if r.get("share") is not None else "-"
         print(
             f"{r['server']:<22} {r['c']:>3} {r['n']:>2} {r['img_s']:>7.1f} {r['p50']:>8.0f} "
             f"{r['p95']:>8.0f} {r['p99']:>8.0f} {r['errors']:>4} {health:>13} "
-            f"{r['rss']:>7.0f} {ratio:>13} {p50_ratio:>11}"
+            f"{r['rss']:>7.0f} {ratio:>13} {p50_ratio:>11} {batch:>6} {ceiling:>8} {share:>6}"
         )
-    print("peak RSS (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in peaks.items()))
+    print(
+        "RSS (MB, both models loaded; after a burst on /woman/predict, then the windows on "
+        "/man/predict): "
+        + "; ".join(
+            f"{k}: {v['both_warm']:.0f} after both warmed, peak {v['peak']:.0f}"
+            for k, v in peaks.items()
+        )
+    )
 
 
 def main() -> None:
@@ -468,11 +596,18 @@ def main() -> None:
     )
     parser.add_argument("--only", default="", help="comma list: on,off,baseline (default all)")
     parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument(
+        "--wait-quiet", type=float, default=0.0, help="seconds to wait for a quiet machine"
+    )
     args = parser.parse_args()
     levels = [int(v) for v in args.levels.split(",")]
 
+    from machine import Watch
+
+    watch = Watch.start(args.wait_quiet)
     model_dirs, weights = build_models(args.work)
-    photo = base64.b64encode(payload_jpeg()).decode()
+    payload = payload_jpeg()
+    photo = base64.b64encode(payload).decode()
     body_by_n = {n: json.dumps({"instances": [photo] * n}).encode() for n in (1, 4)}
     engines = [] if args.skip_engines else engine_table(model_dirs["man"], weights)
     for extra in args.drift_model:
@@ -528,7 +663,7 @@ def main() -> None:
     )
     only = set(filter(None, args.only.split(",")))
     rows: list[dict[str, Any]] = []
-    peaks: dict[str, float] = {}
+    peaks: dict[str, dict[str, float]] = {}
     for key, port, server in servers:
         if only and key not in only:
             continue
@@ -536,10 +671,27 @@ def main() -> None:
         server_rows, peak = run_server(server, port, body_by_n, args.seconds, levels)
         rows += server_rows
         peaks[server.name] = peak
-    print_tables(engines, rows, peaks)
+    costs = None
+    batches = [max(1, round(r["mean_batch"])) for r in rows if r.get("mean_batch") is not None]
+    if batches:
+        print("stage costs for the ceiling ...", flush=True)
+        costs = stage_costs(model_dirs["man"], payload, batches)
+        add_ceilings(rows, costs, watch.machine.cores)
+    verdict = watch.finish()
+    print_tables(engines, rows, peaks, costs, verdict.mark)
+    print(verdict.describe())
     if args.json:
         args.json.write_text(
-            json.dumps({"engines": engines, "rows": rows, "peaks": peaks}, indent=1)
+            json.dumps(
+                {
+                    "engines": engines,
+                    "rows": rows,
+                    "peaks": peaks,
+                    "stage_costs": costs,
+                    **watch.record(verdict),
+                },
+                indent=1,
+            )
         )
 
 

@@ -25,9 +25,15 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--warmup", type=float, default=30.0, help="seconds before RSS at start")
     parser.add_argument("--models", type=Path, default=Path(tempfile.gettempdir()) / "pm-bench")
+    parser.add_argument(
+        "--wait-quiet", type=float, default=0.0, help="seconds to wait for a quiet machine"
+    )
     args = parser.parse_args()
 
     from load import LoadReport, ServiceProcess, bench_models, closed_loop, seed_body
+    from machine import Watch
+
+    watch = Watch.start(args.wait_quiet)
 
     models = bench_models(args.models)
     body = seed_body(1)
@@ -54,10 +60,11 @@ def main() -> int:
         rss_end = service.rss_mb()
         alive = service.alive()
 
+    verdict = watch.finish()
     first, last = slices[0][1], slices[-1][1]
     growth = (rss_end - rss_start) / rss_start * 100
-    print(f"\nsoak: {args.minutes:g} min at c={args.concurrency}, 1 photo per request, loopback "
-          "(machine shared with other work: noisy)")  # fmt: skip
+    print(f"\nsoak: {args.minutes:g} min at c={args.concurrency}, 1 photo per request, loopback"
+          f"{verdict.mark}")  # fmt: skip
     print(f"{'':<26}{'first minute':>14}{'last minute':>14}{'ratio':>8}")
     for name, a, b in (
         ("served req/s", first.ok / first.seconds, last.ok / last.seconds),
@@ -71,6 +78,7 @@ def main() -> int:
     errors = dict(total.errors) or 0
     print(f"requests: {total.sent}, statuses: {dict(total.statuses)}, errors: {errors}, "
           f"RSS growth {growth:+.1f} %, alive after: {alive}")  # fmt: skip
+    print(verdict.describe())
     bad = total.server_errors or total.errors or set(total.statuses) - {200, 429}
     return 0 if not bad and growth < 10 and alive else 1
 
