@@ -131,7 +131,7 @@ def test_detect_stage_with_mtcnn_marks_and_crops_real_photos(man, woman, tmp_pat
 def test_a_large_photo_is_shrunk_for_detection_and_boxes_come_back_in_its_pixels(man, detector):
     (small,) = detector.detect(man)
     large = man.resize((man.width * 3, man.height * 3), Image.Resampling.BICUBIC)
-    (big,) = detector.detect(large)  # 1500 × 1800: detected on a 500 × 600 copy (÷ 3)
+    (big,) = detector.detect(large)  # 1500 × 1800: detected on a 375 × 450 copy (÷ 4)
     side = small.box[2] - small.box[0]
     for got, want in zip(big.box, small.box, strict=True):
         assert got == pytest.approx(3 * want, abs=0.05 * 3 * side)

@@ -47,10 +47,11 @@ COARSE_FACE_FRACTION = 0.2
 # fixtures at 28 sizes; the finest window that still found each face was 0.93-1.5 × its
 # diagonal). To be sure of a face with diagonal d, the pyramid goes down to 0.75 · d.
 WINDOW_PER_DIAGONAL = 0.75
-# Each pass works on a copy of the photo shrunk (box filter, once) until the smallest face it
-# looks for is this many px: P-Net's levels are all below that resolution anyway, and R-/O-Net
-# crops of 24/48 px are then never blown up from fewer pixels than they show. The summed-area
-# table, the level resamples and the crops then cost what they cost on a small photo.
+# Each pass works on a copy of the photo reduced by the largest integer factor that keeps the
+# smallest face it looks for at this many px or more: P-Net's levels are all below that
+# resolution anyway, and R-/O-Net's 24/48-px crops are never blown up from fewer pixels than
+# they show. The summed-area table, the level resamples and the crops then cost what they cost
+# on a small photo.
 WORKING_FACE_PX = 48
 NMS_MATRIX_LIMIT = 2048  # above this many boxes NMS goes box by box to bound memory
 
@@ -107,8 +108,8 @@ class FaceDetector:
     `working_face_px=None, coarse_first=False` is the reference path: facenet-pytorch's
     `detect_face` on the photo's full resolution with the whole pyramid in one pass (its
     summed-area table of a 40-megapixel photo alone takes ~1 GB). The defaults give the same
-    main faces and boxes within a pixel or two (tests/faces/test_sized_detection.py) for a
-    fraction of the CPU.
+    main faces and filter reasons, and boxes within MTCNN's own jitter across photo sizes
+    (tests/faces/test_sized_detection.py), for a fraction of the CPU.
     """
 
     def __init__(
@@ -185,7 +186,7 @@ class FaceDetector:
         if self.coarse_first:
             floor = max(min_face, COARSE_FACE_FRACTION * min(width, height))
         first = self._first_level(scales, floor)
-        work = self._working_copy(image, PNET_WINDOW / scales[first])
+        work = _Working(image, self._step(PNET_WINDOW / scales[first]))
         faces, candidates = self._pass(work, scales, first, len(scales), None, passes)
         if first > 0:
             largest = max((f.diagonal for f in faces), default=0.0)
@@ -193,20 +194,21 @@ class FaceDetector:
             needed = WINDOW_PER_DIAGONAL * MAIN_FACE_DIAGONAL_RATIO * largest
             if needed < PNET_WINDOW / scales[first]:
                 finer = self._first_level(scales, max(min_face, needed))
-                finer_work = self._working_copy(image, PNET_WINDOW / scales[finer])
-                if finer_work.step == work.step:
+                step = self._step(PNET_WINDOW / scales[finer])
+                if step == work.step:
                     # same copy: only the new levels, and the nets only on what is new
                     faces, _ = self._pass(work, scales, finer, first, candidates, passes)
                 else:
                     # a finer copy: every level again on it, as the reference would see them
+                    finer_work = _Working(image, step)
                     faces, _ = self._pass(finer_work, scales, finer, len(scales), None, passes)
         return DetectionTrace(faces=faces, passes=passes)
 
-    def _working_copy(self, image: Image.Image, smallest_face: float) -> _Working:
-        step = 1
-        if self.working_face_px is not None:
-            step = max(1, int(smallest_face / self.working_face_px))
-        return _Working(image, step)
+    def _step(self, smallest_face: float) -> int:
+        """The working copy's reduction factor for a pass down to `smallest_face` px."""
+        if self.working_face_px is None:
+            return 1
+        return max(1, int(smallest_face / self.working_face_px))
 
     @staticmethod
     def _first_level(scales: list[float], floor: float) -> int:
