@@ -68,6 +68,23 @@ RAMP_LIMIT_S = 30.0
 # -- weights, exported both ways -----------------------------------------------------------------
 
 
+def whole_photo_models(model_dirs: dict[str, Path]) -> dict[str, Path]:
+    """The same ONNX with cards that say `detector: none` (a model trained on whole photos): the
+    "detection off" server, where the card, not a switch, decides that no face is searched."""
+    from prettymeter import card as card_module
+
+    whole = {}
+    for route, model_dir in model_dirs.items():
+        target = model_dir.parent.parent / "models-whole" / route
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(model_dir / card_module.ONNX_FILE, target / card_module.ONNX_FILE)
+        card, _ = card_module.load_model_dir(model_dir)
+        card.preprocessing.detector = "none"
+        card_module.write_card(target, card)
+        whole[route] = target
+    return whole
+
+
 def build_models(work: Path) -> tuple[dict[str, Path], Path]:
     """Random-init EfficientNetV2-S → ONNX + card (ours, two routes) and safetensors (baseline)."""
     model_dirs = {"man": work / "models" / "man", "woman": work / "models" / "woman"}
@@ -617,7 +634,9 @@ def main() -> None:
 
     cli = str(VENV_BIN / "pretty-meter")
     servers = []
-    for key, detect in (("on", "--detect"), ("off", "--no-detect")):
+    # on: a person-crop model with the one-person rule; off: a whole-photo model, no rule
+    whole_dirs = whole_photo_models(model_dirs)
+    for key, detect, dirs in (("on", "--detect", model_dirs), ("off", "--no-detect", whole_dirs)):
         port = free_port()
         servers.append(
             (
@@ -629,9 +648,9 @@ def main() -> None:
                         cli,
                         "serve",
                         "--man",
-                        str(model_dirs["man"]),
+                        str(dirs["man"]),
                         "--woman",
-                        str(model_dirs["woman"]),
+                        str(dirs["woman"]),
                         "--port",
                         str(port),
                         detect,
