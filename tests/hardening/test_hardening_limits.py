@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -32,11 +33,21 @@ def _padded(size: int) -> bytes:
     return head[:-1] + b" " * (size - len(head)) + b"}"
 
 
+def _whole_photo_model(model_dir: Path, into: Path) -> Path:
+    """The same model with a card that says 'no detector': noise photos are scored whole (the
+    card decides the crop; `detect = false` alone no longer skips an mtcnn model's face search)."""
+    shutil.copytree(model_dir, into)
+    card = json.loads((into / "card.json").read_text())
+    card["preprocessing"]["detector"] = "none"
+    (into / "card.json").write_text(json.dumps(card))
+    return into
+
+
 def test_body_instances_and_pixels_pass_at_the_limit_and_are_refused_one_past_it(
-    hardening_models: dict[str, Path],
+    hardening_models: dict[str, Path], tmp_path: Path
 ) -> None:
     settings = hardened_settings(
-        {"man": hardening_models["man"]},
+        {"man": _whole_photo_model(hardening_models["man"], tmp_path / "man")},
         detect=False,
         limits={"max_body_bytes": BODY, "max_instances": INSTANCES, "max_pixels": PIXELS},
         batching={"queue_size": INSTANCES},
