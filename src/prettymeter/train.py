@@ -1,8 +1,9 @@
 """k-fold training of the regression model: one readable loop, DDP as a branch, resumable runs.
 
-Read top to bottom: config → data (crops decoded once into a uint8 cache) → folds → initial
-weights → for each fold: optimizer, epochs (augment on the batch, step, validate, checkpoint)
-→ out-of-fold metrics → the shipped model (fold ensemble or refit).
+Read top to bottom: config → data (crops decoded once into a uint8 cache) → folds, and in each
+fold's training rows an inner validation part → initial weights → for each fold: optimizer,
+epochs (augment on the batch, step, inner validation, checkpoint), then the scored fold
+predicted once by the kept epoch → out-of-fold metrics → the shipped model (ensemble or refit).
 """
 
 from __future__ import annotations
@@ -970,6 +971,8 @@ def train(config: TrainConfig) -> Path:
 
     table = load_table(Path(c.data), c.image_size, show=d.master)
     n = len(table.labels)
+    # Fold K is scored by model K alone; model K keeps the epoch its inner part (carved from
+    # the other folds' rows) likes best, so no choice ever sees a row that is scored.
     folds = _outer_folds(c, table, run)
     n_folds = int(folds.max()) + 1
     plans = [MemberRows.plan(c, table, folds, fold) for fold in range(n_folds)]
