@@ -194,7 +194,7 @@ def main() -> None:
 
     watch = Watch.start(args.wait_quiet)
 
-    from prettymeter.detect import detect
+    from prettymeter.data.detect import detect
     from prettymeter.faces import FaceDetector
 
     cores = os.cpu_count() or 1

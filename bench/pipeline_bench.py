@@ -78,9 +78,9 @@ def main() -> None:
 
     watch = Watch.start(args.wait_quiet)
 
-    from prettymeter.dedupe import DEFAULT_THRESHOLD, dedupe
-    from prettymeter.ingest import ingest
-    from prettymeter.synth import generate
+    from prettymeter.data.dedupe import DEFAULT_THRESHOLD, dedupe
+    from prettymeter.data.ingest import ingest
+    from prettymeter.data.synth import generate
 
     with tempfile.TemporaryDirectory(prefix="pm-bench-") as tmp_name:
         tmp = Path(tmp_name)
@@ -111,7 +111,7 @@ def main() -> None:
         quarter.mkdir()
         for path in sorted(ds.iterdir())[: args.n // 4]:
             os.link(path, quarter / path.name)
-        code = "from prettymeter.ingest import ingest; ingest({!r}, {!r})"
+        code = "from prettymeter.data.ingest import ingest; ingest({!r}, {!r})"
         rss_full = peak_rss_mb(code.format(str(ds), str(tmp / "m1.parquet")))
         rss_quarter = peak_rss_mb(code.format(str(quarter), str(tmp / "m2.parquet")))
 

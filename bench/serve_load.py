@@ -199,8 +199,9 @@ def torch_row(weights: Path, arrays: np.ndarray, reference: Any) -> dict[str, An
 
 def engine_table(model_dir: Path, torch_weights: Path | None = None) -> list[dict[str, Any]]:
     from prettymeter.card import load_model_dir
+    from prettymeter.hardware import cpu_has_bf16
     from prettymeter.imaging import decode_image, preprocess
-    from prettymeter.scoring import Scorer, cpu_has_bf16, probe_batch
+    from prettymeter.scoring import Scorer, probe_batch
 
     card, _ = load_model_dir(model_dir)
     crop, size = card.preprocessing.crop_size, card.input_size

@@ -6,7 +6,7 @@
 Baseline (the seed's notebook): a Dataset that decodes the stored crop bytes with PIL and runs
 torchvision transforms per sample every epoch (RandomCrop with padding, flip, rotation,
 ColorJitter, ToTensor, Normalize), DataLoader num_workers=0, fp32, contiguous memory.
-Ours (prettymeter.train): crops decoded once into a uint8 tensor, augmentation on the whole
+Ours (prettymeter.training.loop): crops decoded once into a uint8 tensor, augmentation on the whole
 batch at once, channels-last, and fp32 or bf16 autocast. All variants run in the same process
 on the same data, one after another; the ratio is against the baseline measured in this run.
 """
@@ -25,10 +25,10 @@ import numpy as np
 
 def make_table(root: Path, photos: int, size: int) -> Path:
     """Synthetic photos through the real stages (synth → ingest → dedupe → detect)."""
-    from prettymeter.dedupe import dedupe
-    from prettymeter.detect import detect
-    from prettymeter.ingest import ingest
-    from prettymeter.synth import generate
+    from prettymeter.data.dedupe import dedupe
+    from prettymeter.data.detect import detect
+    from prettymeter.data.ingest import ingest
+    from prettymeter.data.synth import generate
 
     generate(root / "photos", photos, seed=0, size=size)
     ingest(root / "photos", root / "raw.parquet")
@@ -54,14 +54,9 @@ def main() -> None:
     from PIL import Image
 
     from prettymeter import imaging
-    from prettymeter.model import build_model
-    from prettymeter.train import (
-        TrainConfig,
-        augment_batch,
-        cpu_has_amx,
-        cpu_has_bf16,
-        decode_crops,
-    )
+    from prettymeter.hardware import cpu_has_amx, cpu_has_bf16
+    from prettymeter.training.loop import TrainConfig, augment_batch, decode_crops
+    from prettymeter.training.model import build_model
 
     if args.threads:
         torch.set_num_threads(args.threads)

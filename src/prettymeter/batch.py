@@ -146,9 +146,9 @@ class FolderCollection(Collection):
     kind = "folder"
 
     def __init__(self, root: Path) -> None:
-        from prettymeter.ingest import _walk  # the same walk as ingest: hidden folders skipped
+        from prettymeter.data.photo import walk_files  # as ingest: hidden folders skipped
 
-        files, _ = _walk(root)
+        files, _ = walk_files(root)
         photos = [f for f in files if Path(f).suffix.lower() in imaging.IMAGE_EXTENSIONS]
         super().__init__(root, [Item(i, p) for i, p in enumerate(photos)], {})
 
@@ -186,7 +186,7 @@ class TableCollection(Collection):
     kind = "table"
 
     def __init__(self, table: Path) -> None:
-        from prettymeter.tables import open_table
+        from prettymeter.data.tables import open_table
 
         self.parquet = open_table(table, required=("path", "image"))
         paths = self.parquet.read(columns=["path"]).column("path").to_pylist()
@@ -524,7 +524,7 @@ def _metadata(manifest: dict[str, Any], collection: Collection, demo: bool) -> d
 
 def _merge(work: Path, out: Path, fmt: str, parts: int, metadata: dict[str, Any]) -> dict[str, Any]:
     """Join the parts into .OUT.partial/result.*, mark it merged, then rename it to OUT."""
-    from prettymeter.tables import METADATA_KEY
+    from prettymeter.data.tables import METADATA_KEY
 
     errors: Counter[str] = Counter()
     rows = scored = 0

@@ -61,7 +61,7 @@ def _ready(model_dir: Path) -> bool:
 
 
 def _run_done(run: Path) -> bool:
-    from prettymeter.train import RUN_FILE
+    from prettymeter.training.loop import RUN_FILE
 
     path = run / RUN_FILE
     if not path.is_file():
@@ -84,9 +84,9 @@ def _claim(out: Path) -> None:
 
 def _prepare_gender(out: Path, s: DemoSettings, gender: str, force: bool) -> None:
     """normalize → train → export for one gender (runs in its own process)."""
-    from prettymeter.export import export
-    from prettymeter.normalize import normalize
-    from prettymeter.train import TrainConfig, train
+    from prettymeter.data.normalize import normalize
+    from prettymeter.training.export import export
+    from prettymeter.training.loop import TrainConfig, train
 
     route = ROUTES[gender]
     table = out / "tables" / f"{gender}.parquet"
@@ -130,10 +130,10 @@ def prepare_demo(
 ) -> dict[str, Path]:
     """Make (or reuse) both demo models under `out`; every stage's output is cached and reused,
     so an interrupted preparation continues where it stopped."""
-    from prettymeter.dedupe import dedupe
-    from prettymeter.detect import detect
-    from prettymeter.ingest import ingest
-    from prettymeter.synth import generate
+    from prettymeter.data.dedupe import dedupe
+    from prettymeter.data.detect import detect
+    from prettymeter.data.ingest import ingest
+    from prettymeter.data.synth import generate
 
     s = settings or DemoSettings()
     out = Path(out)

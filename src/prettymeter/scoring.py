@@ -18,7 +18,6 @@ drift on real photos as well.
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 from pathlib import Path
@@ -28,6 +27,7 @@ import numpy as np
 
 from prettymeter.card import ModelCard, load_model_dir
 from prettymeter.errors import PrettyMeterError
+from prettymeter.hardware import cpu_has_bf16
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -40,26 +40,6 @@ MAX_ENGINE_DRIFT = 0.05  # largest allowed move of the 0-10 score against ONNX R
 INPUT_NAME = "input"
 LABEL_OUTPUT = "label"
 STD_OUTPUT = "label_std"
-
-BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
-
-
-@functools.cache
-def cpu_flags() -> frozenset[str]:
-    """The CPU feature flags from /proc/cpuinfo (empty where it cannot be read)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return frozenset()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return frozenset(line.split(":", 1)[1].split())
-    return frozenset()
-
-
-def cpu_has_bf16() -> bool:
-    """True on CPUs whose instructions run bf16 fast (AMX or AVX-512 BF16)."""
-    return bool(cpu_flags() & BF16_CPU_FLAGS)
 
 
 def _openvino_available() -> bool:

@@ -141,8 +141,8 @@ def test_the_service_install_has_no_training_or_plotting_packages(installed: Ins
         [
             installed.bin("python"),
             "-c",
-            "import prettymeter.cli, prettymeter.serve.app, prettymeter.normalize, "
-            "prettymeter.dedupe, prettymeter.ingest, prettymeter.batch",
+            "import prettymeter.cli, prettymeter.serve.app, prettymeter.data.normalize, "
+            "prettymeter.data.dedupe, prettymeter.data.ingest, prettymeter.batch",
         ],
         timeout=120,
     )

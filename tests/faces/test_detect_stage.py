@@ -16,7 +16,7 @@ from face_photos import encode, write_table
 from PIL import Image
 
 from prettymeter import imaging
-from prettymeter.detect import DETECT_COLUMNS, detect, partial_dir
+from prettymeter.data.detect import DETECT_COLUMNS, detect, partial_dir
 from prettymeter.errors import PrettyMeterError
 
 PRETTY_METER = str(Path(sys.executable).with_name("pretty-meter"))

@@ -11,7 +11,7 @@ from face_photos import DATA, encode, landscape, side_by_side
 from PIL import Image
 
 from prettymeter import imaging
-from prettymeter.detect import detect
+from prettymeter.data.detect import detect
 from prettymeter.errors import PrettyMeterError
 from prettymeter.faces import Face, find_person, main_faces, person_box_from_face
 from prettymeter.faces.mtcnn import FaceDetector, auto_min_face_size
@@ -142,7 +142,7 @@ def test_detecting_faces_never_imports_torch():
     script = (
         "import sys\n"
         "from PIL import Image\n"
-        "from prettymeter.detect import detect\n"
+        "from prettymeter.data.detect import detect\n"
         "from prettymeter.faces import FaceDetector, find_person\n"
         f"image = Image.open({str(DATA / 'man.png')!r}).convert('RGB')\n"
         "assert find_person(image, FaceDetector()).main_faces == 1\n"

@@ -25,7 +25,7 @@ def one_torch_thread():
 
 @pytest.fixture(scope="module")
 def nets():
-    from prettymeter.faces.export import torch_nets
+    from prettymeter.training.detector_export import torch_nets
 
     return torch_nets()
 
@@ -55,7 +55,7 @@ def test_the_shipped_onnx_nets_give_facenet_pytorchs_outputs(nets, name, shape):
 
 
 def test_a_fresh_export_matches_the_shipped_files(tmp_path):
-    from prettymeter.faces.export import export_nets
+    from prettymeter.training.detector_export import export_nets
 
     paths = export_nets(tmp_path)
     data = np.random.default_rng(0).uniform(-1, 1, (3, 3, 48, 48)).astype(np.float32)
@@ -102,7 +102,7 @@ def test_our_boxes_match_facenet_pytorch_mtcnn_on_the_fixtures(man, woman, min_f
 
 def test_export_detector_does_not_replace_existing_files_without_overwrite(tmp_path):
     from prettymeter.errors import PrettyMeterError
-    from prettymeter.faces.export import export_nets
+    from prettymeter.training.detector_export import export_nets
 
     (tmp_path / "rnet.onnx").write_bytes(b"mine")
     with pytest.raises(PrettyMeterError, match="--overwrite"):

@@ -9,9 +9,9 @@ import pyarrow.parquet as pq
 import pytest
 from pipeline_helpers import photo, resized_copy, tree_hashes, write
 
-from prettymeter.dedupe import UnionFind, dedupe, near_pairs
+from prettymeter.data.dedupe import UnionFind, dedupe, near_pairs
+from prettymeter.data.ingest import ingest
 from prettymeter.errors import PrettyMeterError
-from prettymeter.ingest import ingest
 
 
 def _dataset(root: Path) -> Path:
@@ -161,7 +161,7 @@ def test_our_phash_has_the_same_bits_as_imagehash() -> None:
     import imagehash
     from PIL import Image
 
-    from prettymeter.dedupe import perceptual_hash
+    from prettymeter.data.photo import perceptual_hash
 
     for seed in range(20):
         image = Image.open(io.BytesIO(photo(seed, size=40 + seed)))

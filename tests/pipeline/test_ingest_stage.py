@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 from pipeline_helpers import photo, write
 
-from prettymeter import tables
+from prettymeter.data import tables
+from prettymeter.data.ingest import ingest, rejects_path
 from prettymeter.errors import PrettyMeterError
-from prettymeter.ingest import ingest, rejects_path
 
 
 def _dataset(root: Path) -> Path:

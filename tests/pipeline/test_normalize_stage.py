@@ -9,8 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from prettymeter.errors import PrettyMeterError
-from prettymeter.normalize import (
+from prettymeter.data.normalize import (
     add_voices_term,
     kernel_window,
     lds_weights,
@@ -18,7 +17,8 @@ from prettymeter.normalize import (
     normalize_rates,
     plot_paths,
 )
-from prettymeter.tables import read_metadata
+from prettymeter.data.tables import read_metadata
+from prettymeter.errors import PrettyMeterError
 
 
 def _table(path: Path, rows: list[dict]) -> Path:
@@ -89,7 +89,7 @@ def test_labels_equal_a_hand_computed_case(tmp_path: Path) -> None:
 
 
 def test_the_median_falls_back_to_all_rows_when_every_country_is_unknown() -> None:
-    from prettymeter.normalize import normalization_params
+    from prettymeter.data.normalize import normalization_params
 
     assert normalization_params(np.array([1.0, 2.0, 7.0]), ["unknown"] * 3) == (
         1.0,
@@ -194,9 +194,9 @@ def test_the_voices_term_favours_photos_rated_by_more_people_and_keeps_mean_one(
 def test_normalize_runs_on_a_deduped_table_without_detect_columns_and_saves_plots(
     tmp_path: Path,
 ) -> None:
-    from prettymeter.dedupe import dedupe
-    from prettymeter.ingest import ingest
-    from prettymeter.synth import generate
+    from prettymeter.data.dedupe import dedupe
+    from prettymeter.data.ingest import ingest
+    from prettymeter.data.synth import generate
 
     generate(tmp_path / "ds", 40, seed=3, size=48)
     ingest(tmp_path / "ds", tmp_path / "raw.parquet")
@@ -229,7 +229,7 @@ def test_bad_settings_and_empty_results_are_clear_errors(tmp_path: Path) -> None
 def test_normalize_streams_every_column_of_the_kept_rows_in_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from prettymeter import tables
+    from prettymeter.data import tables
 
     monkeypatch.setattr(tables, "BATCH_ROWS", 3)
     rows = [

@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 from pipeline_helpers import tree_hashes
 
+from prettymeter.data.labels import parse_name
+from prettymeter.data.synth import generate
 from prettymeter.errors import PrettyMeterError
-from prettymeter.labels import parse_name
-from prettymeter.synth import generate
 
 
 def test_the_same_seed_gives_the_same_files_and_another_seed_does_not(tmp_path: Path) -> None:
@@ -38,8 +38,8 @@ def test_every_file_is_named_in_the_dataset_format_with_the_expected_spread(tmp_
 
 
 def test_dedupe_finds_the_copies_synth_made(tmp_path: Path) -> None:
-    from prettymeter.dedupe import dedupe
-    from prettymeter.ingest import ingest
+    from prettymeter.data.dedupe import dedupe
+    from prettymeter.data.ingest import ingest
 
     summary = generate(tmp_path / "ds", 200, seed=2, size=128)
     ingest(tmp_path / "ds", tmp_path / "raw.parquet")
@@ -49,7 +49,7 @@ def test_dedupe_finds_the_copies_synth_made(tmp_path: Path) -> None:
 
 
 def test_the_drawn_attributes_carry_the_rate(tmp_path: Path) -> None:
-    from prettymeter.synth import Face, draw, true_rate
+    from prettymeter.data.synth import Face, draw, true_rate
 
     rng = np.random.default_rng(0)
     base = dict(

@@ -50,9 +50,9 @@ def model(kind: str, demo_models: dict[str, Path], model_dirs: dict[str, Path]) 
 def table(model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The fixture photos through the real ingest → detect (the card's detector and crop size)
     → normalize stages."""
-    from prettymeter.detect import detect
-    from prettymeter.ingest import ingest
-    from prettymeter.normalize import normalize
+    from prettymeter.data.detect import detect
+    from prettymeter.data.ingest import ingest
+    from prettymeter.data.normalize import normalize
 
     card, _ = load_model_dir(model)
     root = tmp_path_factory.mktemp("parity")
@@ -70,8 +70,8 @@ def table(model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def labels(model: Path, table: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Each photo's label by path, through predict, evaluate and the Python API."""
-    from prettymeter.evaluate import evaluate
     from prettymeter.predict import predict
+    from prettymeter.training.evaluate import evaluate
 
     photos = [DATA / name for name in PHOTOS]
     out = tmp_path_factory.mktemp("eval") / "out"
@@ -169,7 +169,7 @@ def test_a_model_whose_card_says_otherwise_gets_another_input(model: Path, tmp_p
     original = InputSpec.from_card(card).array(photo, None)
     other = InputSpec.from_card(changed).array(photo, None)
     assert not np.allclose(original, other)
-    assert 0.0 <= other.min() and other.max() <= 1.0  # plain 0-1 pixels
+    assert other.min() >= 0.0 and other.max() <= 1.0  # plain 0-1 pixels
     # and a card the code cannot honour is refused at load with one line
     for field, value in (("detector", "retinaface"), ("resample", "magic")):
         broken = card.model_copy(deep=True)

@@ -11,14 +11,9 @@ from service_helpers import synthetic_photos
 
 from prettymeter.card import CARD_FILE
 from prettymeter.errors import PrettyMeterError
+from prettymeter.hardware import cpu_has_bf16
 from prettymeter.imaging import decode_image, preprocess
-from prettymeter.scoring import (
-    MAX_ENGINE_DRIFT,
-    Scorer,
-    cpu_has_bf16,
-    probe_batch,
-    resolve_engine,
-)
+from prettymeter.scoring import MAX_ENGINE_DRIFT, Scorer, probe_batch, resolve_engine
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

@@ -21,7 +21,7 @@ LEARNING = {"backbone": "resnet18", "epochs": 10, "lr": 2e-3}
 def fast_config(data: Path, out: Path, **overrides: object):  # type: ignore[no-untyped-def]
     """The test recipe: a tiny torchvision backbone, 64-px input, few epochs, one CPU thread
     (two threads on two shared cores make OpenMP spin and run ~20× slower)."""
-    from prettymeter.train import TrainConfig
+    from prettymeter.training.loop import TrainConfig
 
     settings: dict[str, object] = {
         "backbone": "mobilenet_v3_small",
@@ -46,11 +46,11 @@ def fast_config(data: Path, out: Path, **overrides: object):  # type: ignore[no-
 @pytest.fixture(scope="session")
 def synth_table(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """synth → ingest → dedupe → detect (none, 64 px) → normalize (m): the real stages."""
-    from prettymeter.dedupe import dedupe
-    from prettymeter.detect import detect
-    from prettymeter.ingest import ingest
-    from prettymeter.normalize import normalize
-    from prettymeter.synth import generate
+    from prettymeter.data.dedupe import dedupe
+    from prettymeter.data.detect import detect
+    from prettymeter.data.ingest import ingest
+    from prettymeter.data.normalize import normalize
+    from prettymeter.data.synth import generate
 
     root = tmp_path_factory.mktemp("train_data")
     generate(root / "photos", SYNTH_PHOTOS, seed=1, size=CROP)
@@ -64,7 +64,7 @@ def synth_table(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def trained_run(synth_table: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One finished k-fold run on the synthetic table, shared by the tests that read a run."""
-    from prettymeter.train import train
+    from prettymeter.training.loop import train
 
     return train(fast_config(synth_table, tmp_path_factory.mktemp("runs") / "run"))
 
@@ -72,7 +72,7 @@ def trained_run(synth_table: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.fixture(scope="session")
 def learning_run(synth_table: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A k-fold run with the learning recipe (ResNet-18), for the out-of-fold PC proof."""
-    from prettymeter.train import train
+    from prettymeter.training.loop import train
 
     out = tmp_path_factory.mktemp("runs") / "learning"
     return train(fast_config(synth_table, out, **LEARNING))
@@ -80,6 +80,6 @@ def learning_run(synth_table: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 @pytest.fixture(scope="session")
 def exported_model(trained_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from prettymeter.export import export
+    from prettymeter.training.export import export
 
     return export(trained_run, tmp_path_factory.mktemp("models") / "man")

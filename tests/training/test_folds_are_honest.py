@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from prettymeter.errors import PrettyMeterError
-from prettymeter.folds import (
+from prettymeter.training.folds import (
     TRAIN_ONLY,
     UNUSED,
     inner_split,
@@ -19,7 +19,7 @@ from prettymeter.folds import (
     official_split,
     straddling_groups,
 )
-from prettymeter.train import ROW_RECORDS
+from prettymeter.training.loop import ROW_RECORDS
 
 
 def test_a_group_never_sits_in_two_folds() -> None:

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import fast_config
 
-from prettymeter.metrics import error_by_range, regression_metrics, summarize_folds
+from prettymeter.training.metrics import error_by_range, regression_metrics, summarize_folds
 
 
 def test_pc_mae_and_rmse_match_hand_computed_values() -> None:
@@ -66,7 +66,7 @@ def test_a_label_on_a_bin_edge_falls_in_the_bin_it_opens() -> None:
 def test_the_loss_weighs_each_sample_by_its_weight() -> None:
     import torch
 
-    from prettymeter.train import TrainConfig, weighted_loss
+    from prettymeter.training.loop import TrainConfig, weighted_loss
 
     pred, target = torch.tensor([0.2, 0.9]), torch.tensor([0.4, 0.4])
     weight = torch.tensor([3.0, 1.0])
@@ -83,8 +83,8 @@ def test_rows_of_weight_zero_teach_the_model_nothing(synth_table: Path, tmp_path
     import torch
     from safetensors.torch import load_file
 
-    from prettymeter.model import build_model
-    from prettymeter.train import ROW_RECORDS, train
+    from prettymeter.training.loop import ROW_RECORDS, train
+    from prettymeter.training.model import build_model
 
     table = pq.read_table(synth_table)
     at = table.schema.get_field_index("weight")

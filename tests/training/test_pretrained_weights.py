@@ -20,9 +20,9 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from prettymeter import model as model_module
 from prettymeter.errors import PrettyMeterError
-from prettymeter.model import build_model_with_source
+from prettymeter.training import model as model_module
+from prettymeter.training.model import build_model_with_source
 
 BACKBONE = "mobilenet_v3_small"
 TORCHVISION_FILE = "mobilenet_v3_small-047dcff4.pth"  # torchvision's name: sha256 prefix inside
@@ -86,7 +86,7 @@ def test_a_run_from_the_cache_records_imagenet_and_its_file_and_starts_from_it(
     from conftest import fast_config
     from safetensors.torch import load_file
 
-    from prettymeter.train import train
+    from prettymeter.training.loop import train
 
     small = tmp_path / "small.parquet"
     pq.write_table(pq.read_table(synth_table).slice(0, 96), small)
@@ -135,7 +135,7 @@ def test_offline_overwrite_leaves_the_old_run_alone(
 ) -> None:
     from conftest import fast_config
 
-    from prettymeter.train import train
+    from prettymeter.training.loop import train
 
     table = tmp_path / "w.parquet"
     table.write_bytes(b"not read before the weights are at hand")

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from conftest import fast_config
 
-from prettymeter.train import ROW_RECORDS
+from prettymeter.training.loop import ROW_RECORDS
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +41,7 @@ def _epochs_done(run: Path, member: str) -> int:
 def test_a_run_killed_mid_epoch_resumes_to_the_same_folds_and_result(
     synth_table: Path, tmp_path: Path
 ) -> None:
-    from prettymeter.train import train
+    from prettymeter.training.loop import train
 
     run = tmp_path / "killed"
     cmd = [sys.executable, "-m", "prettymeter", "train", "--data", str(synth_table)]

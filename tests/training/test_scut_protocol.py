@@ -48,8 +48,8 @@ def _write_list(path: Path, names: list[str], score: dict[str, float]) -> None:
 
 def _scut_archive(root: Path, n: int = 160) -> tuple[Path, dict[str, dict]]:
     """SCUT-FBP5500_v2/ with drawn photos; returns it and, per image name, score/split/fold."""
-    from prettymeter.labels import parse_name
-    from prettymeter.synth import generate
+    from prettymeter.data.labels import parse_name
+    from prettymeter.data.synth import generate
 
     generate(root / "drawn", n, seed=7, size=48)
     ds = root / "SCUT-FBP5500_v2"
@@ -88,10 +88,10 @@ def _scut_archive(root: Path, n: int = 160) -> tuple[Path, dict[str, dict]]:
 @pytest.fixture(scope="module")
 def scut(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The archive through ingest → dedupe → detect → normalize, one table per gender."""
-    from prettymeter.dedupe import dedupe
-    from prettymeter.detect import detect
-    from prettymeter.ingest import ingest
-    from prettymeter.normalize import normalize
+    from prettymeter.data.dedupe import dedupe
+    from prettymeter.data.detect import detect
+    from prettymeter.data.ingest import ingest
+    from prettymeter.data.normalize import normalize
 
     root = tmp_path_factory.mktemp("scut")
     ds, facts = _scut_archive(root)
@@ -190,7 +190,7 @@ def test_official_folds_score_each_official_test_list_on_the_1_to_5_scale(
     assert f"{expected['cross_validation_3']['mae']:.4f}" in result.stdout
 
     # Reprinted by evaluate --run, and pooled with the other gender's run fold by fold.
-    from prettymeter.train import train
+    from prettymeter.training.loop import train
 
     one_epoch = {**TINY, "epochs": 1}
     other = train(fast_config(root / "m.parquet", tmp_path / "m", folds="official", **one_epoch))
@@ -212,7 +212,7 @@ def test_official_folds_score_each_official_test_list_on_the_1_to_5_scale(
 def test_the_60_40_split_trains_on_the_train_list_and_scores_the_test_list(
     scut: dict, tmp_path: Path
 ) -> None:
-    from prettymeter.train import ROW_RECORDS, train
+    from prettymeter.training.loop import ROW_RECORDS, train
 
     root, facts = scut["root"], scut["facts"]
     config = fast_config(root / "w.parquet", tmp_path / "split", split="official-60-40", **TINY)

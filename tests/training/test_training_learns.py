@@ -31,7 +31,7 @@ def test_training_on_synthetic_photos_reaches_out_of_fold_pc_0_8(learning_run: P
 
 
 def test_shuffled_labels_give_low_out_of_fold_pc(synth_table: Path, tmp_path: Path) -> None:
-    from prettymeter.train import train
+    from prettymeter.training.loop import train
 
     table = pq.read_table(synth_table)
     labels = table.column("label").to_numpy()

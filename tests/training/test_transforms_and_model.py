@@ -11,8 +11,8 @@ import torch
 
 from prettymeter import imaging
 from prettymeter.errors import PrettyMeterError
-from prettymeter.model import build_model, build_model_with_source
-from prettymeter.train import TrainConfig, augment_batch, decode_crops, normalize_batch
+from prettymeter.training.loop import TrainConfig, augment_batch, decode_crops, normalize_batch
+from prettymeter.training.model import build_model, build_model_with_source
 
 
 def _crops(table: Path, count: int = 8) -> list[bytes]:

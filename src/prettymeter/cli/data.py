@@ -19,7 +19,7 @@ def synth(
 ) -> None:
     """Generate synthetic rated photos named in the dataset format (for demos and tests)."""
     from prettymeter.console import summary
-    from prettymeter.synth import generate
+    from prettymeter.data.synth import generate
 
     summary("synth", generate(out, n, seed, size=size, overwrite=overwrite))
 
@@ -39,7 +39,7 @@ def ingest(
 ) -> None:
     """Read a folder of rated photos into a table; list every rejected file with its reason."""
     from prettymeter.console import summary
-    from prettymeter.ingest import ingest as run
+    from prettymeter.data.ingest import ingest as run
 
     summary("ingest", run(ds, dst, strict=strict, fmt=fmt, overwrite=overwrite))
 
@@ -71,7 +71,7 @@ def dedupe(
 ) -> None:
     """Find exact and near duplicate photos, group them and merge their ratings."""
     from prettymeter.console import summary
-    from prettymeter.dedupe import dedupe as run
+    from prettymeter.data.dedupe import dedupe as run
     from prettymeter.errors import PrettyMeterError
 
     if delete:
@@ -116,7 +116,7 @@ def normalize(
 ) -> None:
     """Keep one gender's usable rows; add normalized labels (0-1) and LDS sample weights."""
     from prettymeter.console import summary
-    from prettymeter.normalize import normalize as run
+    from prettymeter.data.normalize import normalize as run
 
     summary(
         "normalize",

@@ -30,7 +30,7 @@ def detect(
     Killed half way, the same command continues from what was written (DST.partial/).
     """
     from prettymeter import console
-    from prettymeter.detect import detect as run_detect
+    from prettymeter.data.detect import detect as run_detect
 
     result = run_detect(
         src, dst, detector=detector, crop_size=crop_size, threads=threads, overwrite=overwrite
@@ -64,7 +64,7 @@ def export_detector(
 ) -> None:
     """Export MTCNN's nets from facenet-pytorch's packaged weights to ONNX (needs [train])."""
     from prettymeter import console
-    from prettymeter.faces.export import export_nets
+    from prettymeter.training.detector_export import export_nets
 
     paths = export_nets(out, overwrite=overwrite)
     console.summary(

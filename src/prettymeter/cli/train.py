@@ -66,8 +66,8 @@ def train(
     overwrite: bool = typer.Option(False, help="replace an existing run directory"),
 ) -> None:
     """Train k fold models with honest out-of-fold metrics, then the shipped model."""
-    from prettymeter.train import TrainConfig
-    from prettymeter.train import train as run_training
+    from prettymeter.training.loop import TrainConfig
+    from prettymeter.training.loop import train as run_training
 
     if loss not in ("mse", "l1", "huber"):
         raise PrettyMeterError(f"unknown --loss {loss!r}; choose mse, l1 or huber")
@@ -129,7 +129,7 @@ def export(
     overwrite: bool = typer.Option(False, help="replace an existing model directory"),
 ) -> None:
     """Write model.onnx (one graph, dynamic batch) and card.json for the service."""
-    from prettymeter.export import export as run_export
+    from prettymeter.training.export import export as run_export
 
     run_export(run, out, name=name, demo=demo, notes=notes, overwrite=overwrite)
 
@@ -153,7 +153,12 @@ def evaluate(
     if runs:
         if model is not None or data is not None:
             raise PrettyMeterError("give either --run RUN_DIR or --model and --data, not both")
-        from prettymeter.protocol import REPORT_FILE, print_report, run_report, write_report
+        from prettymeter.training.protocol import (
+            REPORT_FILE,
+            print_report,
+            run_report,
+            write_report,
+        )
 
         report = run_report(runs)
         print_report(report)
@@ -163,7 +168,7 @@ def evaluate(
         return
     if model is None or data is None:
         raise PrettyMeterError("give --model MODEL_DIR and --data TABLE (or --run RUN_DIR)")
-    from prettymeter.evaluate import evaluate as run_evaluate
+    from prettymeter.training.evaluate import evaluate as run_evaluate
 
     run_evaluate(model, data, out, engine=engine, batch_size=batch_size, overwrite=overwrite)
 

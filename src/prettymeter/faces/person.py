@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from PIL import Image
-
-if TYPE_CHECKING:
-    from prettymeter.faces.mtcnn import FaceDetector
 
 Box = tuple[float, float, float, float]
 
@@ -78,7 +75,13 @@ def main_faces(faces: list[Face]) -> list[Face]:
     return sorted(main, key=lambda f: f.diagonal, reverse=True)
 
 
-def find_person(image: Image.Image, detector: FaceDetector | None) -> PersonResult:
+class Detector(Protocol):
+    """What the person rule needs of a face detector (faces.mtcnn.FaceDetector is one)."""
+
+    def detect(self, image: Image.Image) -> list[Face]: ...
+
+
+def find_person(image: Image.Image, detector: Detector | None) -> PersonResult:
     """Faces → main faces → person box, or the reason the photo is filtered.
 
     `detector=None` (`--detector none`): the whole image is the person box and nothing is

@@ -56,7 +56,7 @@ def with_fields(schema: pa.Schema, fields: Sequence[pa.Field]) -> pa.Schema:
 
 
 def carried_schema(schema: pa.Schema) -> pa.Schema:
-    """The schema a stage writes on: upstream stages' metadata kept (e.g. `prettymeter.detect`,
+    """The schema a stage writes on: upstream stages' metadata kept (e.g. `prettymeter.data.detect`,
     which training reads), the previous stage's own `prettymeter` entry dropped (each stage
     writes its own under that key in the file metadata)."""
     metadata = {k: v for k, v in (schema.metadata or {}).items() if k != METADATA_KEY}
@@ -192,7 +192,7 @@ def read_metadata(path: Path) -> dict[str, Any]:
 
 def detect_settings(parquet: pq.ParquetFile) -> dict[str, Any]:
     """What the detect stage recorded about a table's crops (detector, crop_size), carried
-    downstream in the schema metadata under `prettymeter.detect`; {} when absent."""
+    downstream in the schema metadata under `prettymeter.data.detect`; {} when absent."""
     for source in (parquet.schema_arrow.metadata, parquet.metadata.metadata):
         raw = (source or {}).get(b"prettymeter.detect")
         if raw:

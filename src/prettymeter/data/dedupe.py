@@ -12,11 +12,9 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from PIL import Image
 
-from prettymeter.errors import PrettyMeterError
-from prettymeter.io import atomic_path, ensure_new_output
-from prettymeter.tables import (
+from prettymeter.data.photo import perceptual_hash_bytes
+from prettymeter.data.tables import (
     DEDUPE_FIELDS,
     BatchWriter,
     carried_schema,
@@ -27,40 +25,12 @@ from prettymeter.tables import (
     track_batches,
     with_fields,
 )
+from prettymeter.errors import PrettyMeterError
+from prettymeter.io import atomic_path, ensure_new_output
 
 MERGE_MODES = ("all", "exact")
 DEFAULT_THRESHOLD = 6
 PAIR_BLOCK = 4_000_000  # hash pairs compared per numpy block: bounds memory at ~32 MB
-
-
-HASH_SIDE = 8  # 8×8 low DCT frequencies = 64 bits
-_DCT_SIDE = 32
-# Rows 0..7 of the unnormalized DCT-II matrix (scipy.fftpack.dct's default), 32 samples.
-_DCT = 2.0 * np.cos(
-    np.pi
-    * np.arange(HASH_SIDE)[:, None]
-    * (2 * np.arange(_DCT_SIDE)[None, :] + 1)
-    / (2 * _DCT_SIDE)
-)
-
-
-def perceptual_hash(image: Image.Image) -> str:
-    """64-bit pHash of a decoded image as 16 hex digits: the same bits as imagehash.phash
-    (grey, 32×32 Lanczos, 2-D DCT, 8×8 low frequencies above their median), without its
-    scipy import (a second per process)."""
-    grey = image.convert("L").resize((_DCT_SIDE, _DCT_SIDE), Image.Resampling.LANCZOS)
-    pixels = np.asarray(grey, dtype=np.float64)
-    low = _DCT @ pixels @ _DCT.T
-    bits = (low > np.median(low)).ravel()
-    value = int.from_bytes(np.packbits(bits).tobytes(), "big")
-    return f"{value:016x}"
-
-
-def perceptual_hash_bytes(data: bytes) -> str:
-    """pHash of encoded photo bytes, decoded the way ingest does (JPEG draft mode)."""
-    from prettymeter.ingest import inspect_image
-
-    return inspect_image(data).phash
 
 
 class UnionFind:

@@ -6,7 +6,6 @@ import csv
 import hashlib
 import io
 import json
-import os
 import sys
 import time
 from collections import Counter
@@ -15,15 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from prettymeter.data.labels import LabelError, parse_name
+from prettymeter.data.photo import inspect_image, walk_files
+from prettymeter.data.tables import INGEST_SCHEMA, BatchWriter
 from prettymeter.errors import ImageError, PrettyMeterError
-from prettymeter.imaging import open_image
 from prettymeter.io import atomic_path, ensure_new_output
-from prettymeter.labels import LabelError, parse_name
-from prettymeter.tables import INGEST_SCHEMA, BatchWriter
 
 FORMATS = ("filenames", "scut-fbp5500")
 SHOWN_REJECTS = 100  # listed on stderr; every one is in the rejects CSV
-EXIF_ORIENTATION = 0x0112
 SCUT_VOICES = 60
 # The table's schema carries this key through dedupe, detect and normalize (each stage keeps the
 # upstream stages' keys): training and its reports read the dataset's own rate scale from it.
@@ -44,66 +42,9 @@ SCUT_PREFIXES = {
 }
 
 
-@dataclass(frozen=True)
-class ImageFacts:
-    """What ingest learns by decoding a photo."""
-
-    width: int
-    height: int
-    format: str
-    phash: str
-
-
 def rejects_path(dst: Path) -> Path:
     """The sidecar that lists every rejected file: `raw.parquet` → `raw.rejects.csv`."""
     return dst.with_suffix(".rejects.csv")
-
-
-def inspect_image(data: bytes) -> ImageFacts:
-    """Decode a photo fully (a damaged file fails here, not in a later stage) and hash it.
-
-    JPEGs are decoded with Pillow's draft mode (DCT scaling): every byte is still entropy-decoded,
-    so truncation is caught, at a fraction of the cost of a full-size decode.
-    """
-    from prettymeter.dedupe import perceptual_hash
-
-    image = open_image(data)
-    width, height = image.size
-    fmt = str(image.format)
-    try:
-        orientation = image.getexif().get(EXIF_ORIENTATION, 1)
-    except Exception:  # a broken EXIF block is not our business; the pixels are
-        orientation = 1
-    if orientation in (5, 6, 7, 8):  # stored rotated: report the size the photo is seen at
-        width, height = height, width
-    try:
-        if fmt == "JPEG":
-            image.draft("L", (64, 64))
-        image.load()
-    except Exception as exc:
-        raise ImageError(
-            "not_an_image", "the image is damaged or truncated and cannot be decoded"
-        ) from exc
-    return ImageFacts(width, height, fmt, perceptual_hash(image))
-
-
-def _walk(ds: Path) -> tuple[list[str], list[tuple[str, str]]]:
-    """Every file under `ds` (relative posix paths, sorted) and the hidden folders skipped."""
-    files: list[str] = []
-    skipped: list[tuple[str, str]] = []
-    for root, dirs, names in os.walk(ds):
-        rel_root = Path(root).relative_to(ds)
-        for hidden in sorted(d for d in dirs if d.startswith(".")):
-            skipped.append(((rel_root / hidden).as_posix() + "/", "hidden folder, not searched"))
-        for linked in sorted(d for d in dirs if not d.startswith(".")):
-            if os.path.islink(os.path.join(root, linked)):  # os.walk does not follow it (loops)
-                skipped.append(
-                    ((rel_root / linked).as_posix() + "/", "symlinked folder, not followed")
-                )
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        files.extend((rel_root / name).as_posix() for name in names)
-    files.sort()
-    return files, skipped
 
 
 @dataclass
@@ -113,7 +54,7 @@ class _Candidate:
 
 
 def _filename_candidates(ds: Path, rejects: list[tuple[str, str]]) -> list[_Candidate]:
-    files, skipped = _walk(ds)
+    files, skipped = walk_files(ds)
     rejects.extend(skipped)
     candidates = []
     for rel in files:

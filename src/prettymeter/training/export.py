@@ -116,7 +116,13 @@ def export(
     overwrite: bool = False,
 ) -> Path:
     """Write out/model.onnx and out/card.json from a finished run; returns `out`."""
-    from prettymeter.train import CONFIG_FILE, DATASET_FILE, METRICS_FILE, RUN_FILE, load_member
+    from prettymeter.training.loop import (
+        CONFIG_FILE,
+        DATASET_FILE,
+        METRICS_FILE,
+        RUN_FILE,
+        load_member,
+    )
 
     run, out = Path(run), Path(out)
     for needed in (CONFIG_FILE, DATASET_FILE, RUN_FILE, METRICS_FILE):

@@ -17,7 +17,7 @@ import numpy as np
 
 from prettymeter.console import out
 from prettymeter.errors import PrettyMeterError
-from prettymeter.metrics import pearson
+from prettymeter.training.metrics import pearson
 
 # ComboLoss (Xu & Xiang 2020, arXiv:2010.10721), SEResNeXt50, one model for both genders; the
 # figures of github.com/lucasxlu/ComboLoss (README): 5-fold cross-validation per fold and

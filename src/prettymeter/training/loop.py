@@ -25,6 +25,7 @@ import numpy as np
 from prettymeter import imaging
 from prettymeter.console import console, progress_bar, summary
 from prettymeter.errors import PrettyMeterError
+from prettymeter.hardware import cpu_has_bf16
 from prettymeter.io import atomic_path, atomic_write_text, remove_stale_temporaries_in
 
 if TYPE_CHECKING:
@@ -241,7 +242,7 @@ def table_metadata(parquet: Any) -> dict[str, Any]:
 
 def ingest_metadata(parquet: Any) -> dict[str, Any] | None:
     """What ingest recorded for later stages (format, rate scale); it survives every stage."""
-    from prettymeter.ingest import METADATA_KEY
+    from prettymeter.data.ingest import METADATA_KEY
 
     raw = (parquet.schema_arrow.metadata or {}).get(METADATA_KEY)
     try:
@@ -328,26 +329,6 @@ def sample_loss(pred: torch.Tensor, target: torch.Tensor, kind: str, delta: floa
 
 
 # -- devices, precision, distributed ----------------------------------------------------------
-
-
-def cpu_flags() -> set[str]:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
-def cpu_has_amx() -> bool:
-    return "amx_bf16" in cpu_flags()
-
-
-def cpu_has_bf16() -> bool:
-    """Native bf16 matrix instructions (AVX512-BF16 or AMX): bf16 autocast pays off there."""
-    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
@@ -608,7 +589,7 @@ class MemberRows:
     @classmethod
     def plan(cls, c: TrainConfig, table: TrainingTable, folds: np.ndarray, fold: int) -> MemberRows:
         """Fold `fold` is scored; the inner part is carved from the other folds' rows."""
-        from prettymeter.folds import UNUSED, inner_split
+        from prettymeter.training.folds import UNUSED, inner_split
 
         outer = np.flatnonzero(folds == fold)
         fit = np.flatnonzero((folds != fold) & (folds != UNUSED))
@@ -653,7 +634,7 @@ def fit_member(s: Session, member: str, rows: MemberRows, epochs: int) -> dict[s
     import torch
     from torch.nn.parallel import DistributedDataParallel
 
-    from prettymeter.model import build_model
+    from prettymeter.training.model import build_model
 
     c, d = s.config, s.dist
     n = len(s.table.labels)
@@ -779,7 +760,7 @@ def fit_member(s: Session, member: str, rows: MemberRows, epochs: int) -> dict[s
         }
         improved = True  # with no inner part the last epoch is kept
         if len(rows.inner):
-            from prettymeter.metrics import regression_metrics
+            from prettymeter.training.metrics import regression_metrics
 
             pred_val = _predict(model, s, rows.inner, record=(folder, "inner"))
             y_val = labels[rows.inner]
@@ -891,7 +872,7 @@ def _rank_digests(model: nn.Module, d: Dist) -> list[str]:
 
 
 def _redraw_curves(run: Path) -> None:
-    from prettymeter.plots import learning_curves
+    from prettymeter.data.plots import learning_curves
 
     rows = [
         json.loads(line)
@@ -935,9 +916,9 @@ def train(config: TrainConfig) -> Path:
     """Run (or resume) k-fold training and the final model; returns the run directory."""
     import torch
 
-    from prettymeter.folds import FOLDS_FILE, UNUSED, straddling_groups, write_folds
-    from prettymeter.metrics import error_by_range, regression_metrics, summarize_folds
-    from prettymeter.model import build_model_with_source
+    from prettymeter.training.folds import FOLDS_FILE, UNUSED, straddling_groups, write_folds
+    from prettymeter.training.metrics import error_by_range, regression_metrics, summarize_folds
+    from prettymeter.training.model import build_model_with_source
 
     started = time.perf_counter()
     d = setup_distributed(config.device)
@@ -956,7 +937,7 @@ def train(config: TrainConfig) -> Path:
         # Initial weights first (download, or one line saying which file to put where): an
         # offline user learns it before any crop is decoded and before the run folder is made.
         # One process per machine downloads; the others then find the file in the cache.
-        from prettymeter.model import fetch_initial_weights
+        from prettymeter.training.model import fetch_initial_weights
 
         if d.local_rank != 0:
             _barrier(d)
@@ -1066,7 +1047,7 @@ def train(config: TrainConfig) -> Path:
         members = ["refit/best.safetensors"]
 
     if d.master:
-        from prettymeter.plots import error_by_range_plot, oof_scatter
+        from prettymeter.data.plots import error_by_range_plot, oof_scatter
 
         ranges = error_by_range(oof[scored], table.labels[scored])
         metrics: dict[str, Any] = {
@@ -1147,7 +1128,12 @@ def train(config: TrainConfig) -> Path:
             },
         )
         if c.folds == "official" or c.split:
-            from prettymeter.protocol import REPORT_FILE, print_report, run_report, write_report
+            from prettymeter.training.protocol import (
+                REPORT_FILE,
+                print_report,
+                run_report,
+                write_report,
+            )
 
             report = run_report([run])
             write_report(report, run / REPORT_FILE)
@@ -1158,7 +1144,13 @@ def train(config: TrainConfig) -> Path:
 
 def _outer_folds(c: TrainConfig, table: TrainingTable, run: Path) -> np.ndarray:
     """Which fold scores each row: read back on resume, the dataset's own, or made here."""
-    from prettymeter.folds import FOLDS_FILE, make_folds, official_folds, official_split, read_folds
+    from prettymeter.training.folds import (
+        FOLDS_FILE,
+        make_folds,
+        official_folds,
+        official_split,
+        read_folds,
+    )
 
     if c.resume and (run / FOLDS_FILE).is_file():
         return read_folds(run / FOLDS_FILE, table.paths)
@@ -1188,7 +1180,7 @@ def _fold_name(c: TrainConfig, fold: int) -> str:
 def _rate_scale(table: TrainingTable) -> dict[str, Any]:
     """The dataset's own rate scale (ingest records it; older SCUT tables are known by their
     official columns): reports map rates 0-10 linearly back onto it."""
-    from prettymeter.ingest import RATE_SCALES
+    from prettymeter.data.ingest import RATE_SCALES
 
     if table.source and isinstance(table.source.get("rate_scale"), dict):
         return dict(table.source["rate_scale"])
@@ -1202,7 +1194,7 @@ def _pm(stat: dict[str, float]) -> str:
 
 def load_member(run: Path, member_file: str, backbone: str) -> nn.Module:
     """One trained model of a run, in eval mode on the CPU."""
-    from prettymeter.model import build_model
+    from prettymeter.training.model import build_model
 
     model = build_model(backbone, None)
     load_weights(model, Path(run) / member_file)

@@ -51,11 +51,11 @@ def evaluate(
     Writes metrics.json, predictions.csv, error_by_range.png and scatter.png to `out`
     (default: beside the table); returns the metrics.
     """
+    from prettymeter.data.plots import error_by_range_plot, oof_scatter
+    from prettymeter.data.tables import detect_settings, open_table
     from prettymeter.inference import InputSpec
-    from prettymeter.metrics import error_by_range, regression_metrics
-    from prettymeter.plots import error_by_range_plot, oof_scatter
     from prettymeter.scoring import Scorer
-    from prettymeter.tables import detect_settings, open_table
+    from prettymeter.training.metrics import error_by_range, regression_metrics
 
     data = Path(data)
     out = Path(out) if out is not None else default_out(model, data)

@@ -1,0 +1,121 @@
+"""The house by layer: imports only point down, no cycles, torch only behind the [train] extra.
+
+The graph is read from the source (every import statement, also those inside functions, which
+is where the lazy imports live), so a lazy `import torch` in the service fails here too.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "prettymeter"
+TORCH = {"torch", "torchvision", "facenet_pytorch", "safetensors", "onnxscript"}
+MAX_LINES = 420
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path) -> set[str]:
+    """Every module name an import statement in the file names (absolute imports only)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            # `from prettymeter.data import tables` names the module prettymeter.data.tables
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+@pytest.fixture(scope="module")
+def graph() -> dict[str, set[str]]:
+    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    edges: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        named = imports_of(path)
+        edges[name] = {m for m in named if m in modules and m != name} | {
+            m.split(".")[0] for m in named if not m.startswith("prettymeter")
+        }
+    return edges
+
+
+def layer(module: str) -> str:
+    parts = module.split(".")
+    if len(parts) > 1 and parts[1] in ("data", "training", "serve", "cli"):
+        return parts[1]
+    if parts[-1] == "demo":
+        return "demo"
+    if parts[-1] == "__main__":
+        return "cli"
+    return "core"
+
+
+def test_the_folder_tree_shows_the_layers() -> None:
+    for package in ("data", "training", "serve", "cli", "faces"):
+        assert (PACKAGE / package / "__init__.py").is_file(), package
+
+
+def test_the_core_data_and_serve_never_import_training_or_torch(graph: dict) -> None:
+    for module, imported in graph.items():
+        if layer(module) in ("core", "data", "serve"):
+            training = {m for m in imported if m.startswith("prettymeter.training")}
+            assert not training, f"{module} imports {sorted(training)}"
+            assert not imported & TORCH, f"{module} imports {sorted(imported & TORCH)}"
+
+
+def test_imports_only_point_down(graph: dict) -> None:
+    allowed = {
+        "core": {"core", "data"},  # inference, batch and predict read photos and tables
+        "data": {"core", "data"},
+        "training": {"core", "data", "training"},
+        "serve": {"core", "serve"},
+        "demo": {"core", "data", "training", "demo"},
+        "cli": {"core", "data", "training", "serve", "demo", "cli"},
+    }
+    for module, imported in graph.items():
+        for target in (m for m in imported if m.startswith("prettymeter.")):
+            assert layer(target) in allowed[layer(module)], f"{module} → {target}"
+    # and the torch-free core below data never reaches up into it
+    low = ("prettymeter.errors", "prettymeter.console", "prettymeter.io", "prettymeter.imaging")
+    for module in low:
+        assert not {m for m in graph[module] if layer(m) != "core"}, module
+
+
+def test_there_are_no_import_cycles(graph: dict) -> None:
+    package_inits = {m for m in graph if (PACKAGE.parent / m.replace(".", "/")).is_dir()}
+    edges = {
+        m: {t for t in targets if t in graph and t not in package_inits}
+        for m, targets in graph.items()
+        if m not in package_inits
+    }
+    state: dict[str, int] = {}
+
+    def visit(module: str, trail: list[str]) -> None:
+        state[module] = 1
+        for target in sorted(edges[module]):
+            if state.get(target) == 1:
+                cycle = [*trail[trail.index(target) :], target] if target in trail else [target]
+                pytest.fail("import cycle: " + " → ".join([*cycle]))
+            if target not in state:
+                visit(target, [*trail, target])
+        state[module] = 2
+
+    for module in sorted(edges):
+        if module not in state:
+            visit(module, [module])
+
+
+def test_no_module_is_over_the_size_a_reader_takes_in_at_once() -> None:
+    long = {
+        str(p.relative_to(PACKAGE)): n
+        for p in PACKAGE.rglob("*.py")
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert not long, f"modules over {MAX_LINES} lines: {long}"
