@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import CLI
 
-from prettymeter import batch
-from prettymeter.batch import partial_dir, rate_collection, read_results
+from prettymeter.batch import partial_dir, parts, rate_collection, read_results
 from prettymeter.inference import Rater
 
 
@@ -69,18 +68,18 @@ def test_a_run_interrupted_while_it_writes_the_table_is_finished_by_the_same_com
     reference = tmp_path / "reference.csv"
     rate_collection(photo_folder / "woman", reference, rater=rater, part_rows=2)
     out = tmp_path / "ratings.csv"
-    real_replace = batch.os.replace
-    at = out if interrupted == "into place" else batch._trash(partial_dir(out))
+    real_replace = parts.os.replace
+    at = out if interrupted == "into place" else parts.trash_dir(partial_dir(out))
 
     def replace_then_die(src: object, dst: object) -> None:
         if Path(str(dst)) == at:
             raise KeyboardInterrupt  # the process dies right here, as under kill -9
         real_replace(src, dst)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(batch.os, "replace", replace_then_die)
+    monkeypatch.setattr(parts.os, "replace", replace_then_die)
     with pytest.raises(KeyboardInterrupt):
         rate_collection(photo_folder / "woman", out, rater=rater, part_rows=2)
-    monkeypatch.setattr(batch.os, "replace", real_replace)
+    monkeypatch.setattr(parts.os, "replace", real_replace)
     assert out.exists() == (interrupted == "removing the parts")
     assert partial_dir(out).is_dir()
 

@@ -1,0 +1,101 @@
+"""The table `rate` writes: a row per photo, Parquet or CSV (boxes as JSON text), read back."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from prettymeter.batch.sources import Item
+from prettymeter.errors import PrettyMeterError
+from prettymeter.inference import Rating
+
+OUTPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
+BOX_COLUMNS = ("box", "region")
+
+RESULT_SCHEMA = pa.schema(
+    [
+        pa.field("position", pa.int64()),
+        pa.field("path", pa.string()),
+        pa.field("score", pa.float64()),
+        pa.field("rate", pa.float64()),
+        pa.field("percentile", pa.float64()),
+        pa.field("uncertainty", pa.float64()),
+        pa.field("box", pa.list_(pa.float64())),
+        pa.field("region", pa.list_(pa.float64())),
+        pa.field("width", pa.int64()),
+        pa.field("height", pa.int64()),
+        pa.field("error", pa.string()),
+        pa.field("message", pa.string()),
+    ]
+)
+
+
+def output_format(out: Path) -> str:
+    fmt = OUTPUT_FORMATS.get(out.suffix.lower())
+    if fmt is None:
+        raise PrettyMeterError(
+            f"--out {out}: the extension says the format; end it in .parquet or .csv"
+        )
+    return fmt
+
+
+def _box(box: Sequence[float] | None) -> list[float] | None:
+    return [float(v) for v in box] if box is not None else None
+
+
+def results_table(chunk: list[Item], ratings: list[Rating]) -> pa.Table:
+    """One finished part: the chunk's photos and their ratings as RESULT_SCHEMA rows."""
+    columns: dict[str, list[Any]] = {
+        "position": [item.position for item in chunk],
+        "path": [item.path for item in chunk],
+        "score": [r.score for r in ratings],
+        "rate": [r.rate for r in ratings],
+        "percentile": [r.percentile for r in ratings],
+        "uncertainty": [r.uncertainty for r in ratings],
+        # the box the score was given for, as the v1 API answers
+        "box": [_box(r.box) if r.score is not None else None for r in ratings],
+        "region": [_box(r.region) for r in ratings],
+        "width": [r.image_size[0] if r.image_size else None for r in ratings],
+        "height": [r.image_size[1] if r.image_size else None for r in ratings],
+        "error": [r.error for r in ratings],
+        "message": [r.message for r in ratings],
+    }
+    return pa.Table.from_arrays(
+        [pa.array(columns[f.name], type=f.type) for f in RESULT_SCHEMA], schema=RESULT_SCHEMA
+    )
+
+
+def csv_schema() -> pa.Schema:
+    return pa.schema(
+        [pa.field(f.name, pa.string()) if pa.types.is_list(f.type) else f for f in RESULT_SCHEMA]
+    )
+
+
+def _map_boxes(table: pa.Table, convert: Any, type_: pa.DataType) -> pa.Table:
+    for name in BOX_COLUMNS:
+        values = [convert(v) for v in table.column(name).to_pylist()]
+        table = table.set_column(table.schema.get_field_index(name), name, pa.array(values, type_))
+    return table
+
+
+def csv_table(table: pa.Table) -> pa.Table:
+    """CSV has no lists: a box is written as JSON text, `[x0, y0, x1, y1]`."""
+    return _map_boxes(table, lambda v: json.dumps(v) if v is not None else None, pa.string())
+
+
+def read_results(path: Path) -> pa.Table:
+    """A `rate` output (Parquet or CSV) as an Arrow table with RESULT_SCHEMA's types."""
+    path = Path(path)
+    if output_format(path) == "parquet":
+        return pq.read_table(path, schema=RESULT_SCHEMA)
+    from pyarrow import csv
+
+    options = csv.ConvertOptions(column_types=csv_schema(), strings_can_be_null=True)
+    table = csv.read_csv(path, convert_options=options)
+    table = _map_boxes(table, lambda v: json.loads(v) if v else None, pa.list_(pa.float64()))
+    return table.select(RESULT_SCHEMA.names).cast(RESULT_SCHEMA)
