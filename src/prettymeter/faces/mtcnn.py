@@ -3,8 +3,9 @@
 The three nets are facenet-pytorch 2.5.3's packaged weights exported to ONNX
 (`pretty-meter export-detector`); the steps between them follow facenet-pytorch's
 `detect_face` so the boxes match it, but every resize is an exact "area" resample computed
-from one summed-area table of the photo (the pyramid and every candidate crop in one gather),
-and non-maximum suppression works on whole IoU matrices instead of per-box Python loops.
+from one summed-area table of the photo (the pyramid and every candidate crop in one gather:
+`faces.area`), and the box steps and non-maximum suppression work on whole arrays instead of
+per-box Python loops (`faces.boxes`). This module holds the nets' sessions and the cascade.
 
 What the product needs sets how much of the pyramid runs (docs/data-detect.md, "Detection
 sized to the product's rule"): the photo is searched coarse first, on a small working copy,
@@ -23,6 +24,8 @@ import numpy as np
 from PIL import Image
 
 from prettymeter.errors import PrettyMeterError
+from prettymeter.faces.area import area_resize, crop_boxes, has_pixels, summed_area_table
+from prettymeter.faces.boxes import boxes_from_pnet, nms, regress, square
 from prettymeter.faces.person import MAIN_FACE_DIAGONAL_RATIO, MIN_FACE_FRACTION, Face
 
 NETS_DIR = Path(__file__).resolve().parent
@@ -53,7 +56,6 @@ WINDOW_PER_DIAGONAL = 0.75
 # they show. The summed-area table, the level resamples and the crops then cost what they cost
 # on a small photo.
 WORKING_FACE_PX = 48
-NMS_MATRIX_LIMIT = 2048  # above this many boxes NMS goes box by box to bound memory
 
 
 def auto_min_face_size(width: int, height: int) -> float:
@@ -186,7 +188,7 @@ class FaceDetector:
         if self.coarse_first:
             floor = max(min_face, COARSE_FACE_FRACTION * min(width, height))
         first = self._first_level(scales, floor)
-        work = _Working(image, self._step(PNET_WINDOW / scales[first]))
+        work = _Working.of(image, self._step(PNET_WINDOW / scales[first]))
         faces, candidates = self._pass(work, scales, first, len(scales), None, passes)
         if first > 0:
             largest = max((f.diagonal for f in faces), default=0.0)
@@ -200,7 +202,7 @@ class FaceDetector:
                     faces, _ = self._pass(work, scales, finer, first, candidates, passes)
                 else:
                     # a finer copy: every level again on it, as the reference would see them
-                    finer_work = _Working(image, step)
+                    finer_work = _Working.of(image, step)
                     faces, _ = self._pass(finer_work, scales, finer, len(scales), None, passes)
         return DetectionTrace(faces=faces, passes=passes)
 
@@ -230,12 +232,12 @@ class FaceDetector:
         trace = PassTrace(working_size=work.size, smallest_face=PNET_WINDOW / scales[start])
         passes.append(trace)
         level_scales = [s * step for s in scales[start:stop]]
-        found = self._pnet_levels(work.table, work.height, work.width, level_scales, trace)
+        found = self._pnet_levels(work, level_scales, trace)
         found[:, :4] *= step
         candidates = found if earlier is None else np.concatenate([earlier, found])
         working = candidates.copy()
         working[:, :4] /= step
-        boxes, points = self._refine(work.table, work.height, work.width, working, trace, work.memo)
+        boxes, points = self._refine(work, working, trace)
         boxes[:, :4] *= step
         points *= step
         trace.faces = len(boxes)
@@ -261,18 +263,11 @@ class FaceDetector:
         if min_face is None:
             min_face = self.min_face_for(width, height)
         scales = pyramid_scales(min(height, width), min_face, self.factor)
-        table = summed_area_table(pixels)
-        candidates = self._pnet_levels(table, height, width, scales)
-        return self._refine(table, height, width, candidates, None, None)
+        work = _Working.of_pixels(pixels)
+        return self._refine(work, self._pnet_levels(work, scales, None), None)
 
     def _refine(
-        self,
-        table: np.ndarray,
-        height: int,
-        width: int,
-        candidates: np.ndarray,
-        trace: PassTrace | None,
-        memo: Memo | None,
+        self, work: _Working, candidates: np.ndarray, trace: PassTrace | None
     ) -> tuple[np.ndarray, np.ndarray]:
         """P-Net's candidates of every level → final boxes (N, 5) and landmarks (N, 5, 2)."""
         empty = np.zeros((0, 5)), np.zeros((0, 5, 2))
@@ -281,28 +276,23 @@ class FaceDetector:
         boxes = self._stage_one(candidates)
         if trace is not None:
             trace.candidates = len(boxes)
-        boxes = self._stage_two(table, boxes, height, width, memo, trace)
+        boxes = self._stage_two(work, boxes, trace)
         if trace is not None:
             trace.refined = len(boxes)
         if len(boxes) == 0:
             return empty
-        return self._stage_three(table, boxes, height, width, memo, trace)
+        return self._stage_three(work, boxes, trace)
 
     def _pnet_levels(
-        self,
-        table: np.ndarray,
-        height: int,
-        width: int,
-        scales: list[float],
-        trace: PassTrace | None = None,
+        self, work: _Working, scales: list[float], trace: PassTrace | None
     ) -> np.ndarray:
         """P-Net on each pyramid level: its boxes (N, 9: box, score, regression), NMS per level."""
         candidates = [np.zeros((0, 9))]
         for scale in scales:
-            out_h, out_w = int(height * scale + 1), int(width * scale + 1)
+            out_h, out_w = int(work.height * scale + 1), int(work.width * scale + 1)
             if trace is not None:
                 trace.levels.append((out_h, out_w))
-            level = area_resize(table, height, width, out_h, out_w)
+            level = area_resize(work.table, work.height, work.width, out_h, out_w)
             reg, prob = self._pnet.run(None, {"input": level[None]})
             found = boxes_from_pnet(reg[0], prob[0, 1], scale, self.thresholds[0])
             if len(found):
@@ -326,19 +316,13 @@ class FaceDetector:
         )
         return square(calibrated)
 
+    @staticmethod
     def _run_on_crops(
-        self,
-        net: Any,
-        table: np.ndarray,
-        boxes: np.ndarray,
-        height: int,
-        width: int,
-        size: int,
-        memo: Memo | None,
-        trace: PassTrace | None,
+        net: Any, work: _Working, boxes: np.ndarray, size: int, trace: PassTrace | None
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """`net` on size × size crops of the boxes that hold pixels: those boxes and the net's
-        outputs. Boxes answered before on the same working copy are taken from `memo`."""
+        outputs. Boxes answered before on the same working copy are taken from its memo."""
+        table, height, width, memo = work.table, work.height, work.width, work.memo
         boxes = boxes[has_pixels(boxes, height, width)]
         if memo is None:
             if trace is not None:
@@ -356,19 +340,9 @@ class FaceDetector:
         outputs = len(net.get_outputs())
         return boxes, [np.stack([memo[key][k] for key in keys]) for k in range(outputs)]
 
-    def _stage_two(
-        self,
-        table: np.ndarray,
-        boxes: np.ndarray,
-        height: int,
-        width: int,
-        memo: Memo | None,
-        trace: PassTrace | None,
-    ) -> np.ndarray:
+    def _stage_two(self, work: _Working, boxes: np.ndarray, trace: PassTrace | None) -> np.ndarray:
         """R-Net on 24 × 24 crops of the candidates: refined, squared boxes (N, 5)."""
-        boxes, (reg, prob) = self._run_on_crops(
-            self._rnet, table, boxes, height, width, 24, memo, trace
-        )
+        boxes, (reg, prob) = self._run_on_crops(self._rnet, work, boxes, 24, trace)
         if len(boxes) == 0:
             return boxes
         keep = prob[:, 1] > self.thresholds[1]
@@ -378,18 +352,10 @@ class FaceDetector:
         return square(regress(boxes[pick], reg[pick]))
 
     def _stage_three(
-        self,
-        table: np.ndarray,
-        boxes: np.ndarray,
-        height: int,
-        width: int,
-        memo: Memo | None,
-        trace: PassTrace | None,
+        self, work: _Working, boxes: np.ndarray, trace: PassTrace | None
     ) -> tuple[np.ndarray, np.ndarray]:
         """O-Net on 48 × 48 crops: final boxes (N, 5) and five landmarks each (N, 5, 2)."""
-        boxes, (reg, marks, prob) = self._run_on_crops(
-            self._onet, table, boxes, height, width, 48, memo, trace
-        )
+        boxes, (reg, marks, prob) = self._run_on_crops(self._onet, work, boxes, 48, trace)
         if len(boxes) == 0:
             return np.zeros((0, 5)), np.zeros((0, 5, 2))
         keep = prob[:, 1] > self.thresholds[2]
@@ -413,200 +379,20 @@ Memo = dict[tuple[int, bytes], list[np.ndarray]]
 
 class _Working:
     """The photo reduced by an integer `step` (an exact block mean, so area resamples from it
-    stay close to those from the photo), its summed-area table and the nets' answers on it."""
+    stay close to those from the photo), its summed-area table and the nets' answers on it
+    (`memo`; None on the reference array path, which runs every crop)."""
 
-    def __init__(self, image: Image.Image, step: int) -> None:
+    def __init__(self, pixels: np.ndarray, step: int, memo: Memo | None) -> None:
         self.step = step
-        work = image.reduce(step) if step > 1 else image
-        self.size = work.size
-        self.width, self.height = work.size
-        self.table = summed_area_table(np.asarray(work))
-        self.memo: Memo = {}
+        self.height, self.width = pixels.shape[:2]
+        self.size = (self.width, self.height)
+        self.table = summed_area_table(pixels)
+        self.memo = memo
 
+    @classmethod
+    def of(cls, image: Image.Image, step: int) -> _Working:
+        return cls(np.asarray(image.reduce(step) if step > 1 else image), step, {})
 
-def summed_area_table(pixels: np.ndarray) -> np.ndarray:
-    """(3, H+1, W+1) integral image, channels first: any rectangle's sum in four look-ups."""
-    height, width = pixels.shape[:2]
-    # int32 holds the sum of every pixel up to ~8.4 megapixels; bigger photos need int64.
-    dtype = np.int32 if height * width * 255 < 2**31 else np.int64
-    table = np.zeros((3, height + 1, width + 1), dtype=dtype)
-    table[:, 1:, 1:] = pixels.transpose(2, 0, 1)
-    table.cumsum(axis=1, out=table)
-    table.cumsum(axis=2, out=table)
-    return table
-
-
-def _area_bounds(start: Any, length: Any, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Source index ranges [lo, hi) of `size` output cells over `length` pixels from `start`.
-
-    The same bounds as torch's adaptive average pooling (interpolate mode="area"):
-    lo = floor(i·L/size), hi = ceil((i+1)·L/size).
-    """
-    i = np.arange(size, dtype=np.int64)
-    length = np.asarray(length, dtype=np.int64)[..., None]
-    start = np.asarray(start, dtype=np.int64)[..., None]
-    lo = (i * length) // size
-    hi = ((i + 1) * length + size - 1) // size
-    return start + lo, start + hi
-
-
-def _to_net_input(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Pixel sums over cells → mean pixel values in MTCNN's scaling ((v - 127.5) / 128)."""
-    values = sums.astype(np.float32)
-    values *= (0.0078125 / counts).astype(np.float32)
-    values -= np.float32(127.5 * 0.0078125)
-    return values
-
-
-def _gather_sums(
-    table: np.ndarray, row_lo: np.ndarray, row_hi: np.ndarray, col_lo: Any, col_hi: Any
-) -> np.ndarray:
-    """Sums over the cells [row_lo, row_hi) × [col_lo, col_hi): four flat look-ups per cell.
-
-    Index arrays broadcast against each other; the result is (3, *broadcast shape).
-    """
-    stride = table.shape[2]
-    flat = table.reshape(3, -1)
-    top, bottom = row_lo * stride, row_hi * stride
-    return (
-        np.take(flat, bottom + col_hi, axis=1)
-        - np.take(flat, top + col_hi, axis=1)
-        - np.take(flat, bottom + col_lo, axis=1)
-        + np.take(flat, top + col_lo, axis=1)
-    )
-
-
-def area_resize(table: np.ndarray, height: int, width: int, out_h: int, out_w: int) -> np.ndarray:
-    """The whole photo area-resampled to (3, out_h, out_w), scaled for the nets."""
-    row_lo, row_hi = _area_bounds(0, height, out_h)
-    col_lo, col_hi = _area_bounds(0, width, out_w)
-    sums = _gather_sums(table, row_lo[:, None], row_hi[:, None], col_lo[None], col_hi[None])
-    counts = (row_hi - row_lo)[:, None] * (col_hi - col_lo)[None, :]
-    return _to_net_input(sums, counts)
-
-
-def _clipped(
-    boxes: np.ndarray, height: int, width: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Boxes clipped to the photo the way facenet-pytorch's `pad` does: x, y, end x, end y."""
-    whole = np.trunc(boxes[:, :4]).astype(np.int64)
-    x = np.maximum(whole[:, 0], 1) - 1
-    y = np.maximum(whole[:, 1], 1) - 1
-    return x, y, np.minimum(whole[:, 2], width), np.minimum(whole[:, 3], height)
-
-
-def has_pixels(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Which boxes keep at least one pixel once clipped to the photo."""
-    x, y, ex, ey = _clipped(boxes, height, width)
-    return (ey > y) & (ex > x)
-
-
-def crop_boxes(
-    table: np.ndarray, boxes: np.ndarray, height: int, width: int, size: int
-) -> np.ndarray:
-    """Every box's region area-resampled to size × size in one gather: (N, 3, size, size).
-
-    Boxes are clipped to the photo the way facenet-pytorch's `pad` does; each must keep a
-    pixel (`has_pixels`).
-    """
-    x, y, ex, ey = _clipped(boxes, height, width)
-    row_lo, row_hi = _area_bounds(y, ey - y, size)  # (N, size)
-    col_lo, col_hi = _area_bounds(x, ex - x, size)
-    sums = _gather_sums(
-        table, row_lo[:, :, None], row_hi[:, :, None], col_lo[:, None, :], col_hi[:, None, :]
-    )  # (3, N, size, size)
-    counts = (row_hi - row_lo)[:, :, None] * (col_hi - col_lo)[:, None, :]
-    crops = _to_net_input(sums, counts[None])
-    return np.ascontiguousarray(crops.transpose(1, 0, 2, 3))
-
-
-def boxes_from_pnet(
-    reg: np.ndarray, prob: np.ndarray, scale: float, threshold: float
-) -> np.ndarray:
-    """P-Net's score map → boxes in photo pixels (N, 9: x1, y1, x2, y2, score, 4 regressions)."""
-    ys, xs = np.nonzero(prob >= threshold)
-    if len(ys) == 0:
-        return np.zeros((0, 9))
-    cells = np.stack([xs, ys], axis=1).astype(np.float32)
-    scale32 = np.float32(scale)
-    top_left = np.floor((2 * cells + 1) / scale32)
-    bottom_right = np.floor((2 * cells + 12) / scale32)
-    return np.concatenate(
-        [top_left, bottom_right, prob[ys, xs][:, None], reg[:, ys, xs].T], axis=1
-    ).astype(np.float64)
-
-
-def square(boxes: np.ndarray) -> np.ndarray:
-    """Boxes made square around their centre (facenet-pytorch's rerec)."""
-    boxes = boxes.copy()
-    heights = boxes[:, 3] - boxes[:, 1]
-    widths = boxes[:, 2] - boxes[:, 0]
-    side = np.maximum(widths, heights)
-    boxes[:, 0] += widths * 0.5 - side * 0.5
-    boxes[:, 1] += heights * 0.5 - side * 0.5
-    boxes[:, 2] = boxes[:, 0] + side
-    boxes[:, 3] = boxes[:, 1] + side
-    return boxes
-
-
-def regress(boxes: np.ndarray, reg: np.ndarray) -> np.ndarray:
-    """Apply the nets' box regression (facenet-pytorch's bbreg)."""
-    boxes = boxes.astype(np.float64)
-    widths = (boxes[:, 2] - boxes[:, 0] + 1)[:, None]
-    heights = (boxes[:, 3] - boxes[:, 1] + 1)[:, None]
-    sizes = np.concatenate([widths, heights, widths, heights], axis=1)
-    boxes[:, :4] = boxes[:, :4] + reg[:, :4] * sizes
-    return boxes
-
-
-def nms(
-    boxes: np.ndarray,
-    scores: np.ndarray,
-    threshold: float,
-    mode: str = "union",
-    plus_one: bool = False,
-) -> np.ndarray:
-    """Greedy non-maximum suppression; indices of the kept boxes, best first.
-
-    "union" without +1 is torchvision's `nms`; "min" with +1 is facenet-pytorch's last step.
-    """
-    order = np.argsort(-scores, kind="stable")
-    if len(order) > NMS_MATRIX_LIMIT:
-        return _nms_iterative(boxes, order, threshold, mode, plus_one)
-    b = boxes[order]
-    extra = 1.0 if plus_one else 0.0
-    area = (b[:, 2] - b[:, 0] + extra) * (b[:, 3] - b[:, 1] + extra)
-    inter_w = np.minimum(b[:, None, 2], b[None, :, 2]) - np.maximum(b[:, None, 0], b[None, :, 0])
-    inter_h = np.minimum(b[:, None, 3], b[None, :, 3]) - np.maximum(b[:, None, 1], b[None, :, 1])
-    inter = np.maximum(inter_w + extra, 0) * np.maximum(inter_h + extra, 0)
-    if mode == "min":
-        overlap = inter / np.minimum(area[:, None], area[None, :])
-    else:
-        overlap = inter / (area[:, None] + area[None, :] - inter)
-    suppressed = overlap > threshold
-    keep = np.ones(len(order), dtype=bool)
-    for i in range(len(order)):
-        if keep[i]:
-            keep[i + 1 :] &= ~suppressed[i, i + 1 :]
-    return order[keep]
-
-
-def _nms_iterative(
-    boxes: np.ndarray, order: np.ndarray, threshold: float, mode: str, plus_one: bool
-) -> np.ndarray:
-    extra = 1.0 if plus_one else 0.0
-    x1, y1, x2, y2 = (boxes[:, k] for k in range(4))
-    area = (x2 - x1 + extra) * (y2 - y1 + extra)
-    kept = []
-    while len(order):
-        i, rest = order[0], order[1:]
-        kept.append(i)
-        w = np.maximum(np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]) + extra, 0)
-        h = np.maximum(np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]) + extra, 0)
-        inter = w * h
-        if mode == "min":
-            overlap = inter / np.minimum(area[i], area[rest])
-        else:
-            overlap = inter / (area[i] + area[rest] - inter)
-        order = rest[overlap <= threshold]
-    return np.asarray(kept, dtype=np.int64)
+    @classmethod
+    def of_pixels(cls, pixels: np.ndarray) -> _Working:
+        return cls(pixels, 1, None)
