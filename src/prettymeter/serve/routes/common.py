@@ -10,6 +10,8 @@ from fastapi import HTTPException, Request
 from pydantic import BaseModel, ValidationError
 
 from prettymeter.errors import ImageError
+from prettymeter.inference import Rating, decode_base64, rating
+from prettymeter.serve.schemas import PhotoError
 from prettymeter.serve.state import LoadedModel, Outcome, ServiceState
 
 RETRY_AFTER_S = "1"
@@ -35,8 +37,21 @@ def fail_body(status: int, detail: str) -> NoReturn:
 
 
 def json_body_schema(model: type[BaseModel], multipart: dict[str, Any] | None = None) -> dict:
-    """openapi_extra for a handler that reads its body itself (so /docs still shows it)."""
-    content: dict[str, Any] = {"application/json": {"schema": model.model_json_schema()}}
+    """openapi_extra for a handler that reads its body itself (so /docs still shows it), nested
+    models inlined (a `#/$defs/...` reference would not resolve inside the OpenAPI document)."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(defs[node["$ref"].rsplit("/", 1)[1]])
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(value) for value in node]
+        return node
+
+    content: dict[str, Any] = {"application/json": {"schema": inline(schema)}}
     if multipart is not None:
         content["multipart/form-data"] = {"schema": multipart}
     return {"requestBody": {"required": True, "content": content}}
@@ -55,20 +70,47 @@ async def read_json(request: Request, model: type[BaseModel]) -> Any:
     body = await request.body()
     if not body:
         fail_body(400, 'the request body is empty; send JSON like {"instances": ["<base64>"]}')
+    return validate(model, parse_json(body, '{"instances": ["<base64 image>", ...]}'))
+
+
+def parse_json(body: bytes, example: str) -> Any:
+    """The body's JSON, or 400 saying to send something like `example`."""
     try:
-        raw = json.loads(body)
+        return json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: [[[[…]]]]
-        fail_body(400, 'the body is not valid JSON; send {"instances": ["<base64 image>", ...]}')
-    return validate(model, raw)
+        fail_body(400, f"the body is not valid JSON; send {example}")
 
 
-def validate(model: type[BaseModel], raw: Any) -> Any:
+def validate(model: type[BaseModel], raw: Any, status: int = 422) -> Any:
+    """`raw` as `model`, or `status` naming the first field that is off."""
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
-        fail_body(422, f"{where}: {first['msg']}; see /docs for the request schema")
+        fail_body(status, f"{where}: {first['msg']}; see /docs for the request schema")
+
+
+def decoded(text: object) -> bytes | ImageError:
+    """A base64 instance's bytes, or its error: one bad photo does not fail the others."""
+    try:
+        return decode_base64(text)
+    except ImageError as exc:
+        return exc
+
+
+def ratings_of(model: LoadedModel, outcomes: list[Outcome], request: Request) -> list[Rating]:
+    """Each photo's rating; the error codes go to the request log."""
+    ratings = [rating(model.card, o.prepared, o.label, o.std) for o in outcomes]
+    errors = [r.error for r in ratings if r.error is not None]
+    if errors:
+        request.state.errors = errors
+    return ratings
+
+
+def photo_error(r: Rating) -> PhotoError | None:
+    """Why this photo has no score, as the JSON answers say it."""
+    return PhotoError(code=r.error, message=r.message or r.error) if r.error else None
 
 
 def check_count(state: ServiceState, count: int, what: str) -> None:

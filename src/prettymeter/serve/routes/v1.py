@@ -7,14 +7,16 @@ import asyncio
 from fastapi import APIRouter, Request
 
 from prettymeter.errors import ImageError, PrettyMeterError
-from prettymeter.inference import decode_base64, rating
 from prettymeter.serve.multipart import parse_form
 from prettymeter.serve.routes.common import (
     check_count,
     content_type,
+    decoded,
     fail,
     json_body_schema,
+    photo_error,
     pick_model,
+    ratings_of,
     read_json,
     ready_or_503,
     score,
@@ -24,7 +26,6 @@ from prettymeter.serve.schemas import (
     ERROR_RESPONSES,
     ModelInfo,
     ModelsResponse,
-    PhotoError,
     RateRequest,
     RateResponse,
     RateResult,
@@ -72,12 +73,7 @@ async def read_rate_request(
     if kind in ("", "application/json") or kind.endswith("+json"):
         json_body: RateRequest = await read_json(request, RateRequest)
         check_count(state, len(json_body.instances), "instances")
-        payloads = []
-        for text in json_body.instances:
-            try:
-                payloads.append(decode_base64(text))
-            except ImageError as exc:
-                payloads.append(exc)
+        payloads = [decoded(text) for text in json_body.instances]
         return payloads, json_body.gender, json_body.model
     fail(
         415,
@@ -105,29 +101,21 @@ async def rate(request: Request) -> RateResponse:
     payloads, gender, name = await read_rate_request(request)
     model = pick_model(state, gender, name)
     outcomes = await score(request, model, payloads, strict=True)
-    results = []
-    errors = []
-    card = model.card
-    for index, outcome in enumerate(outcomes):
-        r = rating(card, outcome.prepared, outcome.label, outcome.std)
-        if r.error is not None:
-            errors.append(r.error)
-        results.append(
-            RateResult(
-                index=index,
-                score=r.score,
-                rate=r.rate,
-                percentile=r.percentile,
-                uncertainty=r.uncertainty,
-                box=list(r.box) if r.box is not None and r.score is not None else None,
-                region=list(r.region) if r.region is not None else None,
-                image_size=list(r.image_size) if r.image_size else None,
-                error=PhotoError(code=r.error, message=r.message or r.error) if r.error else None,
-            )
+    results = [
+        RateResult(
+            index=index,
+            score=r.score,
+            rate=r.rate,
+            percentile=r.percentile,
+            uncertainty=r.uncertainty,
+            box=list(r.box) if r.box is not None and r.score is not None else None,
+            region=list(r.region) if r.region is not None else None,
+            image_size=list(r.image_size) if r.image_size else None,
+            error=photo_error(r),
         )
-    if errors:
-        request.state.errors = errors
-    return RateResponse(model=card.name, demo=card.demo, results=results)
+        for index, r in enumerate(ratings_of(model, outcomes, request))
+    ]
+    return RateResponse(model=model.card.name, demo=model.card.demo, results=results)
 
 
 @router.get("/models", response_model=ModelsResponse, summary="The loaded models and their cards")

@@ -1,0 +1,62 @@
+"""What the V1 and V2 routes share: the router whose refusals are `{"error": "..."}`, the body,
+the model by name and version."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+
+from prettymeter.serve.routes.common import fail, pick_model, ready_or_503, short
+from prettymeter.serve.routes.kserve.schemas import MODEL_VERSION
+from prettymeter.serve.state import LoadedModel, ServiceState
+
+
+class ProtocolErrorRoute(APIRoute):
+    """Every refusal of these routes in the protocols' shape, `{"error": "..."}`."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def shaped(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except HTTPException as exc:
+                return JSONResponse(
+                    {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+                )
+
+        return shaped
+
+
+# the V1 routes (kserve.v1), then the V2 routes (kserve.v2), in that order
+router = APIRouter(tags=["kserve"], route_class=ProtocolErrorRoute)
+
+
+async def read_body(request: Request, example: str) -> bytes:
+    """The raw body; any content type (curl -d sends a form type), but not compressed."""
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        fail(415, f"Content-Encoding {short(encoding)} is not accepted; send the body uncompressed")
+    body = await request.body()
+    if not body.strip():
+        fail(400, f"the request body is empty; send {example}")
+    return body
+
+
+def model_named(state: ServiceState, name: str) -> LoadedModel:
+    ready_or_503(state)
+    return pick_model(state, None, name)
+
+
+def check_version(version: str | None) -> None:
+    if version is not None and version != MODEL_VERSION:
+        fail(404, f"version {short(version)} is unknown; every model has version {MODEL_VERSION}")
+
+
+def as_list(value: tuple[float, ...] | tuple[int, ...] | None) -> list[Any] | None:
+    return list(value) if value is not None else None
