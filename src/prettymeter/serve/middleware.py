@@ -7,6 +7,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,6 +39,37 @@ class RootPath:
         if scope["type"] in ("http", "websocket") and not scope.get("root_path"):
             scope = dict(scope, root_path=self.root_path)
         await self.app(scope, receive, send)
+
+
+async def run_until_cut(
+    app: ASGIApp,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    cut: Callable[[], bool],
+    signal: type[Exception],
+) -> bool:
+    """Run `app` with a `receive` that cuts the request (raises `signal`, `cut()` turns true):
+    from the cut on, the app's answer is dropped and its errors swallowed, so the caller can
+    send its own. Returns whether the app had started an answer."""
+    started = False
+
+    async def guarded_send(message: Message) -> None:
+        nonlocal started
+        if cut():
+            return
+        if message["type"] == "http.response.start":
+            started = True
+        await send(message)
+
+    try:
+        await app(scope, receive, guarded_send)
+    except signal:
+        pass
+    except Exception:
+        if not cut():
+            raise
+    return started
 
 
 class _BodyTooLargeError(Exception):
@@ -117,7 +149,6 @@ class BodyLimit:
         received = 0
         exceeded = False
         more_body = True
-        started = False
 
         async def limited_receive() -> Message:
             nonlocal received, exceeded, more_body
@@ -130,21 +161,10 @@ class BodyLimit:
                     raise _BodyTooLargeError
             return message
 
-        async def guarded_send(message: Message) -> None:
-            nonlocal started
-            if exceeded:  # whatever the app made of the cut body, the answer is 413
-                return
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, guarded_send)
-        except _BodyTooLargeError:
-            pass
-        except Exception:
-            if not exceeded:
-                raise
+        # whatever the app made of the cut body, the answer is 413
+        started = await run_until_cut(
+            self.app, scope, limited_receive, send, lambda: exceeded, _BodyTooLargeError
+        )
         if exceeded and not started:
             await self._drain(receive, more_body)
             await self._refuse(send)

@@ -12,7 +12,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from prettymeter.serve.middleware import send_json
+from prettymeter.serve.middleware import run_until_cut, send_json
 
 
 class _SlowBodyError(Exception):
@@ -39,7 +39,6 @@ class BodyTimeout:
         deadline = time.monotonic() + self.seconds
         body_done = False
         timed_out = False
-        started = False
 
         async def timed_receive() -> Message:
             nonlocal body_done, timed_out
@@ -55,20 +54,8 @@ class BodyTimeout:
                 body_done = True
             return message
 
-        async def guarded_send(message: Message) -> None:
-            nonlocal started
-            if timed_out:
-                return
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, timed_receive, guarded_send)
-        except _SlowBodyError:
-            pass
-        except Exception:
-            if not timed_out:
-                raise
+        started = await run_until_cut(
+            self.app, scope, timed_receive, send, lambda: timed_out, _SlowBodyError
+        )
         if timed_out and not started:
             await send_json(send, 408, self._detail(), {"connection": "close"})
