@@ -1,12 +1,16 @@
-"""Safe file writing: atomic replace, and never overwriting a user's file unless asked."""
+"""Safe file writing: atomic replace, never overwriting a user's file unless asked, and the
+parts folder of a run that a rerun of the same command resumes."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from prettymeter.errors import PrettyMeterError
 
@@ -101,3 +105,30 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+MANIFEST = "manifest.json"  # what a resumable run is: its source, model and settings
+
+
+def read_manifest(work: Path) -> dict[str, Any] | None:
+    """The manifest of the run whose parts are in `work`; None when missing or unreadable."""
+    try:
+        found = json.loads((work / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def open_parts_folder(work: Path, manifest: dict[str, Any], overwrite: bool, mismatch: str) -> bool:
+    """Make `work` for a run's finished parts, or keep it when it holds this very run (same
+    manifest): True when kept, to resume. Another run's folder is `mismatch` (one line saying
+    what to do), or is removed and made anew with `overwrite`."""
+    if work.is_dir() and read_manifest(work) != manifest:
+        if not overwrite:
+            raise PrettyMeterError(mismatch)
+        shutil.rmtree(work)
+    if work.is_dir():
+        return True
+    work.mkdir(parents=True)
+    atomic_write_text(work / MANIFEST, json.dumps(manifest, indent=2))
+    return False

@@ -19,9 +19,8 @@ import pyarrow.parquet as pq
 
 from prettymeter.batch.results import RESULT_SCHEMA, csv_schema, csv_table
 from prettymeter.errors import PrettyMeterError
-from prettymeter.io import atomic_path, atomic_write_text
+from prettymeter.io import atomic_path, atomic_write_text, open_parts_folder, read_manifest
 
-MANIFEST = "manifest.json"
 MERGED = "merged.json"  # written once the whole table is in .OUT.partial/result.*
 
 
@@ -50,16 +49,8 @@ def cleanup(work: Path) -> None:
     shutil.rmtree(trash_dir(work), ignore_errors=True)
 
 
-def _read_manifest(work: Path) -> dict[str, Any] | None:
-    try:
-        found = json.loads((work / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-    return found if isinstance(found, dict) else None
-
-
-def _mismatch(work: Path) -> PrettyMeterError:
-    return PrettyMeterError(
+def _mismatch(work: Path) -> str:
+    return (
         f"{work} holds an unfinished `rate` run with another collection, model or settings; "
         "rerun that command to finish it, or pass --overwrite to start over"
     )
@@ -67,13 +58,7 @@ def _mismatch(work: Path) -> PrettyMeterError:
 
 def open_partial(work: Path, manifest: dict[str, Any], overwrite: bool) -> None:
     """Make .OUT.partial/ or check that it belongs to this very run."""
-    if work.is_dir() and _read_manifest(work) != manifest:
-        if not overwrite:
-            raise _mismatch(work)
-        shutil.rmtree(work)
-    if not work.is_dir():
-        work.mkdir(parents=True)
-        atomic_write_text(work / MANIFEST, json.dumps(manifest, indent=2))
+    open_parts_folder(work, manifest, overwrite, _mismatch(work))
 
 
 def finish_merged(work: Path, out: Path, manifest: dict[str, Any]) -> dict[str, Any] | None:
@@ -82,8 +67,8 @@ def finish_merged(work: Path, out: Path, manifest: dict[str, Any]) -> dict[str, 
     marker = work / MERGED
     if not marker.is_file():
         return None
-    if _read_manifest(work) != manifest:
-        raise _mismatch(work)
+    if read_manifest(work) != manifest:
+        raise PrettyMeterError(_mismatch(work))
     counts: dict[str, Any] = json.loads(marker.read_text(encoding="utf-8"))
     result = work / f"result{out.suffix}"
     if result.is_file():

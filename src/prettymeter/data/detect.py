@@ -23,13 +23,12 @@ import pyarrow.parquet as pq
 from prettymeter import console, imaging
 from prettymeter.errors import ImageError, PrettyMeterError
 from prettymeter.faces.person import PersonResult, find_person
-from prettymeter.io import atomic_path, ensure_new_output
+from prettymeter.io import atomic_path, ensure_new_output, open_parts_folder
 
 DETECTORS = ("mtcnn", "none")
 FILTER_REASONS = ("no_face", "several_faces", "face_too_small")
 METADATA_KEY = b"prettymeter.detect"
 PART_ROWS = 64  # rows per finished part in DST.partial/: what a kill can lose at most
-MANIFEST = "manifest.json"
 
 DETECT_FIELDS = [
     pa.field("faces", pa.int64()),
@@ -162,23 +161,11 @@ def _output_schema(source: pa.Schema, detector: str, crop_size: int) -> pa.Schem
 
 def _prepare_partial(work: Path, manifest: dict[str, Any], overwrite: bool) -> int:
     """Make or reuse DST.partial/; returns how many rows are already done."""
-    manifest_path = work / MANIFEST
-    if work.is_dir():
-        try:
-            previous = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            previous = None
-        if previous != manifest:
-            if not overwrite:
-                raise PrettyMeterError(
-                    f"{work} holds an unfinished detect run with other settings or another "
-                    "source; rerun the same command to resume it, or pass --overwrite to start over"
-                )
-            shutil.rmtree(work)
-    if not work.is_dir():
-        work.mkdir(parents=True)
-        with atomic_path(manifest_path) as tmp:
-            tmp.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    mismatch = (
+        f"{work} holds an unfinished detect run with other settings or another "
+        "source; rerun the same command to resume it, or pass --overwrite to start over"
+    )
+    if not open_parts_folder(work, manifest, overwrite, mismatch):
         return 0
     # files being written when the run was killed: a part, or the joined output (atomic_path's
     # temporary ".DST.*.tmp" beside DST)
