@@ -55,6 +55,18 @@ def summary(title: str, rows: Mapping[str, Any]) -> None:
     out.print(table)
 
 
+def run_rows(result: Mapping[str, Any], unit: str) -> dict[str, object]:
+    """A resumable verb's last summary rows: what an earlier run had done, speed and time."""
+    rows: dict[str, object] = {}
+    if result.get("resumed_rows"):
+        rows["resumed after"] = f"{result['resumed_rows']} {unit} already done"
+    speed = result.get("images_per_s")
+    rows["images/s"] = speed if speed is not None else "-"
+    if result.get("seconds") is not None:
+        rows["time"] = f"{result['seconds']} s"
+    return rows
+
+
 def warn(message: str) -> None:
     """One loud line on stderr."""
     console.print(f"[bold yellow]warning:[/] {message}")

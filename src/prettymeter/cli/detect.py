@@ -45,11 +45,7 @@ def detect(
     }
     for reason, count in result["filtered"].items():
         rows[f"filtered: {reason}"] = count
-    if result["resumed_rows"]:
-        rows["resumed after"] = f"{result['resumed_rows']} rows already done"
-    rows["images/s"] = result["images_per_s"] if result["images_per_s"] is not None else "-"
-    rows["time"] = f"{result['seconds']} s"
-    console.summary("detect", rows)
+    console.summary("detect", rows | console.run_rows(result, "rows"))
 
 
 @app.command("export-detector")

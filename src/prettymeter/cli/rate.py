@@ -68,10 +68,4 @@ def rate(
     rows["scored"] = result["scored"]
     for code, count in result["errors"].items():
         rows[f"error: {code}"] = count
-    if result["resumed_rows"]:
-        rows["resumed after"] = f"{result['resumed_rows']} photos already done"
-    speed = result.get("images_per_s")
-    rows["images/s"] = speed if speed is not None else "-"
-    if result.get("seconds") is not None:
-        rows["time"] = f"{result['seconds']} s"
-    console.summary("rate", rows)
+    console.summary("rate", rows | console.run_rows(result, "photos"))
