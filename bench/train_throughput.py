@@ -6,8 +6,8 @@
 Baseline (the seed's notebook): a Dataset that decodes the stored crop bytes with PIL and runs
 torchvision transforms per sample every epoch (RandomCrop with padding, flip, rotation,
 ColorJitter, ToTensor, Normalize), DataLoader num_workers=0, fp32, contiguous memory.
-Ours (prettymeter.training.loop): crops decoded once into a uint8 tensor, augmentation on the whole
-batch at once, channels-last, and fp32 or bf16 autocast. All variants run in the same process
+Ours (prettymeter.training.data and .augment): crops decoded once into a uint8 tensor,
+augmentation on the whole batch at once, channels-last, and fp32 or bf16 autocast. All variants run in the same process
 on the same data, one after another; the ratio is against the baseline measured in this run.
 """
 
@@ -55,7 +55,9 @@ def main() -> None:
 
     from prettymeter import imaging
     from prettymeter.hardware import cpu_has_amx, cpu_has_bf16
-    from prettymeter.training.loop import TrainConfig, augment_batch, decode_crops
+    from prettymeter.training.augment import augment_batch
+    from prettymeter.training.config import TrainConfig
+    from prettymeter.training.data import decode_crops
     from prettymeter.training.model import build_model
 
     if args.threads:

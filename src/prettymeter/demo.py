@@ -61,7 +61,7 @@ def _ready(model_dir: Path) -> bool:
 
 
 def _run_done(run: Path) -> bool:
-    from prettymeter.training.loop import RUN_FILE
+    from prettymeter.training.config import RUN_FILE
 
     path = run / RUN_FILE
     if not path.is_file():
@@ -85,8 +85,9 @@ def _claim(out: Path) -> None:
 def _prepare_gender(out: Path, s: DemoSettings, gender: str, force: bool) -> None:
     """normalize → train → export for one gender (runs in its own process)."""
     from prettymeter.data.normalize import normalize
+    from prettymeter.training.config import TrainConfig
     from prettymeter.training.export import export
-    from prettymeter.training.loop import TrainConfig, train
+    from prettymeter.training.loop import train
 
     route = ROUTES[gender]
     table = out / "tables" / f"{gender}.parquet"

@@ -21,7 +21,7 @@ LEARNING = {"backbone": "resnet18", "epochs": 10, "lr": 2e-3}
 def fast_config(data: Path, out: Path, **overrides: object):  # type: ignore[no-untyped-def]
     """The test recipe: a tiny torchvision backbone, 64-px input, few epochs, one CPU thread
     (two threads on two shared cores make OpenMP spin and run ~20× slower)."""
-    from prettymeter.training.loop import TrainConfig
+    from prettymeter.training.config import TrainConfig
 
     settings: dict[str, object] = {
         "backbone": "mobilenet_v3_small",

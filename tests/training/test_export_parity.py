@@ -27,7 +27,7 @@ def _real_inputs(table: Path, size: int, count: int = 6) -> np.ndarray:
 def test_onnx_output_equals_the_torch_fold_models_within_1e_4(
     trained_run: Path, exported_model: Path, synth_table: Path
 ) -> None:
-    from prettymeter.training.loop import load_member
+    from prettymeter.training.checkpoint import load_member
 
     record = json.loads((trained_run / "run.json").read_text())
     members = [load_member(trained_run, f, "mobilenet_v3_small") for f in record["members"]]
@@ -104,8 +104,9 @@ def test_a_refit_run_exports_one_model_without_a_spread_output(
 ) -> None:
     from conftest import fast_config
 
+    from prettymeter.training.checkpoint import load_member
     from prettymeter.training.export import export
-    from prettymeter.training.loop import load_member, train
+    from prettymeter.training.loop import train
 
     config = fast_config(synth_table, tmp_path / "run", image_size=32, epochs=2, folds=2)
     config.final = "refit"

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from prettymeter.errors import PrettyMeterError
+from prettymeter.training.checkpoint import ROW_RECORDS
 from prettymeter.training.folds import (
     TRAIN_ONLY,
     UNUSED,
@@ -19,7 +20,6 @@ from prettymeter.training.folds import (
     official_split,
     straddling_groups,
 )
-from prettymeter.training.loop import ROW_RECORDS
 
 
 def test_a_group_never_sits_in_two_folds() -> None:

@@ -66,7 +66,8 @@ def test_a_label_on_a_bin_edge_falls_in_the_bin_it_opens() -> None:
 def test_the_loss_weighs_each_sample_by_its_weight() -> None:
     import torch
 
-    from prettymeter.training.loop import TrainConfig, weighted_loss
+    from prettymeter.training.augment import weighted_loss
+    from prettymeter.training.config import TrainConfig
 
     pred, target = torch.tensor([0.2, 0.9]), torch.tensor([0.4, 0.4])
     weight = torch.tensor([3.0, 1.0])
@@ -83,7 +84,8 @@ def test_rows_of_weight_zero_teach_the_model_nothing(synth_table: Path, tmp_path
     import torch
     from safetensors.torch import load_file
 
-    from prettymeter.training.loop import ROW_RECORDS, train
+    from prettymeter.training.checkpoint import ROW_RECORDS
+    from prettymeter.training.loop import train
     from prettymeter.training.model import build_model
 
     table = pq.read_table(synth_table)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from conftest import fast_config
 
-from prettymeter.training.loop import ROW_RECORDS
+from prettymeter.training.checkpoint import ROW_RECORDS
 
 pytestmark = pytest.mark.slow
 

@@ -212,7 +212,8 @@ def test_official_folds_score_each_official_test_list_on_the_1_to_5_scale(
 def test_the_60_40_split_trains_on_the_train_list_and_scores_the_test_list(
     scut: dict, tmp_path: Path
 ) -> None:
-    from prettymeter.training.loop import ROW_RECORDS, train
+    from prettymeter.training.checkpoint import ROW_RECORDS
+    from prettymeter.training.loop import train
 
     root, facts = scut["root"], scut["facts"]
     config = fast_config(root / "w.parquet", tmp_path / "split", split="official-60-40", **TINY)

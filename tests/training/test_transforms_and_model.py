@@ -11,7 +11,9 @@ import torch
 
 from prettymeter import imaging
 from prettymeter.errors import PrettyMeterError
-from prettymeter.training.loop import TrainConfig, augment_batch, decode_crops, normalize_batch
+from prettymeter.training.augment import augment_batch, normalize_batch
+from prettymeter.training.config import TrainConfig
+from prettymeter.training.data import decode_crops
 from prettymeter.training.model import build_model, build_model_with_source
 
 

@@ -1,122 +1,99 @@
-"""CLI verbs of the training toolkit: train, evaluate, export, predict."""
+"""CLI verbs of the training toolkit: train, evaluate, export, predict.
+
+`train`'s options are made from TrainConfig's fields (one source of the settings); only the
+four about the run folder (--data, --out, --resume RUN, --overwrite) are written out here.
+"""
 
 from __future__ import annotations
 
+import inspect
+import typing
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from prettymeter.cli.app import app
 from prettymeter.errors import PrettyMeterError
+from prettymeter.training.config import RUN_FOLDER_FIELDS, TrainConfig, flag
 
 
-@app.command()
 def train(
-    data: Path = typer.Option(
-        None, "--data", help="normalized table of one gender (normalize); not with --resume"
-    ),
-    out: Path = typer.Option(None, "--out", help="run directory to create"),
-    backbone: str = typer.Option("efficientnet_v2_s", help="torchvision backbone name"),
-    weights: str = typer.Option(
-        "imagenet", help="'imagenet' (torchvision cache, downloaded once), 'none', or a file"
-    ),
-    image_size: int = typer.Option(256, "--image-size", help="model input side, px"),
-    epochs: int = typer.Option(15, help="epochs per fold model"),
-    batch_size: int = typer.Option(8, "--batch-size", help="batch per process"),
-    lr: float = typer.Option(1e-4, help="AdamW learning rate"),
-    weight_decay: float = typer.Option(0.01, "--weight-decay"),
-    folds: str = typer.Option(
-        "5",
-        help="k of k-fold cross-validation (k independent models), or 'official': "
-        "SCUT-FBP5500's own 5 folds (the table's cv_fold)",
-    ),
-    split: str = typer.Option(
-        None,
-        help="'official-60-40': train on SCUT-FBP5500's train list, score its test list",
-    ),
-    validation: str = typer.Option(
-        "inner",
-        help="how the kept epoch is chosen: 'inner' (lowest loss on a part carved from the "
-        "training folds) or 'fixed' (the last epoch); the scored fold is never used",
-    ),
-    inner_share: float = typer.Option(
-        0.15, "--inner-share", help="share of the training rows held out as the inner part"
-    ),
-    loss: str = typer.Option("mse", help="mse (weighted, default), l1 or huber"),
-    no_sample_weights: bool = typer.Option(
-        False, "--no-sample-weights", help="ignore the table's weights"
-    ),
-    final: str = typer.Option(
-        "ensemble", help="shipped model: 'ensemble' of the fold models or 'refit' on all rows"
-    ),
-    seed: int = typer.Option(0),
-    device: str = typer.Option("auto", help="auto, cpu or cuda"),
-    precision: str = typer.Option(
-        "auto", help="auto (bf16 on CUDA and AMX CPUs), fp32, bf16 or fp16"
-    ),
-    compile_model: bool = typer.Option(False, "--compile", help="torch.compile the model"),
-    no_augment: bool = typer.Option(False, "--no-augment", help="train without augmentation"),
-    aug_pad: float = typer.Option(0.06, help="random crop padding, share of the side"),
-    aug_flip: float = typer.Option(0.5, help="horizontal flip probability"),
-    aug_rotate: float = typer.Option(10.0, help="max rotation, degrees"),
-    aug_jitter: float = typer.Option(0.2, help="brightness/contrast/saturation jitter"),
-    log_every: int = typer.Option(100, "--log-every", help="log line every N batches"),
-    threads: int = typer.Option(0, help="torch CPU threads (0: torch's default)"),
-    resume: Path = typer.Option(None, "--resume", help="continue this killed/stopped run"),
-    overwrite: bool = typer.Option(False, help="replace an existing run directory"),
+    data: Path | None = None,
+    out: Path | None = None,
+    resume: Path | None = None,
+    overwrite: bool = False,
+    **settings: Any,
 ) -> None:
     """Train k fold models with honest out-of-fold metrics, then the shipped model."""
-    from prettymeter.training.loop import TrainConfig
     from prettymeter.training.loop import train as run_training
 
-    if loss not in ("mse", "l1", "huber"):
-        raise PrettyMeterError(f"unknown --loss {loss!r}; choose mse, l1 or huber")
-    if final not in ("ensemble", "refit"):
-        raise PrettyMeterError(f"unknown --final {final!r}; choose ensemble or refit")
-    if precision not in ("auto", "fp32", "bf16", "fp16"):
-        raise PrettyMeterError(f"unknown --precision {precision!r}; choose auto, fp32, bf16, fp16")
-    if validation not in ("inner", "fixed"):
-        raise PrettyMeterError(f"unknown --validation {validation!r}; choose inner or fixed")
-    if split not in (None, "official-60-40"):
-        raise PrettyMeterError(f"unknown --split {split!r}; the one split known is official-60-40")
-    if folds != "official" and not folds.isdigit():
-        raise PrettyMeterError(f"--folds {folds!r} is neither a number nor 'official'")
-    if resume is None and (out is None or data is None):
+    if resume is not None:  # the run's own config.json gives the table and the settings
+        data, out = data or Path(), resume
+    elif out is None or data is None:
         raise PrettyMeterError(
             "give --data TABLE and --out RUN_DIR for a new run, or --resume RUN_DIR"
         )
     config = TrainConfig(
-        data=data if data is not None else Path(),
-        out=resume if resume is not None else out,
-        backbone=backbone,
-        weights=None if weights == "none" else weights,
-        image_size=image_size,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        weight_decay=weight_decay,
-        folds="official" if folds == "official" else int(folds),
-        split=split,  # type: ignore[arg-type]
-        validation=validation,  # type: ignore[arg-type]
-        inner_share=inner_share,
-        loss=loss,  # type: ignore[arg-type]
-        sample_weights=not no_sample_weights,
-        final=final,  # type: ignore[arg-type]
-        seed=seed,
-        device=device,
-        precision=precision,  # type: ignore[arg-type]
-        compile=compile_model,
-        augment=not no_augment,
-        aug_pad=aug_pad,
-        aug_flip=aug_flip,
-        aug_rotate=aug_rotate,
-        aug_jitter=aug_jitter,
-        log_every=log_every,
-        threads=threads or None,
-        overwrite=overwrite,
-        resume=resume is not None,
+        data=data, out=out, overwrite=overwrite, resume=resume is not None, **settings
     )
     run_training(config)
+
+
+def _run_folder_options() -> list[inspect.Parameter]:
+    """The options about the run folder, which TrainConfig holds differently (--resume RUN)."""
+    options = {
+        "data": typer.Option(None, "--data", help=TrainConfig.model_fields["data"].description),
+        "out": typer.Option(None, "--out", help=TrainConfig.model_fields["out"].description),
+        "resume": typer.Option(None, "--resume", help="continue this killed/stopped run"),
+        "overwrite": typer.Option(False, "--overwrite", help="replace an existing run directory"),
+    }
+    kinds = {"data": Path | None, "out": Path | None, "resume": Path | None, "overwrite": bool}
+    return [_keyword(name, kinds[name], option) for name, option in options.items()]
+
+
+def _setting_options() -> list[inspect.Parameter]:
+    """One option per TrainConfig setting: its name as the flag, its default, its description.
+
+    Choices (Literal fields) and mixed fields (--folds 5|official) reach TrainConfig as text,
+    which validates them and names the flag of a bad value.
+    """
+    options = []
+    for name, field in TrainConfig.model_fields.items():
+        if name in RUN_FOLDER_FIELDS:
+            continue
+        kind, choices = _cli_type(field.annotation)
+        text = field.description or ""
+        if choices:
+            text += f" (one of: {', '.join(choices)})"
+        decls = f"{flag(name)}/--no-{name.replace('_', '-')}" if kind is bool else flag(name)
+        default = field.default
+        if kind is str and default is not None:
+            default = str(default)
+        options.append(_keyword(name, kind | None, typer.Option(default, decls, help=text)))
+    return options
+
+
+def _cli_type(annotation: Any) -> tuple[type, list[str]]:
+    """The type typer parses a setting as, and its choices (for --help) when it has some."""
+    if annotation in (bool, int, float, str):
+        return annotation, []
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) is typing.Literal:
+        return str, [str(a) for a in args]
+    if len(args) == 1:  # X | None
+        return _cli_type(args[0])
+    return str, []  # --folds: a number or 'official'
+
+
+def _keyword(name: str, kind: Any, option: Any) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=option)
+
+
+train.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [*_run_folder_options(), *_setting_options()]
+)
+app.command()(train)
 
 
 @app.command()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from pathlib import Path
@@ -102,10 +101,6 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def _read_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 def export(
     run: Path,
     out: Path,
@@ -116,21 +111,11 @@ def export(
     overwrite: bool = False,
 ) -> Path:
     """Write out/model.onnx and out/card.json from a finished run; returns `out`."""
-    from prettymeter.training.loop import (
-        CONFIG_FILE,
-        DATASET_FILE,
-        METRICS_FILE,
-        RUN_FILE,
-        load_member,
-    )
+    from prettymeter.training.checkpoint import load_member
+    from prettymeter.training.records import RunFolder
 
     run, out = Path(run), Path(out)
-    for needed in (CONFIG_FILE, DATASET_FILE, RUN_FILE, METRICS_FILE):
-        if not (run / needed).is_file():
-            raise PrettyMeterError(
-                f"{run} is not a finished training run (no {needed}); finish it with "
-                f"`pretty-meter train --resume {run}`"
-            )
+    folder = RunFolder.read(run)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         if not overwrite:
             raise PrettyMeterError(
@@ -138,29 +123,24 @@ def export(
             )
         if out.is_dir() and not (out / card_module.CARD_FILE).is_file():
             raise PrettyMeterError(f"{out} is not a model directory; refusing to replace it")
-    config_record = _read_json(run / CONFIG_FILE)
-    config = config_record["config"]
-    dataset = _read_json(run / DATASET_FILE)
-    record = _read_json(run / RUN_FILE)
-    metrics = _read_json(run / METRICS_FILE)
-    meta = dataset.get("normalization") or {}
-    gender = meta.get("gender")
-    if gender not in ("m", "w"):
+    config, dataset = folder.config.config, folder.dataset
+    gender = dataset.gender
+    if gender is None:
         raise PrettyMeterError(
-            f"the training table {dataset.get('table')} records no gender (m or w); make it "
+            f"the training table {dataset.table} records no gender (m or w); make it "
             "with `pretty-meter normalize --gender m|w`"
         )
-    for key in ("lo", "med", "hi"):
-        if key not in meta:
-            raise PrettyMeterError(
-                f"the training table records no normalization {key!r}; rerun `pretty-meter "
-                "normalize` and train again"
-            )
+    if dataset.rate_bounds is None:
+        raise PrettyMeterError(
+            "the training table records no normalization lo/med/hi; rerun `pretty-meter "
+            "normalize` and train again"
+        )
+    lo, med, hi = dataset.rate_bounds
 
-    members = [load_member(run, f, config["backbone"]) for f in record["members"]]
+    members = [load_member(run, f, config.backbone) for f in folder.run.members]
     module = _ensemble_module(members)
     outputs = ["label", "label_std"] if len(members) > 1 else ["label"]
-    size = int(config["image_size"])
+    size = config.image_size
 
     staging = out.with_name(f".{out.name}.partial")
     if staging.exists():
@@ -175,29 +155,27 @@ def export(
                 f"the ONNX graph differs from the torch model by {diff:.2e} (> "
                 f"{PARITY_TOLERANCE}); report this with the run directory"
             )
+        cv = folder.metrics.model_dump(include={"mean_std", "oof", "folds"})
         final: Literal["ensemble", "refit", "single"] = (
-            "refit" if record["final"] == "refit" else "ensemble" if len(members) > 1 else "single"
+            "refit" if folder.run.final == "refit" else "ensemble" if len(members) > 1 else "single"
         )
-        default_name = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{gender}-{config['backbone']}-{run.name}")
-        labels = dataset.get("labels") or []
+        default_name = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{gender}-{config.backbone}-{run.name}")
         model_card = card_module.ModelCard(
             name=name or default_name,
             gender=gender,
-            backbone=config["backbone"],
+            backbone=config.backbone,
             input_size=size,
             preprocessing=card_module.Preprocessing(
-                crop_size=int(dataset["crop_size"]),
+                crop_size=dataset.crop_size,
                 input_size=size,
                 mean=[float(v) for v in imaging.MEAN],
                 std=[float(v) for v in imaging.STD],
                 resample="bilinear",
                 pad_color=list(imaging.PAD_COLOR),
-                detector=str(dataset.get("detector", "unknown")),
+                detector=dataset.detector,
             ),
-            normalization=card_module.Normalization(
-                lo=float(meta["lo"]), med=float(meta["med"]), hi=float(meta["hi"])
-            ),
-            label_quantiles=card_module.quantiles(labels),
+            normalization=card_module.Normalization(lo=lo, med=med, hi=hi),
+            label_quantiles=card_module.quantiles(dataset.labels),
             outputs={
                 "label": "predicted label, 0-1 (score = 10 × label)",
                 **(
@@ -208,24 +186,24 @@ def export(
             },
             final=final,
             cv_metrics={
-                "mean_std": metrics["mean_std"],
-                "out_of_fold": metrics["oof"],
-                "folds": metrics["folds"],
+                "mean_std": cv["mean_std"],
+                "out_of_fold": cv["oof"],
+                "folds": cv["folds"],
             },
             dataset={
-                "table": dataset.get("table"),
-                "rows": dataset.get("rows"),
-                "groups": dataset.get("groups"),
-                "label_mean": dataset.get("label_mean"),
-                "label_std": dataset.get("label_std"),
-                "normalize": {k: v for k, v in meta.items() if k != "labels"},
+                "table": dataset.table,
+                "rows": dataset.rows,
+                "groups": dataset.groups,
+                "label_mean": dataset.label_mean,
+                "label_std": dataset.label_std,
+                "normalize": {k: v for k, v in dataset.normalization.items() if k != "labels"},
             },
             training={
-                **config,
-                "init": config_record.get("init"),
-                "members": record["members"],
-                "best_epochs": record.get("best_epochs"),
-                "refit_epochs": record.get("refit_epochs"),
+                **config.model_dump(mode="json", exclude_unset=True),
+                "init": folder.config.init,
+                "members": folder.run.members,
+                "best_epochs": folder.run.best_epochs,
+                "refit_epochs": folder.run.refit_epochs,
                 "onnx_parity_max_abs_diff": diff,
                 "opset": OPSET,
             },
@@ -249,13 +227,14 @@ def export(
     finally:
         if staging.exists():
             shutil.rmtree(staging)
+    pc = folder.metrics.mean_std["pc"]
     summary(
         f"export: {out}",
         {
-            "model": f"{model_card.name} ({config['backbone']}, {final}, {len(members)} member(s))",
+            "model": f"{model_card.name} ({config.backbone}, {final}, {len(members)} member(s))",
             "input": f"[N, 3, {size}, {size}] float32 → {', '.join(outputs)}",
             "ONNX vs torch": f"max |diff| {diff:.1e}",
-            "CV PC": "{mean:.3f} ± {std:.3f}".format(**metrics["mean_std"]["pc"]),
+            "CV PC": f"{pc.mean:.3f} ± {pc.std:.3f}",
             "demo": str(demo),
             "files": f"{card_module.ONNX_FILE}, {card_module.CARD_FILE}",
         },
