@@ -16,12 +16,15 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image
-from service_helpers import DATA, LiveServer, b64, service_settings
 
 from prettymeter import imaging
 from prettymeter.card import load_model_dir
 from prettymeter.errors import PrettyMeterError
 from prettymeter.inference import InputSpec, Rater
+from tests.support.live import LiveServer
+from tests.support.paths import DATA
+from tests.support.photos import b64
+from tests.support.settings import service_settings
 
 ENGINE = "onnxruntime"
 TOLERANCE = 1e-4
@@ -38,11 +41,20 @@ def kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="module")
-def model(kind: str, demo_models: dict[str, Path], model_dirs: dict[str, Path]) -> Path:
-    """A `none` model made by the real pipeline (the demo) or an `mtcnn` test export."""
-    path = demo_models["man"] if kind == "none" else model_dirs["man"]
+def model(kind: str, model_dirs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The calibrated test export as an `mtcnn` model, and the same ONNX with a card that says
+    it was trained on whole photos (`none`). (The tiny demo model of the test suite answers the
+    same label for both real photos, which would make equal labels mean nothing.)"""
+    from prettymeter import card as card_module
+
+    path = model_dirs["man"]
     card, _ = load_model_dir(path)
-    assert card.preprocessing.detector == kind
+    if kind == "none":
+        path = tmp_path_factory.mktemp("whole") / "man"
+        shutil.copytree(model_dirs["man"], path)
+        card.preprocessing.detector = "none"
+        card_module.write_card(path, card)
+    assert load_model_dir(path)[0].preprocessing.detector == kind
     return path
 
 
