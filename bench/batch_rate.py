@@ -24,47 +24,24 @@ run, not the absolute values.
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
 import re
 import resource
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "tests" / "data"
-CLI = str(Path(sys.executable).with_name("pretty-meter"))
-DEMO_MODEL = ROOT / "data" / "demo" / "models" / "man"
+import testkit  # noqa: F401 - first: the repository root on the import path
 
+from tests.support.collection import face_jpegs
+from tests.support.live import ServiceProcess
+from tests.support.paths import CLI, REPO
 
-def make_photos(folder: Path, count: int) -> list[Path]:
-    """`count` JPEGs made from the fixture faces (cached in the work folder)."""
-    from PIL import Image, ImageOps
-
-    photos = sorted(folder.glob("*.jpg"))
-    if len(photos) == count:
-        return photos
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in photos:
-        old.unlink()
-    faces = [Image.open(DATA / name).convert("RGB") for name in ("man.png", "woman.jpg")]
-    for i in range(count):
-        face = faces[i % 2]
-        scale = 0.6 + 0.1 * (i % 7)
-        image = face.resize((int(face.width * scale), int(face.height * scale)))
-        if i % 3 == 1:
-            image = ImageOps.mirror(image)
-        if i % 5 == 2:
-            image = ImageOps.expand(image, border=image.width // 6, fill=(30 + i % 200, 90, 140))
-        image.save(folder / f"{i:05d}.jpg", quality=70 + i % 25)
-    return sorted(folder.glob("*.jpg"))
+DEMO_MODEL = REPO / "data" / "demo" / "models" / "man"
 
 
 def run_batch(folder: Path, model: Path, out: Path, engine: str) -> dict[str, Any]:
@@ -90,30 +67,8 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_ready(port: int, process: subprocess.Popen[bytes], limit: float = 300) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"pretty-meter serve exited with code {process.returncode}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/readyz")
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"pretty-meter serve was not ready within {limit:.0f} s")
-
-
 def run_service(
-    port: int, photos: list[Path], clients: int, per_request: int
+    url: str, photos: list[Path], clients: int, per_request: int
 ) -> tuple[float, dict[str, float | None]]:
     """All photos rated by `clients` concurrent clients; (seconds, score by photo name)."""
     import httpx
@@ -123,7 +78,7 @@ def run_service(
     scores: dict[str, float | None] = {}
 
     def client(index: int) -> None:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600) as http:
+        with httpx.Client(base_url=url, timeout=600) as http:
             for chunk in bodies[index::clients]:
                 files = [("files", (name, data, "image/jpeg")) for name, data in chunk]
                 while True:
@@ -155,12 +110,11 @@ def main() -> None:
         raise SystemExit(
             f"{args.model} is not an exported model; run `pretty-meter demo` or pass --model DIR"
         )
-    sys.path.insert(0, str(Path(__file__).parent))
     from machine import Watch
 
     watch = Watch.start(args.wait_quiet)
     work = args.work or Path(tempfile.mkdtemp(prefix="batch-rate-"))
-    photos = make_photos(work / "photos", args.photos)
+    photos = face_jpegs(work / "photos", args.photos)
     print(f"{len(photos)} photos in {work / 'photos'}; model {args.model}", flush=True)
 
     # rate: the CPU of start-up (model and detector load) is measured on one photo and taken off
@@ -177,27 +131,20 @@ def main() -> None:
 
     table = pq.read_table(work / "ratings.parquet", columns=["path", "score"]).to_pylist()
     expected = {row["path"]: row["score"] for row in table}
-    port = free_port()
-    server = subprocess.Popen(
-        [CLI, "serve", "--man", str(args.model), "--port", str(port), "--engine", args.engine],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    server = ServiceProcess(
+        ["--man", str(args.model), "--engine", args.engine], ready_timeout_s=300
     )
-    try:
-        wait_ready(port, server)
+    with server:
         for clients in args.clients:
-            cpu_before = process_cpu_s(server.pid)
-            seconds, scores = run_service(port, photos, clients, args.per_request)
-            cpu_ms = 1000 * (process_cpu_s(server.pid) - cpu_before) / len(photos)
+            cpu_before = process_cpu_s(server.process.pid)
+            seconds, scores = run_service(server.url, photos, clients, args.per_request)
+            cpu_ms = 1000 * (process_cpu_s(server.process.pid) - cpu_before) / len(photos)
             differ = sum(scores[name] != expected[name] for name in expected)
             way = f"POST /v1/rate ×{args.per_request}"
             rows.append((way, clients, len(photos) / seconds, None, cpu_ms))
             print(f"  service c={clients}: {len(photos) / seconds:.1f} img/s", flush=True)
             if differ:
                 print(f"  warning: {differ} photos scored differently by the service and by rate")
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
     verdict = watch.finish()
 
     print(f"\nBatch scoring, {len(photos)} photos, engine {args.engine}{verdict.mark}")

@@ -11,7 +11,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "hardening"))
+import testkit  # noqa: F401 - first: the repository root on the import path
+
+from tests.support.fuzzing import CHECK_NAMES, fuzz
+from tests.support.live import model_service
+from tests.support.models import model_dirs
 
 
 def main() -> int:
@@ -21,13 +25,10 @@ def main() -> int:
     parser.add_argument("--models", type=Path, default=Path(tempfile.gettempdir()) / "pm-bench")
     args = parser.parse_args()
 
-    from fuzzing import CHECK_NAMES, fuzz
-    from load import ServiceProcess, bench_models
-
     logging.getLogger("python_multipart").setLevel(logging.ERROR)
-    models = bench_models(args.models)
+    models = model_dirs(args.models)
     env = {"PRETTYMETER_THREADS": "1", "PRETTYMETER_LIMITS__MAX_BODY_BYTES": str(3 << 20)}
-    with ServiceProcess(models, env) as service:
+    with model_service(models, env) as service:
         report = fuzz(service.url, args.examples, seed=args.seed)
         alive = service.alive()
     print(

@@ -16,7 +16,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "hardening"))
+import testkit  # noqa: F401 - first: the repository root on the import path
+
+from tests.support.live import model_service
+from tests.support.load import closed_loop, open_loop
+from tests.support.models import model_dirs
+from tests.support.photos import seed_body
 
 
 def main() -> int:
@@ -31,18 +36,17 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    from load import ServiceProcess, bench_models, closed_loop, open_loop, seed_body
     from machine import Watch
 
     watch = Watch.start(args.wait_quiet)
 
-    models = bench_models(args.models)
+    models = model_dirs(args.models)
     env = {
         "PRETTYMETER_BATCHING__QUEUE_SIZE": str(args.queue),
         "PRETTYMETER_LIMITS__MAX_INSTANCES": str(args.queue),
     }
     body = seed_body(1)
-    with ServiceProcess(models, env) as service:
+    with model_service(models, env) as service:
         asyncio.run(closed_loop(service.url, 2, 3.0, body))  # warm up
         base = asyncio.run(closed_loop(service.url, args.concurrency, args.seconds, body))
         capacity = base.ok / base.seconds

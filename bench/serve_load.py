@@ -3,9 +3,10 @@
     .venv/bin/python bench/serve_load.py [--seconds 6] [--work DIR] [--skip-engines]
                                          [--wait-quiet S]
 
-Builds a random-init EfficientNetV2-S at 256 px once (cached in --work): exported to ONNX with
-a model card for our service (both routes, `man` and `woman`, so two models are loaded) and
-saved as a safetensors state dict for the baseline (bench/seed_baseline_server.py: torch eager
+Builds two random-init EfficientNetV2-S at 256 px once (cached in --work) with the tests' model
+maker (tests/support/models.py: the real exporter, a head calibrated so photos score apart):
+ONNX + card for our service (both routes, `man` and `woman`, so two models are loaded) and the
+man's safetensors state dict for the baseline (bench/seed_baseline_server.py: torch eager
 inside `async def`, per-request batch, PIL/torchvision transforms, no detection). Then:
 
   * engines: ms/photo at batch 1 and 8 and the score drift against ONNX Runtime fp32 on real
@@ -40,15 +41,12 @@ import argparse
 import asyncio
 import base64
 import http.client
-import io
 import json
 import multiprocessing as mp
 import os
 import shutil
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -56,13 +54,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import testkit  # noqa: F401 - first: the repository root on the import path
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "tests" / "data"
+from tests.support.live import ServiceProcess, peak_rss_mb, rss_mb
+from tests.support.load import closed_loop
+from tests.support.models import model_dirs as make_model_dirs
+from tests.support.paths import CLI, DATA, REPO
+from tests.support.photos import page_upload
+
 SIZE = 256
-VENV_BIN = Path(sys.executable).parent
-RAMP_LIMIT_S = 30.0
 
 
 # -- weights, exported both ways -----------------------------------------------------------------
@@ -86,88 +87,28 @@ def whole_photo_models(model_dirs: dict[str, Path]) -> dict[str, Path]:
 
 
 def build_models(work: Path) -> tuple[dict[str, Path], Path]:
-    """Random-init EfficientNetV2-S → ONNX + card (ours, two routes) and safetensors (baseline)."""
-    model_dirs = {"man": work / "models" / "man", "woman": work / "models" / "woman"}
-    weights = work / "effnetv2s.safetensors"
-    if weights.is_file() and all((d / "card.json").is_file() for d in model_dirs.values()):
-        return model_dirs, weights
-    import torch
-    import torchvision
-    from safetensors.torch import save_file
-
-    from prettymeter import card as card_module
-    from prettymeter.imaging import MEAN, STD
-
-    print("building random-init EfficientNetV2-S (once; cached in --work) ...", flush=True)
-    torch.manual_seed(0)
-    net = torchvision.models.efficientnet_v2_s(weights=None, num_classes=1).eval()
-
-    class Regressor(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = net
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return torch.sigmoid(self.net(x)).reshape(-1)
-
-    work.mkdir(parents=True, exist_ok=True)
-    first = model_dirs["man"]
-    first.mkdir(parents=True, exist_ok=True)
-    torch.onnx.export(
-        Regressor().eval(),
-        (torch.zeros(2, 3, SIZE, SIZE),),
-        str(first / card_module.ONNX_FILE),
-        input_names=["input"],
-        output_names=["label"],
-        dynamic_axes={"input": {0: "n"}, "label": {0: "n"}},
-        dynamo=False,
-        opset_version=17,
+    """Two random-init EfficientNetV2-S → ONNX + card (ours, two routes), and the man's
+    safetensors state dict (the baseline's weights); made once, then reused from `work`."""
+    print("random-init EfficientNetV2-S models (made once; cached in --work) ...", flush=True)
+    root = work / "models"
+    model_dirs = make_model_dirs(
+        root, keep_weights=True, backbone="efficientnet_v2_s", input_size=SIZE, crop_size=SIZE
     )
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(weights))
-    for route, model_dir in model_dirs.items():
-        model_dir.mkdir(parents=True, exist_ok=True)
-        if model_dir != first:
-            shutil.copy(first / card_module.ONNX_FILE, model_dir / card_module.ONNX_FILE)
-        card = card_module.ModelCard(
-            name=f"bench-{route}",
-            gender="m" if route == "man" else "w",
-            backbone="efficientnet_v2_s",
-            input_size=SIZE,
-            preprocessing=card_module.Preprocessing(
-                crop_size=SIZE,
-                input_size=SIZE,
-                mean=MEAN.tolist(),
-                std=STD.tolist(),
-                detector="mtcnn",
-            ),
-            normalization=card_module.Normalization(lo=1.0, med=5.5, hi=9.5),
-            label_quantiles=[i / 100 for i in range(1, 100)],
-            outputs={"label": "0-1 score"},
-            final="single",
-            demo=True,
-            notes="random-init benchmark model",
-            onnx_sha256=card_module.sha256_file(model_dir / card_module.ONNX_FILE),
-        )
-        card_module.write_card(model_dir, card)
-    return model_dirs, weights
+    return model_dirs, root / "man.safetensors"
 
 
 def payload_jpeg() -> bytes:
-    """The page's upload: a photo shrunk to 512 px on the long side, JPEG."""
+    """The page's upload: the fixture photo shrunk to 512 px on the long side, JPEG q90."""
     with Image.open(DATA / "man.png") as image:
-        photo = image.convert("RGB")
-    scale = 512 / max(photo.size)
-    photo = photo.resize((round(photo.width * scale), round(photo.height * scale)))
-    buffer = io.BytesIO()
-    photo.save(buffer, "JPEG", quality=90)
-    return buffer.getvalue()
+        return page_upload(image.convert("RGB"))
 
 
 # -- engines -------------------------------------------------------------------------------------
 
 
 def torch_row(weights: Path, arrays: np.ndarray, reference: Any) -> dict[str, Any]:
-    """The baseline's numerics: torch eager on the same weights, same arrays."""
+    """Torch eager (the baseline's runtime) on the same weights and arrays; the label as our
+    exported graph computes it (clamped to 0-1), so the drift column compares like with like."""
     import torch
     import torchvision
     from safetensors.torch import load_file
@@ -177,7 +118,7 @@ def torch_row(weights: Path, arrays: np.ndarray, reference: Any) -> dict[str, An
     net.eval()
     timing = {}
     with torch.no_grad():
-        scores = 10 * torch.sigmoid(net(torch.from_numpy(arrays))).reshape(-1).numpy()
+        scores = 10 * net(torch.from_numpy(arrays)).clamp(0.0, 1.0).reshape(-1).numpy()
         for batch in (1, 8):
             x = torch.from_numpy(np.repeat(arrays[:1], batch, axis=0))
             net(x)
@@ -254,42 +195,10 @@ def engine_table(model_dir: Path, torch_weights: Path | None = None) -> list[dic
 # -- servers -------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until_up(port: int, path: str, process: subprocess.Popen[bytes], limit: float) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the server exited with code {process.returncode}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", path)
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"the server did not answer {path} within {limit:.0f} s")
-
-
-def rss_mb(pid: int) -> tuple[float, float]:
-    """(current RSS, peak RSS) in MB from /proc."""
-    values = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, rest = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            values[key] = int(rest.split()[0]) / 1024
-    return values.get("VmRSS", 0.0), values.get("VmHWM", 0.0)
-
-
 @dataclass
 class Server:
     name: str
-    command: list[str]
+    command: list[str]  # without --port: ServiceProcess adds a free one
     ready_path: str
 
 
@@ -313,60 +222,21 @@ def probe_healthz(port: int, stop: Any, out: Any) -> None:
     out.put(latencies)
 
 
-async def load(
-    port: int, body: bytes, concurrency: int, seconds: float, route: str = "/man/predict"
+def load(
+    url: str, body: bytes, concurrency: int, seconds: float, route: str = "/man/predict"
 ) -> dict[str, Any]:
-    """`concurrency` clients send `body` back to back. After a ramp (until every client has had
-    one answer, at most RAMP_LIMIT_S) requests completed in the next `seconds` are counted;
-    those still running at the end are cut (favouring the slower server)."""
-    import httpx
-
-    completions: list[tuple[float, float]] = []  # (finished at, latency)
-    answered = [0] * concurrency
-    errors = 0
+    """`concurrency` clients send `body` back to back; the steady window of `seconds` after
+    every client had one answer (tests/support/load.py, closed_loop(steady=True))."""
+    report = asyncio.run(closed_loop(url, concurrency, seconds, body, route, 600, steady=True))
     per_request = len(json.loads(body)["instances"])
-    headers = {"content-type": "application/json"}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=600
-    ) as client:
-        await client.post(route, content=body, headers=headers)  # warm up
-
-        async def worker(index: int) -> None:
-            nonlocal errors
-            while True:
-                started = time.perf_counter()
-                try:
-                    answer = await client.post(route, content=body, headers=headers)
-                    ok = answer.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                finished = time.perf_counter()
-                answered[index] += 1
-                if ok:
-                    completions.append((finished, finished - started))
-                else:
-                    errors += 1
-
-        tasks = [asyncio.create_task(worker(i)) for i in range(concurrency)]
-        ramp_start = time.perf_counter()
-        while min(answered) == 0 and time.perf_counter() - ramp_start < RAMP_LIMIT_S:
-            await asyncio.sleep(0.05)
-        window_start = time.perf_counter()
-        await asyncio.sleep(seconds)
-        window_end = time.perf_counter()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    latencies = [lat for end, lat in completions if window_start <= end <= window_end]
+    latencies = report.latencies_ok
     q = np.percentile(latencies, [50, 95, 99]) * 1000 if latencies else [np.nan] * 3
     return {
-        "img_s": len(latencies) * per_request / (window_end - window_start),
+        "img_s": report.ok * per_request / report.seconds,
         "p50": q[0],
         "p95": q[1],
         "p99": q[2],
-        "errors": errors,
-        "ramp_s": window_start - ramp_start,
+        "errors": report.sent - report.ok,
     }
 
 
@@ -408,18 +278,24 @@ def drain(port: int, limit: float = 150.0) -> None:
 
 
 def run_server(
-    server: Server, port: int, body_by_n: dict[int, bytes], seconds: float, levels: list[int]
+    server: Server, body_by_n: dict[int, bytes], seconds: float, levels: list[int]
 ) -> tuple[list[dict[str, Any]], dict[str, float]]:
-    process = subprocess.Popen(server.command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    service = ServiceProcess(
+        name=server.name,
+        command=server.command,
+        ready_path=server.ready_path,
+        ready_timeout_s=300,
+        stop_signal=signal.SIGINT,
+    )
+    port, pid = service.port, service.process.pid
     rows = []
-    try:
-        wait_until_up(port, server.ready_path, process, 300)
+    with service:
         # Both models run under load once before the windows (which use /man/predict), so every
         # RSS reading below is with both loaded and both warmed at the batch sizes load brings.
         biggest = body_by_n[max(body_by_n)]
-        asyncio.run(load(port, biggest, max(levels), min(seconds, 3.0), "/woman/predict"))
+        load(service.url, biggest, max(levels), min(seconds, 3.0), "/woman/predict")
         drain(port)
-        warm_rss = rss_mb(process.pid)[0]
+        warm_rss = rss_mb(pid)
         for concurrency in levels:
             for n, body in body_by_n.items():
                 stop = mp.Event()
@@ -427,7 +303,7 @@ def run_server(
                 prober = mp.Process(target=probe_healthz, args=(port, stop, out), daemon=True)
                 prober.start()
                 before = batch_totals(port)
-                result = asyncio.run(load(port, body, concurrency, seconds))
+                result = load(service.url, body, concurrency, seconds)
                 after = batch_totals(port)
                 stop.set()
                 drain(port)
@@ -441,7 +317,7 @@ def run_server(
                     c=concurrency,
                     n=n,
                     healthz_p99=float(np.percentile(probes, 99)) * 1000 if probes else None,
-                    rss=rss_mb(process.pid)[0],
+                    rss=rss_mb(pid),
                     mean_batch=mean_batch,
                 )
                 rows.append(result)
@@ -450,14 +326,7 @@ def run_server(
                     f"  p50 {result['p50']:7.0f} ms  errors {result['errors']}",
                     flush=True,
                 )
-        peak = {"both_warm": warm_rss, "peak": rss_mb(process.pid)[1]}
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        peak = {"both_warm": warm_rss, "peak": peak_rss_mb(pid)}
     return rows, peak
 
 
@@ -633,62 +502,24 @@ def main() -> None:
             row["engine"] = f"{extra.name}: {row['engine']}"
             engines.append(row)
 
-    cli = str(VENV_BIN / "pretty-meter")
     servers = []
     # on: a person-crop model with the one-person rule; off: a whole-photo model, no rule
     whole_dirs = whole_photo_models(model_dirs)
     for key, detect, dirs in (("on", "--detect", model_dirs), ("off", "--no-detect", whole_dirs)):
-        port = free_port()
-        servers.append(
-            (
-                key,
-                port,
-                Server(
-                    f"ours, detection {key}",
-                    [
-                        cli,
-                        "serve",
-                        "--man",
-                        str(dirs["man"]),
-                        "--woman",
-                        str(dirs["woman"]),
-                        "--port",
-                        str(port),
-                        detect,
-                        "--log-level",
-                        "warning",
-                    ],
-                    "/readyz",
-                ),
-            )
-        )
-    port = free_port()
-    servers.append(
-        (
-            "baseline",
-            port,
-            Server(
-                "baseline (seed-like)",
-                [
-                    sys.executable,
-                    str(ROOT / "bench" / "seed_baseline_server.py"),
-                    "--weights",
-                    str(weights),
-                    "--port",
-                    str(port),
-                ],
-                "/healthz",
-            ),
-        )
-    )
+        models = ["--man", str(dirs["man"]), "--woman", str(dirs["woman"])]
+        command = [CLI, "serve", *models, detect, "--log-level", "warning"]
+        servers.append((key, Server(f"ours, detection {key}", command, "/readyz")))
+    baseline = [sys.executable, str(REPO / "bench" / "seed_baseline_server.py")]
+    baseline += ["--weights", str(weights)]
+    servers.append(("baseline", Server("baseline (seed-like)", baseline, "/healthz")))
     only = set(filter(None, args.only.split(",")))
     rows: list[dict[str, Any]] = []
     peaks: dict[str, dict[str, float]] = {}
-    for key, port, server in servers:
+    for key, server in servers:
         if only and key not in only:
             continue
         print(f"{server.name} ...", flush=True)
-        server_rows, peak = run_server(server, port, body_by_n, args.seconds, levels)
+        server_rows, peak = run_server(server, body_by_n, args.seconds, levels)
         rows += server_rows
         peaks[server.name] = peak
     costs = None

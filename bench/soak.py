@@ -16,7 +16,12 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "hardening"))
+import testkit  # noqa: F401 - first: the repository root on the import path
+
+from tests.support.live import model_service
+from tests.support.load import LoadReport, closed_loop
+from tests.support.models import model_dirs
+from tests.support.photos import seed_body
 
 
 def main() -> int:
@@ -30,16 +35,15 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    from load import LoadReport, ServiceProcess, bench_models, closed_loop, seed_body
     from machine import Watch
 
     watch = Watch.start(args.wait_quiet)
 
-    models = bench_models(args.models)
+    models = model_dirs(args.models)
     body = seed_body(1)
     slices: list[tuple[float, LoadReport, float]] = []  # (minute end, report, rss after)
     total = LoadReport()
-    with ServiceProcess(models) as service:
+    with model_service(models) as service:
         asyncio.run(closed_loop(service.url, args.concurrency, args.warmup, body))
         rss_start = service.rss_mb()
         started = time.perf_counter()

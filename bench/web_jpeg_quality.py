@@ -13,31 +13,18 @@ to, not equal to, Chrome's.
 from __future__ import annotations
 
 import argparse
-import io
 import statistics
 import sys
 from pathlib import Path
 
+import testkit  # noqa: F401 - first: the repository root on the import path
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support.paths import DATA, REPO
+from tests.support.photos import PAGE_MAX_SIDE, page_photo, page_upload
+
 QUALITIES = (0.80, 0.85, 0.90, 0.95, 0.99)
 BASELINE = 0.99  # the seed's quality
-MAX_SIDE = 512
-
-
-def fit_within(width: int, height: int, max_side: int = MAX_SIDE) -> tuple[int, int]:
-    """The page's fitWithin (frontend/src/compress.ts)."""
-    scale = min(1.0, max_side / max(width, height))
-    if scale == 1.0:
-        return width, height
-    return max(1, round(width * scale)), max(1, round(height * scale))
-
-
-def jpeg(image: Image.Image, quality: float) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=round(quality * 100))
-    return buffer.getvalue()
 
 
 def main() -> int:
@@ -45,10 +32,7 @@ def main() -> int:
     parser.add_argument("photos", nargs="*", type=Path)
     parser.add_argument("--model", type=Path, help="an exported model directory (card + ONNX)")
     args = parser.parse_args()
-    photos = args.photos or [
-        REPO / "tests" / "data" / "man.png",
-        REPO / "tests" / "data" / "woman.jpg",
-    ]
+    photos = args.photos or [DATA / "man.png", DATA / "woman.jpg"]
     model_dir = args.model
     if model_dir is None and (REPO / "data" / "demo" / "models" / "man" / "card.json").is_file():
         model_dir = REPO / "data" / "demo" / "models" / "man"
@@ -81,11 +65,11 @@ def main() -> int:
     }
     for path in photos:
         original = decode_image(path.read_bytes())
-        small = original.resize(fit_within(*original.size), Image.Resampling.BILINEAR)
+        small = page_photo(original)
         ref_box = person_box(small)
         ref_score = score(small, ref_box) if ref_box is not None else None
         for quality in QUALITIES:
-            data = jpeg(small, quality)
+            data = page_upload(small, quality)
             rows[quality]["bytes"].append(len(data))
             decoded = decode_image(data)
             got_box = person_box(decoded)
@@ -98,7 +82,7 @@ def main() -> int:
                 rows[quality]["dbox"].append(shift)
 
     base = statistics.mean(rows[BASELINE]["bytes"])
-    print(f"photos: {', '.join(p.name for p in photos)} (each shrunk to ≤{MAX_SIDE} px)")
+    print(f"photos: {', '.join(p.name for p in photos)} (each shrunk to ≤{PAGE_MAX_SIDE} px)")
     print(f"model: {model_dir or 'none (pass --model DIR for the score column)'}")
     print(
         f"{'quality':>7} {'mean bytes':>11} {'vs 0.99':>8} {'max |Δscore|':>13} "

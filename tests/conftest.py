@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-DATA_DIR = Path(__file__).parent / "data"
+from tests.support.paths import DATA as DATA_DIR
 
 
 @pytest.fixture(scope="session")
@@ -37,13 +36,8 @@ def demo_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def model_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Two small real exported model directories (random-init, calibrated) shared by the
-    service and hardening tests: {'man': ..., 'woman': ...}."""
-    sys.path.insert(0, str(Path(__file__).parent / "service"))
-    from service_helpers import make_model_dir
+    """Two small real exported model directories (random-init, calibrated; tests/support/
+    models.py) shared by the service, hardening and batch tests: {'man': ..., 'woman': ...}."""
+    from tests.support.models import model_dirs as make_model_dirs
 
-    root = tmp_path_factory.mktemp("models")
-    return {
-        "man": make_model_dir(root / "man", "m", seed=1),
-        "woman": make_model_dir(root / "woman", "w", seed=2),
-    }
+    return make_model_dirs(tmp_path_factory.mktemp("models"))

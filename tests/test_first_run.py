@@ -9,9 +9,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from live import Service
 
 from prettymeter.card import load_model_dir
+from tests.support.live import ServiceProcess
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +53,7 @@ def test_the_served_demo_scores_a_real_photo_on_the_seed_route_and_v1(
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PRETTYMETER_")}
     args = ["--man", str(demo_models["man"]), "--woman", str(demo_models["woman"])]
-    service = Service("demo", args, env, tmp_path / "serve.log")
+    service = ServiceProcess(args, env, name="demo", log=tmp_path / "serve.log")
     try:
         service.wait_ready()
         photo = man_png.read_bytes()

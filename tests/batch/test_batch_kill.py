@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CLI
 
 from prettymeter.batch import partial_dir, parts, rate_collection, read_results
 from prettymeter.inference import Rater
+from tests.support.paths import CLI
 
 
 def command(photo_folder: Path, model_dir: Path, out: Path) -> list[str]:

@@ -12,7 +12,6 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import BROKEN, CLI
 
 from prettymeter.batch import (
     RESULT_SCHEMA,
@@ -25,6 +24,8 @@ from prettymeter.batch import (
 from prettymeter.errors import PrettyMeterError
 from prettymeter.imaging import IMAGE_EXTENSIONS
 from prettymeter.inference import Rater
+from tests.support.collection import BROKEN
+from tests.support.paths import CLI
 
 
 def photos_of(folder: Path) -> list[str]:

@@ -28,7 +28,8 @@ import httpx
 import pytest
 import yaml
 from deploy_helpers import K8S, REPO
-from live import free_port
+
+from tests.support.live import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import re
@@ -16,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live import Service
+
+from tests.support.live import ServiceProcess
+from tests.support.models import model_dirs
 
 REPO = Path(__file__).resolve().parents[2]
 FRONTEND = REPO / "frontend"
@@ -41,23 +42,13 @@ def _model_dirs(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Path]:
     """The lead's demo models (the real pipeline); until every stage they need exists, the service
-    tests' real exported random-init model (tests/service/service_helpers.py)."""
+    tests' real exported random-init models (tests/support/models.py)."""
     try:
         models: dict[str, Path] = request.getfixturevalue("demo_models")
         return models
     except ImportError:  # a pipeline stage the demo needs has not landed yet
         pass
-    spec = importlib.util.spec_from_file_location(
-        "e2e_service_helpers", REPO / "tests" / "service" / "service_helpers.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    root = tmp_path_factory.mktemp("e2e-models")
-    return {
-        "man": module.make_model_dir(root / "man", "m", seed=1),
-        "woman": module.make_model_dir(root / "woman", "w", seed=2),
-    }
+    return model_dirs(tmp_path_factory.mktemp("e2e-models"))
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +78,7 @@ def services(
     built_page: Path,
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[Service, Service]]:
+) -> Iterator[tuple[ServiceProcess, ServiceProcess]]:
     models = _model_dirs(request, tmp_path_factory)
     logs = tmp_path_factory.mktemp("service-logs")
     args = [
@@ -99,12 +90,12 @@ def services(
         str(built_page),
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PRETTYMETER_")}
-    started: list[Service] = []
+    started: list[ServiceProcess] = []
     try:
         # The cross-origin spec points the page at another local port: the page's CSP must let
         # it connect there (a deployment names its API origin the same way).
         main_env = {**env, "PRETTYMETER_CSP_CONNECT_SRC": json.dumps(["http://127.0.0.1:*"])}
-        main = Service("main", args, main_env, logs / "main.log")
+        main = ServiceProcess(args, main_env, name="main", log=logs / "main.log")
         started.append(main)
         # The small-limit service also plays "the API on another origin": it allows main's origin.
         small_env = {
@@ -112,7 +103,7 @@ def services(
             "PRETTYMETER_LIMITS__MAX_BODY_BYTES": str(SMALL_BODY_LIMIT),
             "PRETTYMETER_CORS_ORIGINS": json.dumps([main.url]),
         }
-        small = Service("small-limit", args, small_env, logs / "small.log")
+        small = ServiceProcess(args, small_env, name="small-limit", log=logs / "small.log")
         started.append(small)
         main.wait_ready()
         small.wait_ready()
@@ -123,7 +114,7 @@ def services(
 
 
 def test_the_page_rates_photos_in_a_real_browser_against_the_live_service(
-    services: tuple[Service, Service],
+    services: tuple[ServiceProcess, ServiceProcess],
 ) -> None:
     main, small = services
     env = {
@@ -280,7 +271,7 @@ def click_by_text(selector: str, text: str) -> str:
 
 
 def test_the_page_scores_a_photo_under_its_csp_with_no_violation_in_the_console(
-    services: tuple[Service, Service], tmp_path: Path
+    services: tuple[ServiceProcess, ServiceProcess], tmp_path: Path
 ) -> None:
     main, _ = services
     with urllib.request.urlopen(f"{main.url}/", timeout=10) as answer:

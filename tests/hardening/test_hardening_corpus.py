@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from bad_inputs import (
+
+from tests.support.bad_inputs import (
     BAD_PHOTOS,
     BAD_REQUESTS,
     MULTIPART,
@@ -20,8 +21,8 @@ from bad_inputs import (
     multipart,
     valid_photo,
 )
-from conftest import BODY_TIMEOUT_S
-from hardening_helpers import raw_request
+from tests.support.raw_http import raw_request
+from tests.support.settings import BODY_TIMEOUT_S
 
 TIME_LIMIT_S = 15.0  # generous for 2 busy cores; a bomb that gets decoded takes minutes
 JSON = {"content-type": "application/json"}

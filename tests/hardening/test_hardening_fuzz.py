@@ -7,8 +7,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from fuzzing import fuzz
-from hardening_helpers import free_port, raw_request
+from tests.support.fuzzing import fuzz
+from tests.support.live import free_port
+from tests.support.raw_http import raw_request
 
 EXAMPLES_PER_ROUTE = 50  # ~320 cases here; bench/fuzz.py runs the full ≥1,000
 

@@ -9,9 +9,11 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from conftest import hardened_settings
-from hardening_helpers import LiveServer, raw_request
 from PIL import Image
+
+from tests.support.live import LiveServer
+from tests.support.raw_http import raw_request
+from tests.support.settings import service_settings
 
 JSON = {"content-type": "application/json"}
 BODY = 64 * 1024
@@ -46,7 +48,7 @@ def _whole_photo_model(model_dir: Path, into: Path) -> Path:
 def test_body_instances_and_pixels_pass_at_the_limit_and_are_refused_one_past_it(
     hardening_models: dict[str, Path], tmp_path: Path
 ) -> None:
-    settings = hardened_settings(
+    settings = service_settings(
         {"man": _whole_photo_model(hardening_models["man"], tmp_path / "man")},
         detect=False,
         limits={"max_body_bytes": BODY, "max_instances": INSTANCES, "max_pixels": PIXELS},

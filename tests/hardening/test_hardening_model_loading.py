@@ -15,9 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hardening_helpers import free_port
 
 from prettymeter import card as card_module
+from tests.support.live import free_port
 
 CLI = Path(sys.executable).with_name("pretty-meter")
 

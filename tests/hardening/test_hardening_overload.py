@@ -6,11 +6,11 @@ import asyncio
 import socket
 from pathlib import Path
 
-from conftest import hardened_settings
-from hardening_helpers import LiveServer
-from load import closed_loop, seed_body
-
 from prettymeter.serve import Settings
+from tests.support.live import LiveServer
+from tests.support.load import closed_loop
+from tests.support.photos import seed_body
+from tests.support.settings import BODY_TIMEOUT_S, service_settings
 
 QUEUE = 8
 
@@ -18,7 +18,7 @@ QUEUE = 8
 def test_twice_as_many_clients_as_the_queue_holds_are_shed_with_retry_after_and_no_5xx(
     hardening_models: dict[str, Path],
 ) -> None:
-    settings = hardened_settings(
+    settings = service_settings(
         {"man": hardening_models["man"]},
         limits={"max_instances": QUEUE},
         batching={"queue_size": QUEUE, "max_batch_size": 4},
@@ -50,8 +50,10 @@ def test_the_rate_limit_is_off_by_default_and_counts_each_client_address_apart(
     hardening_models: dict[str, Path],
 ) -> None:
     assert Settings().rate_limit.requests_per_minute == 0
-    settings = hardened_settings(
-        {"man": hardening_models["man"]}, rate_limit={"requests_per_minute": 6, "burst": 3}
+    settings = service_settings(
+        {"man": hardening_models["man"]},
+        body_timeout_s=BODY_TIMEOUT_S,
+        rate_limit={"requests_per_minute": 6, "burst": 3},
     )
     with LiveServer(settings) as server:
         first = [_post_from(server.url, "127.0.0.2") for _ in range(5)]

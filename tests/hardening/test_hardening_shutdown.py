@@ -13,8 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-from bad_inputs import valid_photo
-from hardening_helpers import free_port
+
+from tests.support.bad_inputs import valid_photo
+from tests.support.live import free_port
 
 CLI = Path(sys.executable).with_name("pretty-meter")
 PHOTOS_PER_REQUEST = 16

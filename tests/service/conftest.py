@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from service_helpers import LiveServer, service_settings
+from tests.support.live import LiveServer
+from tests.support.settings import service_settings
 
 
 @pytest.fixture(scope="session")

@@ -15,9 +15,10 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
-from service_helpers import b64, encode, photo_bytes, service_settings
 
 from prettymeter import __version__
+from tests.support.photos import b64, encode, photo_bytes
+from tests.support.settings import service_settings
 
 MAN = photo_bytes("man.png")
 WOMAN = photo_bytes("woman.jpg")

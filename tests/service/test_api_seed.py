@@ -11,12 +11,14 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
-from service_helpers import LiveServer, b64, encode, photo_bytes, service_settings
 
 from prettymeter.faces import find_person
 from prettymeter.faces.mtcnn import FaceDetector
 from prettymeter.imaging import decode_image, preprocess
 from prettymeter.scoring import Scorer
+from tests.support.live import LiveServer
+from tests.support.photos import b64, encode, photo_bytes
+from tests.support.settings import service_settings
 
 
 def expected_score(model_dir: Path, data: bytes, detect: bool = True) -> float:

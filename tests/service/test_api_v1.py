@@ -8,9 +8,9 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
-from service_helpers import b64, encode, man_photo, photo_bytes
 
 from prettymeter.card import load_model_dir
+from tests.support.photos import b64, encode, man_photo, photo_bytes
 
 
 def rate_files(url: str, files: list[bytes], **fields: str) -> httpx.Response:
@@ -94,7 +94,7 @@ def test_bad_base64_in_json_is_a_per_photo_error(service_url: str) -> None:
 
 
 def test_a_decompression_bomb_is_too_large_and_cheap(service_url: str) -> None:
-    from service_helpers import png_bomb
+    from tests.support.photos import png_bomb
 
     bomb = png_bomb(30000)
     assert len(bomb) < 64 * 1024
@@ -112,7 +112,7 @@ def test_a_format_we_do_not_accept_is_unsupported_format(service_url: str) -> No
 
 
 def test_every_image_mode_is_converted_and_scored(service_url: str) -> None:
-    from service_helpers import mode_variants
+    from tests.support.photos import mode_variants
 
     variants = mode_variants(man_photo())
     answer = rate_files(service_url, list(variants.values()), gender="m")
@@ -123,7 +123,7 @@ def test_every_image_mode_is_converted_and_scored(service_url: str) -> None:
 
 
 def test_an_exif_rotated_phone_photo_is_turned_upright_first(service_url: str) -> None:
-    from service_helpers import exif_rotated_jpeg
+    from tests.support.photos import exif_rotated_jpeg
 
     upright = man_photo()
     answer = rate_files(
@@ -136,7 +136,7 @@ def test_an_exif_rotated_phone_photo_is_turned_upright_first(service_url: str) -
 
 
 def test_animated_gif_webp_and_heic_are_scored_from_their_first_frame(service_url: str) -> None:
-    from service_helpers import animated_gif, heic
+    from tests.support.photos import animated_gif, heic
 
     photo = man_photo()
     webp = encode(photo, "WEBP", save_all=True, append_images=[Image.new("RGB", photo.size)])

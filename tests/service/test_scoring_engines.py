@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from service_helpers import synthetic_photos
 
 from prettymeter.card import CARD_FILE
 from prettymeter.errors import PrettyMeterError
 from prettymeter.hardware import cpu_has_bf16
 from prettymeter.imaging import decode_image, preprocess
 from prettymeter.scoring import MAX_ENGINE_DRIFT, Scorer, probe_batch, resolve_engine
+from tests.support.photos import synthetic_photos
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

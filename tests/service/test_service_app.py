@@ -16,10 +16,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from service_helpers import BODY_LIMIT, LiveServer, b64, photo_bytes, service_settings
 
 from prettymeter.errors import PrettyMeterError
 from prettymeter.serve import create_app, load_settings
+from tests.support.live import LiveServer
+from tests.support.photos import b64, photo_bytes
+from tests.support.settings import BODY_LIMIT, service_settings
 
 CLI = Path(sys.executable).parent / "pretty-meter"
 

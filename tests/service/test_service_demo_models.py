@@ -6,11 +6,13 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from service_helpers import LiveServer, b64, photo_bytes, service_settings
 
 from prettymeter.card import load_model_dir
 from prettymeter.imaging import decode_image, preprocess
 from prettymeter.scoring import MAX_ENGINE_DRIFT, Scorer
+from tests.support.live import LiveServer
+from tests.support.photos import b64, photo_bytes
+from tests.support.settings import service_settings
 
 
 def test_the_service_serves_the_exported_demo_models_with_ensemble_uncertainty(

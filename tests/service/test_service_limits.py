@@ -14,17 +14,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-from service_helpers import (
-    BODY_LIMIT,
-    LiveServer,
-    b64,
-    encode,
-    photo_bytes,
-    service_settings,
-    synthetic_photos,
-)
 
 from prettymeter.serve.middleware import DRAIN_MAX_BYTES
+from tests.support.live import LiveServer
+from tests.support.photos import b64, encode, photo_bytes, synthetic_photos
+from tests.support.settings import BODY_LIMIT, service_settings
 
 
 def test_a_body_over_the_limit_is_a_413_by_content_length(service_url: str) -> None:

@@ -1,31 +1,13 @@
-"""Helpers for the hardening tests: a raw HTTP client, the process's memory, a live server."""
+"""A raw HTTP/1.1 client over a plain socket: requests sent exactly as given, lying headers too."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import socket
-import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "service"))
-sys.path.insert(0, str(HERE.parent / "data" / "corpus"))
-
-from service_helpers import LiveServer, free_port, make_model_dir  # noqa: E402
-
-__all__ = [
-    "LiveServer",
-    "RawResponse",
-    "free_port",
-    "make_model_dir",
-    "peak_rss_mb",
-    "raw_request",
-    "rss_mb",
-]
 
 
 @dataclass
@@ -92,19 +74,3 @@ def _dechunk(data: bytes) -> bytes:
         out += rest[:size]
         data = rest[size + 2 :]
     return bytes(out)
-
-
-def _status_kb(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return float(line.split()[1])
-    return 0.0
-
-
-def rss_mb() -> float:
-    """This process's resident memory now (the in-thread live server shares it)."""
-    return _status_kb("VmRSS") / 1024
-
-
-def peak_rss_mb() -> float:
-    return _status_kb("VmHWM") / 1024

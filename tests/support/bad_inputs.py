@@ -9,12 +9,11 @@ import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-FIXTURES = Path(__file__).resolve().parents[1]
+from tests.support.paths import DATA
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -44,7 +43,7 @@ def _encode(image: Image.Image, fmt: str, **options: object) -> bytes:
 
 def valid_photo() -> bytes:
     """The real-face fixture photo: the request that must succeed after each bad one."""
-    return (FIXTURES / "man.png").read_bytes()
+    return (DATA / "man.png").read_bytes()
 
 
 def _small_rgb(side: int = 48) -> Image.Image:
