@@ -92,11 +92,21 @@ def test_export_refuses_to_overwrite_without_the_flag(
 
 
 def test_export_of_an_unfinished_run_says_to_resume(tmp_path: Path) -> None:
+    from prettymeter.training.config import TrainConfig
     from prettymeter.training.export import export
+    from prettymeter.training.records import ConfigRecord, write_record
 
-    (tmp_path / "run").mkdir()
-    with pytest.raises(PrettyMeterError, match="--resume"):
-        export(tmp_path / "run", tmp_path / "out")
+    run = tmp_path / "run"
+    run.mkdir()
+    with pytest.raises(PrettyMeterError, match="not a training run"):
+        export(run, tmp_path / "out")
+    # A run killed after its first records: the verb says how to finish it.
+    config = TrainConfig(data=tmp_path / "t.parquet", out=run)
+    write_record(run, ConfigRecord(config=config, init="random"))
+    with pytest.raises(
+        PrettyMeterError, match=f"finish it with `pretty-meter train --resume {run}`"
+    ):
+        export(run, tmp_path / "out")
 
 
 def test_a_refit_run_exports_one_model_without_a_spread_output(

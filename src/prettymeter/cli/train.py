@@ -42,14 +42,13 @@ def train(
 
 def _run_folder_options() -> list[inspect.Parameter]:
     """The options about the run folder, which TrainConfig holds differently (--resume RUN)."""
-    options = {
-        "data": typer.Option(None, "--data", help=TrainConfig.model_fields["data"].description),
-        "out": typer.Option(None, "--out", help=TrainConfig.model_fields["out"].description),
-        "resume": typer.Option(None, "--resume", help="continue this killed/stopped run"),
-        "overwrite": typer.Option(False, "--overwrite", help="replace an existing run directory"),
-    }
-    kinds = {"data": Path | None, "out": Path | None, "resume": Path | None, "overwrite": bool}
-    return [_keyword(name, kinds[name], option) for name, option in options.items()]
+    fields = TrainConfig.model_fields
+    return [
+        _keyword("data", Path | None, typer.Option(None, help=fields["data"].description)),
+        _keyword("out", Path | None, typer.Option(None, help=fields["out"].description)),
+        _keyword("resume", Path | None, typer.Option(None, help="continue this killed run")),
+        _keyword("overwrite", bool, typer.Option(False, help=fields["overwrite"].description)),
+    ]
 
 
 def _setting_options() -> list[inspect.Parameter]:
@@ -70,7 +69,8 @@ def _setting_options() -> list[inspect.Parameter]:
         default = field.default
         if kind is str and default is not None:
             default = str(default)
-        options.append(_keyword(name, kind | None, typer.Option(default, decls, help=text)))
+        annotation = kind if default is not None else kind | None
+        options.append(_keyword(name, annotation, typer.Option(default, decls, help=text)))
     return options
 
 

@@ -255,7 +255,7 @@ def fit_member(s: Session, member: str, rows: MemberRows, epochs: int) -> dict[s
         row["seconds"] = time.perf_counter() - started
         state["history"].append(row)
 
-        if d.master:
+        if d.master:  # checkpoint the epoch (resume starts after it), then log it
             # Every rank's batches this epoch: the first steps × batch rows of its share.
             used = min(steps * c.batch_size, per_rank)
             seen = np.concatenate(
