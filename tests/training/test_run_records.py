@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from prettymeter.errors import PrettyMeterError
+from prettymeter.training.config import TrainConfig
+from prettymeter.training.metrics import regression_metrics
 from prettymeter.training.records import (
     ConfigRecord,
     DatasetRecord,
@@ -36,6 +38,14 @@ def test_each_record_reads_back_everything_train_wrote(trained_run: Path) -> Non
         written = json.loads((trained_run / kind.FILE).read_text())
         record = read_record(trained_run, kind)
         assert json.loads(to_json(record.model_dump())) == written, kind.FILE
+    # and train wrote it all: every setting, each fold's full regression metrics
+    config = json.loads((trained_run / "config.json").read_text())["config"]
+    assert set(config) == set(TrainConfig.model_fields) - {"overwrite", "resume"}
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    for fold in metrics["folds"]:
+        assert set(fold) == {"fold", "name", "best_epoch", *regression_metrics([0, 1], [0, 1])}
+    for kind in (DatasetRecord, RunRecord):
+        assert set(json.loads((trained_run / kind.FILE).read_text())) == set(kind.model_fields)
     folder = RunFolder.read(trained_run)
     assert folder.config.config.out == trained_run and folder.config.config.folds == 3
     assert folder.dataset.gender == "m" and folder.dataset.rate_bounds is not None

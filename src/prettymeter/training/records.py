@@ -81,9 +81,8 @@ class RunRecord(Record):
     done: bool
     final: Literal["ensemble", "refit"]
     members: list[str] = Field(description="weight files of the shipped model, run-relative")
-    validation: Literal["inner", "fixed"] | None = (
-        None  # None: an older run, from before the policy
-    )
+    # None: a run from before the validation policy was recorded
+    validation: Literal["inner", "fixed"] | None = None
     best_epochs: list[int]
     refit_epochs: int | None = None
     init: str | None = None
