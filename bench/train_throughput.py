@@ -7,8 +7,9 @@ Baseline (the seed's notebook): a Dataset that decodes the stored crop bytes wit
 torchvision transforms per sample every epoch (RandomCrop with padding, flip, rotation,
 ColorJitter, ToTensor, Normalize), DataLoader num_workers=0, fp32, contiguous memory.
 Ours (prettymeter.training.data and .augment): crops decoded once into a uint8 tensor,
-augmentation on the whole batch at once, channels-last, and fp32 or bf16 autocast. All variants run in the same process
-on the same data, one after another; the ratio is against the baseline measured in this run.
+augmentation on the whole batch at once, channels-last, and fp32 or bf16 autocast. All variants
+run in the same process on the same data, one after another; the ratio is against the baseline
+measured in this run.
 """
 
 from __future__ import annotations
