@@ -6,41 +6,7 @@ from pathlib import Path
 
 import pytest
 
-# Small enough for two busy CPU cores, big enough for the model to learn the synthetic cue.
-SYNTH_PHOTOS = 1500
-CROP = 64
-EPOCHS = 16
-# The learning proof (issue 3: out-of-fold PC >= 0.8) uses ResNet-18, where mobilenet_v3_small
-# plateaus at 0.70-0.76 whatever the epochs, data size or precision. With each kept epoch chosen
-# on an inner part (issue 10) it measured 0.837 out of fold in 8 epochs (one fold 0.763) and
-# 0.866 in 10 (folds 0.819-0.897): 10 epochs for a margin (docs/training.md).
-MIN_PC = 0.8
-LEARNING = {"backbone": "resnet18", "epochs": 10, "lr": 2e-3}
-
-
-def fast_config(data: Path, out: Path, **overrides: object):  # type: ignore[no-untyped-def]
-    """The test recipe: a tiny torchvision backbone, 64-px input, few epochs, one CPU thread
-    (two threads on two shared cores make OpenMP spin and run ~20× slower)."""
-    from prettymeter.training.config import TrainConfig
-
-    settings: dict[str, object] = {
-        "backbone": "mobilenet_v3_small",
-        "weights": None,
-        "image_size": CROP,
-        "epochs": EPOCHS,
-        "batch_size": 32,
-        "lr": 4e-3,
-        "schedule": "cosine",
-        "folds": 3,
-        "aug_jitter": 0.0,
-        "threads": 1,
-        "device": "cpu",
-        "precision": "fp32",
-        "log_every": 0,
-        "overwrite": True,
-    }
-    settings.update(overrides)
-    return TrainConfig(data=data, out=out, **settings)  # type: ignore[arg-type]
+from tests.support.training import CROP, LEARNING, SYNTH_PHOTOS, fast_config
 
 
 @pytest.fixture(scope="session")

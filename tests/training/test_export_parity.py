@@ -10,11 +10,11 @@ import onnxruntime as ort
 import pyarrow.parquet as pq
 import pytest
 import torch
-from conftest import EPOCHS
 
 from prettymeter import imaging
 from prettymeter.card import load_model_dir
 from prettymeter.errors import PrettyMeterError
+from tests.support.training import EPOCHS
 
 pytestmark = pytest.mark.slow
 
@@ -112,11 +112,10 @@ def test_export_of_an_unfinished_run_says_to_resume(tmp_path: Path) -> None:
 def test_a_refit_run_exports_one_model_without_a_spread_output(
     synth_table: Path, tmp_path: Path
 ) -> None:
-    from conftest import fast_config
-
     from prettymeter.training.checkpoint import load_member
     from prettymeter.training.export import export
     from prettymeter.training.loop import train
+    from tests.support.training import fast_config
 
     config = fast_config(synth_table, tmp_path / "run", image_size=32, epochs=2, folds=2)
     config.final = "refit"

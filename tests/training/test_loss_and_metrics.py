@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from conftest import fast_config
 
 from prettymeter.training.metrics import error_by_range, regression_metrics, summarize_folds
+from tests.support.training import fast_config
 
 
 def test_pc_mae_and_rmse_match_hand_computed_values() -> None:

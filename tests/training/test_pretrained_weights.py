@@ -83,10 +83,10 @@ def test_a_run_from_the_cache_records_imagenet_and_its_file_and_starts_from_it(
     synth_table: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A whole training run with the default weights ('imagenet'), cache prepared."""
-    from conftest import fast_config
     from safetensors.torch import load_file
 
     from prettymeter.training.loop import train
+    from tests.support.training import fast_config
 
     small = tmp_path / "small.parquet"
     pq.write_table(pq.read_table(synth_table).slice(0, 96), small)
@@ -133,9 +133,8 @@ def test_offline_without_the_file_train_stops_at_once_with_one_line_naming_it(
 def test_offline_overwrite_leaves_the_old_run_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from conftest import fast_config
-
     from prettymeter.training.loop import train
+    from tests.support.training import fast_config
 
     table = tmp_path / "w.parquet"
     table.write_bytes(b"not read before the weights are at hand")

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import fast_config
 
 from prettymeter.training.checkpoint import ROW_RECORDS
+from tests.support.training import fast_config
 
 pytestmark = pytest.mark.slow
 

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from conftest import fast_config
 from PIL import Image
+
+from tests.support.training import fast_config
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from conftest import LEARNING, MIN_PC, fast_config
+
+from tests.support.training import LEARNING, MIN_PC, fast_config
 
 pytestmark = pytest.mark.slow
 
