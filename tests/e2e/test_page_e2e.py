@@ -18,8 +18,8 @@ import pytest
 
 from tests.support.live import ServiceProcess
 from tests.support.models import model_dirs
+from tests.support.paths import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 FRONTEND = REPO / "frontend"
 CHROMIUM = Path(os.environ.get("PM_CHROMIUM", "/usr/bin/chromium"))
 # Small enough that one compressed 512-px photo (about 58 KB for man.png) is refused with 413.

@@ -6,14 +6,14 @@ import csv
 import io
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 from PIL import Image
 
-CLI = str(Path(sys.executable).with_name("pretty-meter"))
+from tests.support.paths import CLI
+
 TINY_FILES = 10_000
 BIG_BYTES = 100 * 1024 * 1024
 

@@ -8,7 +8,6 @@ import json
 import random
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +17,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-CLI = str(Path(sys.executable).with_name("pretty-meter"))
+from tests.support.paths import CLI
+
 KILLS = {"ingest": 2, "detect": 2, "normalize": 2, "train": 1, "export": 1}  # then rerun to the end
 TRAIN_ARGS = [
     "--backbone", "mobilenet_v3_small", "--weights", "none", "--image-size", "32",

@@ -8,7 +8,6 @@ import os
 import pickle
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,8 +17,7 @@ import pytest
 
 from prettymeter import card as card_module
 from tests.support.live import free_port
-
-CLI = Path(sys.executable).with_name("pretty-meter")
+from tests.support.paths import CLI
 
 
 class Evil:

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,8 +15,8 @@ import httpx
 
 from tests.support.bad_inputs import valid_photo
 from tests.support.live import free_port
+from tests.support.paths import CLI
 
-CLI = Path(sys.executable).with_name("pretty-meter")
 PHOTOS_PER_REQUEST = 16
 REQUESTS = 3  # 48 photos: all admitted (queue 64)
 

@@ -13,9 +13,8 @@ from prettymeter.errors import PrettyMeterError
 from prettymeter.hardware import cpu_has_bf16
 from prettymeter.imaging import decode_image, preprocess
 from prettymeter.scoring import MAX_ENGINE_DRIFT, Scorer, probe_batch, resolve_engine
+from tests.support.paths import DATA
 from tests.support.photos import synthetic_photos
-
-DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def photo_batch(input_size: int, crop_size: int) -> np.ndarray:

@@ -10,7 +10,6 @@ import logging
 import re
 import shutil
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -20,10 +19,9 @@ import pytest
 from prettymeter.errors import PrettyMeterError
 from prettymeter.serve import create_app, load_settings
 from tests.support.live import LiveServer
+from tests.support.paths import CLI
 from tests.support.photos import b64, photo_bytes
 from tests.support.settings import BODY_LIMIT, service_settings
-
-CLI = Path(sys.executable).parent / "pretty-meter"
 
 
 def test_health_readiness_metrics_and_docs_answer(service_url: str) -> None:
