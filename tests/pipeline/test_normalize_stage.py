@@ -255,3 +255,25 @@ def test_upstream_stage_metadata_is_carried_and_ours_replaced(tmp_path: Path) ->
     schema = pq.read_schema(tmp_path / "m.parquet")
     assert schema.metadata[b"prettymeter.detect"] == b'{"detector": "none"}'
     assert read_metadata(tmp_path / "m.parquet")["stage"] == "normalize"
+
+
+def test_a_run_killed_between_its_plots_and_its_table_reruns_but_a_foreign_png_is_kept(
+    tmp_path: Path,
+) -> None:
+    """Plots are drawn first and the table appears last; a rerun may redraw its own plots of a
+    run that never finished, never a file of the same name that it did not draw."""
+    rows = [_row(f"u{i}", 2.0 + i * 0.3) for i in range(20)]
+    src = _table(tmp_path / "src.parquet", rows)
+    dst = tmp_path / "m.parquet"
+    normalize(src, dst, "m")
+    first = {name: path.read_bytes() for name, path in plot_paths(dst).items()}
+    dst.unlink()  # as if killed after the plots, before the table's rename
+    normalize(src, dst, "m")
+    assert dst.is_file()
+    assert {name: path.read_bytes() for name, path in plot_paths(dst).items()} == first
+    dst.unlink()
+    foreign = plot_paths(dst)["rates"]
+    foreign.write_bytes(b"a user's own picture")
+    with pytest.raises(PrettyMeterError, match="already exists"):
+        normalize(src, dst, "m")
+    assert foreign.read_bytes() == b"a user's own picture"

@@ -35,6 +35,7 @@ LABEL_MAX = 0.999
 BINS = 100
 KERNELS = ("gaussian", "triang", "laplace")
 PLOTS = ("rates", "labels", "weights")
+PLOT_MARK = "pretty-meter normalize"  # in each plot PNG: the rerun knows its own plots
 # What pass 1 reads: everything needed to filter, merge and compute labels, no image bytes.
 SMALL_COLUMNS = (
     "gender",
@@ -162,8 +163,23 @@ def _plot(values: np.ndarray, title: str, xlabel: str, path: Path, bins: Any = 5
     axes.set_ylabel("photos")
     figure.tight_layout()
     with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png")
+        figure.savefig(tmp, format="png", metadata={"Software": PLOT_MARK, "Source": path.name})
     plt.close(figure)
+
+
+def _left_by_a_killed_run(plot: Path, dst: Path) -> bool:
+    """A plot of ours with no table beside it: a run killed between its plots and its table
+    (plots are drawn first, the table appears last), which the rerun may redraw."""
+    if dst.exists():
+        return False
+    try:
+        from PIL import Image
+
+        with Image.open(plot) as image:
+            info = image.info
+    except Exception:  # not a PNG we can read: not ours
+        return False
+    return info.get("Software") == PLOT_MARK and info.get("Source") == plot.name
 
 
 def plot_paths(dst: Path) -> dict[str, Path]:
@@ -202,7 +218,7 @@ def normalize(
     ensure_new_output(dst, overwrite)
     if plots:
         for path in plot_paths(dst).values():
-            ensure_new_output(path, overwrite)
+            ensure_new_output(path, overwrite or _left_by_a_killed_run(path, dst))
 
     # Pass 1: only the small columns, to decide which rows stay and compute their labels.
     names = parquet.schema_arrow.names
@@ -268,6 +284,18 @@ def normalize(
         "rows_out": len(merged.heads),
         "dropped": dropped,
     }
+    # The plots first, the table last: a finished table means a finished stage.
+    if plots:
+        paths = plot_paths(dst)
+        _plot(rates, f"raw rates, gender {gender} (n={len(rates)})", "rate", paths["rates"])
+        _plot(
+            labels,
+            f"labels (median rate {med:.4g} → 0.5), LDS bins",
+            "label",
+            paths["labels"],
+            bins=np.linspace(0.0, 1.0, BINS + 1),
+        )
+        _plot(weights, "sample weights (mean 1)", "weight", paths["weights"])
     # Pass 2: stream every column of the kept rows (images and crops) into the output.
     schema = carried_schema(parquet.schema_arrow)
     if merged.any:
@@ -291,17 +319,6 @@ def normalize(
                 writer.write_table(part)
         finally:
             writer.close(metadata=metadata)
-    if plots:
-        paths = plot_paths(dst)
-        _plot(rates, f"raw rates, gender {gender} (n={len(rates)})", "rate", paths["rates"])
-        _plot(
-            labels,
-            f"labels (median rate {med:.4g} → 0.5), LDS bins",
-            "label",
-            paths["labels"],
-            bins=np.linspace(0.0, 1.0, BINS + 1),
-        )
-        _plot(weights, "sample weights (mean 1)", "weight", paths["weights"])
     return {
         "dst": str(dst),
         "gender": gender,
