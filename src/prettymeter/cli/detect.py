@@ -58,7 +58,7 @@ def export_detector(
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace existing ONNX files"),
 ) -> None:
-    """Export MTCNN's nets from facenet-pytorch's packaged weights to ONNX (needs the train extra)."""
+    """Export MTCNN's nets from facenet-pytorch's weights to ONNX (needs the train extra)."""
     from prettymeter import console
     from prettymeter.training.detector_export import export_nets
 
