@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from prettymeter import console, imaging
+from prettymeter.data.tables import open_table
 from prettymeter.errors import ImageError, PrettyMeterError
 from prettymeter.faces.person import PersonResult, find_person
 from prettymeter.io import atomic_path, ensure_new_output, open_parts_folder
@@ -66,7 +67,7 @@ def detect(
             f"--crop-size {crop_size} is too small; use at least 8 (default 256)"
         )
     workers = max(1, threads if threads is not None else (os.cpu_count() or 1))
-    source = _open_source(src)
+    source = open_table(src, ["image"], made_by="dedupe")
     ensure_new_output(dst, overwrite)
     schema = _output_schema(source.schema_arrow, detector, crop_size)
     total = source.metadata.num_rows
@@ -126,22 +127,6 @@ def detect(
         "seconds": round(seconds, 2),
         "images_per_s": round(processed / seconds, 1) if seconds > 0 and processed else None,
     }
-
-
-def _open_source(src: Path) -> pq.ParquetFile:
-    if not src.is_file():
-        raise PrettyMeterError(f"{src} does not exist; run `pretty-meter dedupe` first to make it")
-    try:
-        source = pq.ParquetFile(src)
-    except Exception as exc:
-        raise PrettyMeterError(
-            f"{src} is not a Parquet table ({exc}); pass the dedupe output"
-        ) from exc
-    if "image" not in source.schema_arrow.names:
-        raise PrettyMeterError(
-            f"{src} has no 'image' column; pass the table written by `pretty-meter dedupe`"
-        )
-    return source
 
 
 def _output_schema(source: pa.Schema, detector: str, crop_size: int) -> pa.Schema:

@@ -121,17 +121,24 @@ class BatchWriter:
         self._writer.close()
 
 
-def open_table(path: Path, required: Sequence[str] = ()) -> pq.ParquetFile:
-    """Open a stage's table, refusing a missing file, a non-Parquet file or missing columns."""
+def open_table(
+    path: Path, required: Sequence[str] = (), made_by: str | None = None
+) -> pq.ParquetFile:
+    """Open a stage's table, refusing a missing file, a non-Parquet file or missing columns;
+    `made_by` names the verb whose output is expected, for the messages."""
     path = Path(path)
     if not path.is_file():
-        raise PrettyMeterError(f"{path} does not exist; give the table the previous stage wrote")
+        hint = (
+            f"run `pretty-meter {made_by}` first to make it"
+            if made_by
+            else "give the table the previous stage wrote"
+        )
+        raise PrettyMeterError(f"{path} does not exist; {hint}")
     try:
         parquet = pq.ParquetFile(str(path))
     except (pa.ArrowException, OSError) as exc:
-        raise PrettyMeterError(
-            f"{path} is not a Parquet table ({exc}); give a table written by pretty-meter"
-        ) from exc
+        hint = f"pass the {made_by} output" if made_by else "give a table written by pretty-meter"
+        raise PrettyMeterError(f"{path} is not a Parquet table ({exc}); {hint}") from exc
     names = set(parquet.schema_arrow.names)
     missing = [name for name in required if name not in names]
     if missing:
