@@ -16,12 +16,14 @@ inside `async def`, per-request batch, PIL/torchvision transforms, no detection)
     under c = 1, 4, 16 concurrent clients sending 1-photo and 4-photo seed requests
     (`POST /man/predict`, a 512-px JPEG) for --seconds each, while another process probes
     `GET /healthz` every 50 ms; prints img/s, latency p50/p95/p99, errors, /healthz p99 and the
-    server's RSS, and our/baseline ratios. Each window starts once every client has had one
-    answer (at most 30 s), so img/s is the steady rate; requests still running when it ends
-    are cut and not counted (this favours the slower server), and the next window starts once
-    the server has worked them off. Before the windows, each server gets a short burst on
-    `/woman/predict` too, so the RSS columns are with both models loaded and both run under
-    load (peak RSS is the server's VmHWM at the end);
+    server's RSS, and our/baseline ratios; under the table, each row's errors by kind (HTTP
+    status or client exception, e.g. "429×34"; `error_kinds` in --json). Each window starts
+    once every client has had one answer (at most 30 s), so img/s is the steady rate; requests
+    still running when it ends are cut and not counted (this favours the slower server), and
+    the next window starts once the server has worked them off (ours: no photo in flight in
+    its /metrics; the baseline: a fast /healthz). Before the windows, each server gets a short
+    burst on `/woman/predict` too, so the RSS columns are with both models loaded and both run
+    under load (peak RSS is the server's VmHWM at the end);
   * ceiling: after the load, the CPU cost per photo of each stage of our service (JSON +
     base64 + decode, person detection, crop + resize, the model at each mean batch size the
     service reached, from its /metrics) measured in this process, and from them the img/s this
@@ -237,11 +239,24 @@ def load(
         "p95": q[1],
         "p99": q[2],
         "errors": report.sent - report.ok,
+        "error_kinds": error_kinds(report),
     }
 
 
-def batch_totals(port: int) -> tuple[float, float] | None:
-    """(photos, model calls) so far from the server's /metrics; None when it has none."""
+def error_kinds(report: Any) -> dict[str, int]:
+    """What the window's errors were: HTTP status codes other than 200 ("429") and client-side
+    exception names ("ReadTimeout", "RemoteProtocolError"), with their counts."""
+    kinds = {str(status): n for status, n in sorted(report.statuses.items()) if status != 200}
+    kinds.update(sorted(report.errors.items()))
+    return {k: n for k, n in kinds.items() if n}
+
+
+def describe_kinds(kinds: dict[str, int]) -> str:
+    return ", ".join(f"{kind}×{n}" for kind, n in kinds.items())
+
+
+def server_metrics(port: int) -> dict[str, float] | None:
+    """The server's /metrics summed over labels (name → value); None when it has none."""
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         conn.request("GET", "/metrics")
@@ -252,18 +267,51 @@ def batch_totals(port: int) -> tuple[float, float] | None:
         return None
     if answer.status != 200:
         return None
-    totals = {"prettymeter_batch_size_sum": 0.0, "prettymeter_batch_size_count": 0.0}
+    totals: dict[str, float] = {}
     for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
         name = line.split("{", 1)[0].split(" ", 1)[0]
-        if name in totals:
-            totals[name] += float(line.rsplit(" ", 1)[1])
-    return totals["prettymeter_batch_size_sum"], totals["prettymeter_batch_size_count"]
+        try:
+            totals[name] = totals.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
+        except ValueError:
+            continue
+    return totals
+
+
+def batch_totals(port: int) -> tuple[float, float] | None:
+    """(photos, model calls) so far from the server's /metrics; None when it has none."""
+    totals = server_metrics(port)
+    if totals is None:
+        return None
+    return (
+        totals.get("prettymeter_batch_size_sum", 0.0),
+        totals.get("prettymeter_batch_size_count", 0.0),
+    )
+
+
+IN_FLIGHT = "prettymeter_images_in_flight"
 
 
 def drain(port: int, limit: float = 150.0) -> None:
-    """Wait until the server has worked off cut requests (its /healthz answers in < 0.5 s)."""
+    """Wait until the server has worked off the requests cut at the end of a window.
+
+    Our service keeps scoring a request whose client went away, and those photos keep their
+    place in its admission queue (batching.queue_size): a window started before they are done
+    gets 429 "queue full" at once. Its /healthz stays fast while it works (by design), so for
+    our service wait until /metrics says no photo is in flight; a server without that gauge
+    (the baseline, whose event loop blocks while it scores) is idle once /healthz answers in
+    < 0.5 s."""
     deadline = time.monotonic() + limit
+    idle = 0  # two readings of 0 in a row: a request still being parsed is not admitted yet
     while time.monotonic() < deadline:
+        totals = server_metrics(port)
+        if totals is not None and IN_FLIGHT in totals:
+            idle = idle + 1 if totals[IN_FLIGHT] == 0 else 0
+            if idle >= 2:
+                return
+            time.sleep(0.1)
+            continue
         started = time.perf_counter()
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=limit)
@@ -275,6 +323,7 @@ def drain(port: int, limit: float = 150.0) -> None:
         if time.perf_counter() - started < 0.5:
             return
         time.sleep(0.2)
+    print(f"  (the server was still busy after {limit:.0f} s of waiting)", flush=True)
 
 
 def run_server(
@@ -321,9 +370,11 @@ def run_server(
                     mean_batch=mean_batch,
                 )
                 rows.append(result)
+                kinds = describe_kinds(result["error_kinds"])
                 print(
                     f"  {server.name:<22} c={concurrency:<3} n={n}  {result['img_s']:7.1f} img/s"
-                    f"  p50 {result['p50']:7.0f} ms  errors {result['errors']}",
+                    f"  p50 {result['p50']:7.0f} ms  errors {result['errors']}"
+                    + (f" ({kinds})" if kinds else ""),
                     flush=True,
                 )
         peak = {"both_warm": warm_rss, "peak": peak_rss_mb(pid)}
@@ -452,6 +503,13 @@ def print_tables(
             f"{r['p95']:>8.0f} {r['p99']:>8.0f} {r['errors']:>4} {health:>13} "
             f"{r['rss']:>7.0f} {ratio:>13} {p50_ratio:>11} {batch:>6} {ceiling:>8} {share:>6}"
         )
+    failed = [r for r in rows if r.get("error_kinds")]
+    if failed:
+        print("Errors by kind (HTTP status or client exception × count):")
+        for r in failed:
+            print(f"  {r['server']}, c={r['c']}, n={r['n']}: {describe_kinds(r['error_kinds'])}")
+    else:
+        print("Errors by kind: none in any window")
     print(
         "RSS (MB, both models loaded; after a burst on /woman/predict, then the windows on "
         "/man/predict): "
