@@ -11,9 +11,12 @@ the benchmark. Engines:
 
 Every engine must keep the 0-10 score within ``MAX_ENGINE_DRIFT`` of ONNX Runtime fp32. A
 Scorer on OpenVINO checks that itself when it loads (``verify=True``): it scores a fixed set of
-drawn probe photos on both engines; over the limit, ``auto`` falls back to ONNX Runtime fp32 and
-an explicitly chosen engine is refused. The service tests and ``bench/serve_load.py`` measure the
-drift on real photos as well.
+probe photos (drawn faces and photo-like textures) on both engines and accepts the engine only if
+the largest move is within ``PROBE_MARGIN`` × the limit, because real photos can move more than
+the probes (on the two bench models, 14 real photo variants moved up to 2.1× the probes' largest
+move). ``auto`` falls back from
+bf16 to OpenVINO fp32 to ONNX Runtime; an explicitly chosen engine that fails is refused. The
+service tests and ``bench/serve_load.py`` measure the drift on real photos as well.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ log = logging.getLogger(__name__)
 ENGINES = ("auto", "onnxruntime", "openvino", "openvino-bf16")
 DEVICES = ("cpu", "cuda")
 MAX_ENGINE_DRIFT = 0.05  # largest allowed move of the 0-10 score against ONNX Runtime fp32
+PROBE_MARGIN = 0.4  # share of the limit the probes may show: real photos moved up to 2.1× more
+FALLBACK = {"openvino-bf16": "openvino", "openvino": "onnxruntime"}  # what `auto` tries next
 INPUT_NAME = "input"
 LABEL_OUTPUT = "label"
 STD_OUTPUT = "label_std"
@@ -87,11 +92,41 @@ def probe_photos(count: int, seed: int = 20240501) -> list[Image.Image]:
     return photos
 
 
+def texture_photos(count: int, seed: int = 20241202) -> list[Image.Image]:
+    """Deterministic photo-like textures: colour noise with a natural (1/f) spectrum, the
+    statistics of real photos that the drawn faces lack (edges and detail at every scale)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    side = 160
+    freq = np.hypot(np.fft.fftfreq(side)[:, None], np.fft.fftfreq(side)[None, :])
+    freq[0, 0] = 1.0
+    photos = []
+    for _ in range(count):
+        amplitude = freq ** -rng.uniform(0.8, 1.2)
+        phases = np.exp(2j * np.pi * rng.random((3, side, side)))
+        channels = np.real(np.fft.ifft2(amplitude * phases))
+        channels = (channels - channels.mean((1, 2), keepdims=True)) / channels.std()
+        mix = np.eye(3) + rng.normal(0, 0.3, (3, 3))  # correlated channels, as in photos
+        pixels = np.einsum("chw,cd->hwd", channels, mix)
+        pixels = 128 + rng.uniform(30, 70) * pixels / pixels.std() + rng.uniform(-40, 40, 3)
+        photos.append(Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB"))
+    return photos
+
+
 def probe_batch(input_size: int, crop_size: int, count: int = 8) -> np.ndarray:
-    """`probe_photos`, preprocessed for a model (the engine drift check's inputs)."""
+    """`probe_photos`, preprocessed for a model."""
     from prettymeter.imaging import preprocess
 
     return np.stack([preprocess(p, None, crop_size, input_size) for p in probe_photos(count)])
+
+
+def check_batch(input_size: int, crop_size: int) -> np.ndarray:
+    """The engine drift check's inputs: 8 drawn faces and 16 photo-like textures."""
+    from prettymeter.imaging import preprocess
+
+    photos = probe_photos(8) + texture_photos(16)
+    return np.stack([preprocess(p, None, crop_size, input_size) for p in photos])
 
 
 def release_free_memory() -> None:
@@ -128,26 +163,11 @@ class Scorer:
         self.input_size = self.card.input_size
         self._local = threading.local()
         self.has_std = False
-        self.drift: float | None = None  # measured 0-10 score drift against ORT fp32
+        self.drift: float | None = None  # the served engine's probe drift against ORT fp32
+        self.refused: dict[str, float] = {}  # engines `auto` tried and dropped → their drift
         self._load()
         if self.engine != "onnxruntime" and verify:
-            self.drift = self._measure_drift()
-            if self.drift > MAX_ENGINE_DRIFT:
-                if engine != "auto":
-                    raise PrettyMeterError(
-                        f"engine {self.engine} moves this model's scores by {self.drift:.3f} "
-                        f"(limit {MAX_ENGINE_DRIFT}) against ONNX Runtime fp32; use engine "
-                        "onnxruntime or auto"
-                    )
-                log.warning(
-                    "engine %s moves the scores of %s by %.3f > %.2f; using onnxruntime fp32",
-                    self.engine,
-                    self.model_dir,
-                    self.drift,
-                    MAX_ENGINE_DRIFT,
-                )
-                self.engine = "onnxruntime"
-                self._load()
+            self._verify(explicit=engine != "auto")
             release_free_memory()
 
     # -- loading -------------------------------------------------------------------------------
@@ -167,16 +187,47 @@ class Scorer:
                 "model or choose another engine"
             ) from exc
 
-    def _measure_drift(self) -> float:
-        """Largest 0-10 score difference against ONNX Runtime fp32 on the probe photos."""
-        probe = probe_batch(self.input_size, self.card.preprocessing.crop_size)
+    def _verify(self, explicit: bool) -> None:
+        """Keep the engine only if the probes move by at most PROBE_MARGIN × the limit; `auto`
+        steps down (bf16 → OpenVINO fp32 → ONNX Runtime), an explicit engine is refused."""
+        probe = check_batch(self.input_size, self.card.preprocessing.crop_size)
         reference = Scorer(
             self.model_dir, "onnxruntime", self.threads, "cpu", verify=False, lean=True
         )
-        expected, _ = reference.run(probe)
+        expected = reference.run_chunked(probe)
         del reference
-        got, _ = self.run(probe)
-        return float(np.abs(10.0 * got - 10.0 * expected).max())
+        allowed = PROBE_MARGIN * MAX_ENGINE_DRIFT
+        while self.engine != "onnxruntime":
+            self.drift = float(np.abs(10.0 * self.run_chunked(probe) - 10.0 * expected).max())
+            if self.drift <= allowed:
+                return
+            if explicit:
+                raise PrettyMeterError(
+                    f"engine {self.engine} moves this model's scores by {self.drift:.3f} on "
+                    f"the probe photos against ONNX Runtime fp32 (allowed {allowed:.3f}: "
+                    f"{PROBE_MARGIN} × the {MAX_ENGINE_DRIFT} limit); use engine onnxruntime "
+                    "or auto"
+                )
+            self.refused[self.engine] = self.drift
+            log.warning(
+                "engine %s moves the scores of %s by %.3f on the probe photos (allowed %.3f); "
+                "trying %s",
+                self.engine,
+                self.model_dir,
+                self.drift,
+                allowed,
+                FALLBACK[self.engine],
+            )
+            self.engine = FALLBACK[self.engine]
+            del self._ov  # free the refused compiled model before loading the next one
+            self._local = threading.local()  # and its infer requests
+            self._load()
+        self.drift = 0.0  # ONNX Runtime fp32 is the reference itself
+
+    def run_chunked(self, batch: np.ndarray, size: int = 8) -> np.ndarray:
+        """Labels of a large batch, scored `size` at a time (the batch sizes the service uses)."""
+        chunks = [self.run(batch[i : i + size])[0] for i in range(0, len(batch), size)]
+        return np.concatenate(chunks)
 
     def _load_onnxruntime(self) -> None:
         import onnxruntime as ort
