@@ -179,6 +179,18 @@ def test_too_many_photos_is_a_413(service_url: str) -> None:
     assert json_answer.status_code == 413
 
 
+def test_more_form_parts_than_the_photo_limit_allows_is_a_413_saying_the_limit(
+    service_url: str,
+) -> None:
+    # past 16 photos + 8 fields the form is not parsed further: the photo limit, like JSON's 413
+    tiny = encode(Image.new("RGB", (8, 8)), "PNG")
+    answer = rate_files(service_url, [tiny] * 30, gender="m")
+    assert answer.status_code == 413, answer.text
+    detail = answer.json()["detail"]
+    assert "the limit is 16 photos per request" in detail and "send at most 16" in detail
+    assert "\n" not in detail
+
+
 def test_no_files_in_a_multipart_request_is_a_400(service_url: str) -> None:
     answer = httpx.post(
         f"{service_url}/v1/rate", files={"other": ("x.txt", b"x")}, data={"gender": "m"}

@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import shutil
+import struct
 import subprocess
 import threading
 from pathlib import Path
@@ -153,6 +154,24 @@ def test_cors_headers_reach_a_page_on_another_origin_even_on_errors(
         )
         assert too_big.status_code == 413
         assert too_big.headers["access-control-allow-origin"] == origin
+        # a V2 binary answer: the page must read where its JSON header ends
+        photo = photo_bytes("man.png")
+        tensor = {"name": "photo", "datatype": "BYTES", "shape": [1]}
+        head = json.dumps(
+            {
+                "inputs": [{**tensor, "parameters": {"binary_data_size": 4 + len(photo)}}],
+                "parameters": {"binary_data_output": True},
+            }
+        ).encode()
+        binary = httpx.post(
+            f"{server.url}/v2/models/man/infer",
+            content=head + struct.pack("<I", len(photo)) + photo,
+            headers={"origin": origin, "inference-header-content-length": str(len(head))},
+            timeout=60,
+        )
+        assert binary.status_code == 200 and "inference-header-content-length" in binary.headers
+        exposed = binary.headers["access-control-expose-headers"].lower().split(",")
+        assert "inference-header-content-length" in [name.strip() for name in exposed]
         other = httpx.get(f"{server.url}/healthz", headers={"origin": "https://evil.example"})
         assert "access-control-allow-origin" not in other.headers
 

@@ -191,4 +191,10 @@ def test_the_per_client_rate_limit_answers_429_with_retry_after(
         answers = [httpx.post(f"{server.url}/man/predict", json=body) for _ in range(3)]
         assert [a.status_code for a in answers] == [200, 200, 429]
         assert int(answers[2].headers["retry-after"]) >= 1
+        assert set(answers[2].json()) == {"detail"}
+        # the KServe V1/V2 paths answer in their protocols' shape, {"error": "..."}
+        for path in ("/v2/models/man/infer", "/v1/models/man:predict"):
+            limited = httpx.post(f"{server.url}{path}", json={})
+            assert limited.status_code == 429 and "retry-after" in limited.headers
+            assert set(limited.json()) == {"error"} and "wait" in limited.json()["error"]
         assert httpx.get(f"{server.url}/healthz").status_code == 200  # GETs are not limited

@@ -13,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from prettymeter import __version__
 from prettymeter.serve import headers
@@ -22,10 +23,12 @@ from prettymeter.serve.middleware import (
     RateLimiter,
     RequestLog,
     RootPath,
+    error_key,
 )
 from prettymeter.serve.ratelimit import BodyTimeout
 from prettymeter.serve.routes import health, kserve, seed, v1, web
 from prettymeter.serve.routes.common import BodyError
+from prettymeter.serve.routes.kserve.tensors import HEADER_LENGTH
 from prettymeter.serve.schemas import SEED_VALIDATION_CODE
 from prettymeter.serve.settings import Settings
 from prettymeter.serve.state import ServiceState
@@ -96,6 +99,14 @@ def create_app(settings: Settings) -> FastAPI:
             return seed_422(str(exc.detail))
         return await http_exception_handler(request, exc)
 
+    @app.exception_handler(HTTPException)
+    async def protocol_shaped_error(request: Request, exc: HTTPException) -> Response:
+        """No route or method here (404, 405): on the KServe paths in their `{"error": ...}`."""
+        if error_key(request.scope) == "error":
+            body = {"error": str(exc.detail)}
+            return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+        return await http_exception_handler(request, exc)
+
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
@@ -139,7 +150,8 @@ def create_app(settings: Settings) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
             allow_headers=["*"],
-            expose_headers=["Retry-After"],
+            # Inference-Header-Content-Length: where a V2 binary answer's JSON header ends
+            expose_headers=["Retry-After", HEADER_LENGTH],
         )
     page_config = headers.read_page_config(web_dir)
     policy = headers.page_policy(settings.csp_connect_src, page_config)

@@ -17,10 +17,22 @@ from prettymeter.serve.metrics import Metrics
 access_log = logging.getLogger("prettymeter.access")
 
 
+# the KServe V1 (TF Serving REST) and V2 paths, whose protocols answer errors as {"error": "..."}
+PROTOCOL_PREFIXES = ("/v1/models/", "/v2/")
+
+
+def error_key(scope: Scope) -> str:
+    """The key of an error body on this path: `error` on the KServe V1/V2 paths, else `detail`."""
+    path, root = scope.get("path", ""), scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    return "error" if path == "/v2" or path.startswith(PROTOCOL_PREFIXES) else "detail"
+
+
 async def send_json(
-    send: Send, status: int, detail: str, headers: dict[str, str] | None = None
+    scope: Scope, send: Send, status: int, detail: str, headers: dict[str, str] | None = None
 ) -> None:
-    body = json.dumps({"detail": detail}).encode()
+    body = json.dumps({error_key(scope): detail}).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
@@ -126,8 +138,8 @@ class BodyLimit:
             drained += len(message.get("body", b""))
             more = message.get("more_body", False)
 
-    async def _refuse(self, send: Send) -> None:
-        await send_json(send, 413, self._detail(), {"connection": "close"})
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        await send_json(scope, send, 413, self._detail(), {"connection": "close"})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -138,13 +150,13 @@ class BodyLimit:
             try:
                 length = int(headers[b"content-length"])
             except ValueError:
-                await send_json(send, 400, "the Content-Length header is not a number")
+                await send_json(scope, send, 400, "the Content-Length header is not a number")
                 return
             if length > self.max_bytes:
                 waiting = headers.get(b"expect", b"").lower() == b"100-continue"
                 if not waiting and length <= self.drain_bytes:
                     await self._drain(receive, more=True)
-                await self._refuse(send)
+                await self._refuse(scope, send)
                 return
         received = 0
         exceeded = False
@@ -167,7 +179,7 @@ class BodyLimit:
         )
         if exceeded and not started:
             await self._drain(receive, more_body)
-            await self._refuse(send)
+            await self._refuse(scope, send)
 
 
 class RateLimiter:
@@ -193,6 +205,7 @@ class RateLimiter:
             wait = math.ceil((1.0 - tokens) / self.rate)
             self.buckets[client] = (tokens, now)
             await send_json(
+                scope,
                 send,
                 429,
                 f"too many requests from this address; wait {wait} s and try again",

@@ -25,8 +25,17 @@ class Form:
     fields: dict[str, str]
 
 
-def parse_form(content_type: str, body: bytes, max_parts: int) -> Form:
-    """Split a multipart body into file parts (in order) and text fields."""
+FIELD_PARTS = 8  # text fields a form may have next to its photos (gender, model, ...)
+
+
+class TooManyPartsError(PrettyMeterError):
+    """More parts than `max_files` photos and a few fields: the photo limit, not a bad form."""
+
+
+def parse_form(content_type: str, body: bytes, max_files: int) -> Form:
+    """Split a multipart body into file parts (in order) and text fields; at most `max_files`
+    photos' worth of parts are kept, the parsing stops at the first part past that."""
+    max_parts = max_files + FIELD_PARTS
     _, params = parse_options_header(content_type)
     boundary = params.get(b"boundary")
     if not boundary:
@@ -40,7 +49,10 @@ def parse_form(content_type: str, body: bytes, max_parts: int) -> Form:
 
     def on_part_begin() -> None:
         if len(parts) >= max_parts:
-            raise PrettyMeterError(f"the form has more than {max_parts} parts; send fewer photos")
+            raise TooManyPartsError(
+                f"more than {max_parts} parts in the form, the limit is {max_files} photos per "
+                f"request; send at most {max_files} photos per request"
+            )
         parts.append(Part())
         headers.clear()
 

@@ -58,4 +58,4 @@ class BodyTimeout:
             self.app, scope, timed_receive, send, lambda: timed_out, _SlowBodyError
         )
         if timed_out and not started:
-            await send_json(send, 408, self._detail(), {"connection": "close"})
+            await send_json(scope, send, 408, self._detail(), {"connection": "close"})

@@ -7,7 +7,7 @@ import asyncio
 from fastapi import APIRouter, Request
 
 from prettymeter.errors import ImageError, PrettyMeterError
-from prettymeter.serve.multipart import parse_form
+from prettymeter.serve.multipart import TooManyPartsError, parse_form
 from prettymeter.serve.routes.common import (
     check_count,
     content_type,
@@ -57,11 +57,13 @@ async def read_rate_request(
     if kind == "multipart/form-data":
         body = await request.body()
         loop = asyncio.get_running_loop()
-        limit = state.settings.limits.max_instances + 8
+        limit = state.settings.limits.max_instances
         try:
             form = await loop.run_in_executor(
                 state.prep_pool, parse_form, request.headers["content-type"], body, limit
             )
+        except TooManyPartsError as exc:
+            fail(413, str(exc))  # the JSON route's answer to too many photos
         except PrettyMeterError as exc:
             fail(400, str(exc))
         files = [part for part in form.files if part.name in ("files", "file")]

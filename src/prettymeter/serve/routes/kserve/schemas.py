@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from prettymeter.serve.schemas import ErrorBody, PhotoError
+from prettymeter.serve.schemas import PhotoError
 
 PHOTO_INPUT = "photo"
 MODEL_VERSION = "1"  # one version per model: the loaded one
@@ -132,14 +132,11 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     texts = {
         400: "malformed request (the message says what)",
         404: "no such model",
-        413: "body or photo count over the limit (`detail` when the body limit answers)",
+        413: "body or photo count over the limit",
         415: "a compressed (Content-Encoding) body",
         429: "busy: queue full or client rate limit; see Retry-After",
         503: "not ready; see Retry-After",
         504: "the request took longer than the time limit",
     }
-    either = ProtocolError | ErrorBody  # the body-size and rate limits answer before the route
-    return {
-        code: {"model": either if code in (413, 429) else ProtocolError, "description": texts[code]}
-        for code in codes
-    }
+    # the body-size and rate limits answer before the route, in this shape too (middleware.py)
+    return {code: {"model": ProtocolError, "description": texts[code]} for code in codes}
