@@ -143,20 +143,19 @@ def torch_row(weights: Path, arrays: np.ndarray, reference: Any) -> dict[str, An
 def engine_table(model_dir: Path, torch_weights: Path | None = None) -> list[dict[str, Any]]:
     from prettymeter.card import load_model_dir
     from prettymeter.hardware import cpu_has_bf16
-    from prettymeter.imaging import decode_image, preprocess
-    from prettymeter.scoring import Scorer, probe_batch
+    from prettymeter.imaging import preprocess
+    from prettymeter.scoring import Scorer
+    from tests.support.photos import fixture_variants
 
     card, _ = load_model_dir(model_dir)
     crop, size = card.preprocessing.crop_size, card.input_size
-    photos = [decode_image((DATA / n).read_bytes()) for n in ("man.png", "woman.jpg")]
-    arrays = np.stack([preprocess(p, None, crop, size) for p in photos])
-    arrays = np.concatenate([arrays, probe_batch(size, crop, 6)])
+    arrays = np.stack([preprocess(p, None, crop, size) for p in fixture_variants()])
     engines = ["onnxruntime", "openvino"] + (["openvino-bf16"] if cpu_has_bf16() else [])
     rows = []
     reference = None
     for engine in engines:
         scorer = Scorer(model_dir, engine=engine, verify=False)
-        scores = 10 * scorer.run(arrays)[0]
+        scores = 10 * scorer.run_chunked(arrays)
         if reference is None:
             reference = scores
         timing = {}
@@ -182,12 +181,13 @@ def engine_table(model_dir: Path, torch_weights: Path | None = None) -> list[dic
     if torch_weights is not None:
         rows.append(torch_row(torch_weights, arrays, reference))
     auto = Scorer(model_dir, engine="auto")
+    refused = "".join(f"; refused {e}: probes moved {d:.3f}" for e, d in auto.refused.items())
     rows.append(
         {
-            "engine": f"auto → {auto.engine}",
+            "engine": f"auto → {auto.engine} (probe drift {auto.drift:.3f}{refused})",
             "ms_b1": None,
             "ms_b8": None,
-            "drift": auto.drift,
+            "drift": float(np.abs(10 * auto.run_chunked(arrays) - reference).max()),
             "score_range": None,
         }
     )

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import ImageOps
 
 from prettymeter.card import CARD_FILE
 from prettymeter.errors import PrettyMeterError
 from prettymeter.hardware import cpu_has_bf16
-from prettymeter.imaging import decode_image, preprocess
+from prettymeter.imaging import preprocess
 from prettymeter.scoring import (
     MAX_ENGINE_DRIFT,
     PROBE_MARGIN,
@@ -20,26 +19,12 @@ from prettymeter.scoring import (
     probe_batch,
     resolve_engine,
 )
-from tests.support.paths import DATA
-from tests.support.photos import synthetic_photos
+from tests.support.photos import fixture_variants, synthetic_photos
 
 
 def photo_batch(input_size: int, crop_size: int) -> np.ndarray:
-    """The two real fixture photos seen 7 ways each (as users send them: mirrored, cropped,
-    smaller, turned, grey), and 6 drawn photos."""
-    photos = []
-    for name in ("man.png", "woman.jpg"):
-        photo = decode_image((DATA / name).read_bytes())
-        w, h = photo.size
-        photos += [
-            photo,
-            ImageOps.mirror(photo),
-            photo.crop((w // 6, h // 8, w - w // 6, h - h // 4)),
-            photo.crop((w // 4, h // 10, w - w // 4, h // 2)),
-            photo.resize((w // 2, h // 2)),
-            photo.rotate(5),
-            photo.convert("L").convert("RGB"),
-        ]
+    """The real fixture photos seen 7 ways each (`fixture_variants`) and 6 drawn photos."""
+    photos = fixture_variants()
     photos += synthetic_photos(6)
     return np.stack([preprocess(photo, None, crop_size, input_size) for photo in photos])
 
