@@ -2,14 +2,19 @@
 
     .venv/bin/python bench/train_throughput.py            # EfficientNetV2-S, 256 px, batch 8
     .venv/bin/python bench/train_throughput.py --backbone mobilenet_v3_small --image-size 64
+    .venv/bin/python bench/train_throughput.py --variants bf16-cl,bf16-cl-compile
 
 Baseline (the seed's notebook): a Dataset that decodes the stored crop bytes with PIL and runs
 torchvision transforms per sample every epoch (RandomCrop with padding, flip, rotation,
 ColorJitter, ToTensor, Normalize), DataLoader num_workers=0, fp32, contiguous memory.
 Ours (prettymeter.training.data and .augment): crops decoded once into a uint8 tensor,
-augmentation on the whole batch at once, channels-last, and fp32 or bf16 autocast. All variants
-run in the same process on the same data, one after another; the ratio is against the baseline
-measured in this run.
+augmentation on the whole batch at once, then one of the VARIANTS below (`--variants`, default
+all). The compile variant wraps the model in `torch.compile(model)` with default options, as
+`prettymeter.training.loop.fit_member` does for `--compile`; compiling happens in the first
+steps, so it lands in the warm-up, outside the timed steps, and is reported on its own (the
+"warm-up extra" column: warm-up time beyond the timed step rate; a user pays it once per fold).
+All variants run in the same process on the same data, one after another; the baseline runs
+first and last and the ratio is against the mean of those two runs.
 """
 
 from __future__ import annotations
@@ -22,6 +27,19 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+# short name -> (label, bf16 autocast, channels-last, torch.compile)
+VARIANTS: dict[str, tuple[str, bool, bool, bool]] = {
+    "fp32-cl": ("ours: cached crops + batch aug, fp32, channels-last", False, True, False),
+    "bf16": ("ours: cached crops + batch aug, bf16 autocast, contiguous", True, False, False),
+    "bf16-cl": ("ours: cached crops + batch aug, bf16 autocast, channels-last", True, True, False),
+    "bf16-cl-compile": (
+        "ours: cached crops + batch aug, bf16 autocast, channels-last, torch.compile",
+        True,
+        True,
+        True,
+    ),
+}
 
 
 def make_table(root: Path, photos: int, size: int) -> Path:
@@ -47,7 +65,21 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8, help="timed steps per variant")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument(
+        "--variants",
+        default=",".join(VARIANTS),
+        help=f"comma list of: {', '.join(VARIANTS)} (default: all; the seed-like baseline "
+        "always runs first and last)",
+    )
     args = parser.parse_args()
+    chosen = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in chosen if v not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variant {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+    if args.steps < 1:
+        parser.error("--steps must be at least 1")
+    if args.warmup < 1 and any(VARIANTS[v][3] for v in chosen):
+        parser.error("the compile variant needs --warmup 1 or more: the first step compiles")
 
     import pyarrow.parquet as pq
     import torch
@@ -108,12 +140,17 @@ def main() -> None:
             image = Image.open(io.BytesIO(crops[i])).convert("RGB")
             return seed_transform(image), labels[i]
 
-    def run_baseline() -> float:
+    def rate_and_extra(first: float, started: float, ended: float) -> tuple[float, float]:
+        """Images/s over the timed steps, and the warm-up's seconds beyond that step rate."""
+        per_step = (ended - started) / args.steps
+        return args.steps * batch / (ended - started), (started - first) - args.warmup * per_step
+
+    def run_baseline() -> tuple[float, float]:
         model, opt = fresh_model(channels_last=False)
         loader = torch.utils.data.DataLoader(
             SeedDataset(), batch_size=batch, shuffle=True, num_workers=0, drop_last=True
         )
-        done, started = 0, 0.0
+        done, first, started = 0, time.perf_counter(), 0.0
         while done < steps_total:
             for x, y in loader:
                 if done == args.warmup:
@@ -122,17 +159,20 @@ def main() -> None:
                 done += 1
                 if done == steps_total:
                     break
-        return args.steps * batch / (time.perf_counter() - started)
+        return rate_and_extra(first, started, time.perf_counter())
 
     # -- ours -------------------------------------------------------------------------------
     cache_started = time.perf_counter()
     cache = decode_crops(crops, size, show=False)
     cache_seconds = time.perf_counter() - cache_started
 
-    def run_ours(bf16: bool, channels_last: bool = True) -> float:
+    def run_ours(bf16: bool, channels_last: bool, compiled: bool) -> tuple[float, float]:
         model, opt = fresh_model(channels_last)
+        net: torch.nn.Module = model
+        if compiled:  # the same call as prettymeter.training.loop.fit_member's --compile
+            net = torch.compile(model)  # type: ignore[assignment]
         generator = torch.Generator().manual_seed(0)
-        started = 0.0
+        first, started = time.perf_counter(), 0.0
         for i in range(steps_total):
             if i == args.warmup:
                 started = time.perf_counter()
@@ -140,15 +180,33 @@ def main() -> None:
             x = augment_batch(cache.index_select(0, rows), config, generator)
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            step(model, opt, x, labels[rows], bf16)
-        return args.steps * batch / (time.perf_counter() - started)
+            step(net, opt, x, labels[rows], bf16)
+        return rate_and_extra(first, started, time.perf_counter())
 
-    results: list[tuple[str, float]] = []
-    results.append(("seed-like: PIL per sample, fp32, workers 0", run_baseline()))
-    results.append(("ours: cached crops + batch aug, fp32, channels-last", run_ours(False)))
-    results.append(("ours: cached crops + batch aug, bf16 autocast, channels-last", run_ours(True)))
-    results.append(("seed-like again (drift check)", run_baseline()))
-    base = (results[0][1] + results[-1][1]) / 2
+    def attempt(name: str) -> tuple[float, float] | str:
+        """The variant's (images/s, warm-up extra s), or one line saying why it failed."""
+        _, bf16, channels_last, compiled = VARIANTS[name]
+        try:
+            return run_ours(bf16, channels_last, compiled)
+        except Exception as error:  # a failed variant must not end the benchmark
+            lines = [line for line in str(error).splitlines() if line.strip()]
+            return f"failed: {type(error).__name__}: {lines[0] if lines else ''}"[:200]
+        finally:
+            if compiled:
+                torch._dynamo.reset()
+
+    first_baseline = run_baseline()
+    ours: dict[str, tuple[float, float] | str] = {}
+    for name in chosen:
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        ours[name] = attempt(name)
+    last_baseline = run_baseline()
+    base = (first_baseline[0] + last_baseline[0]) / 2
+    results: list[tuple[str, tuple[float, float] | str]] = [
+        ("seed-like: PIL per sample, fp32, workers 0", first_baseline),
+        *[(f"[{name}] {VARIANTS[name][0]}", ours[name]) for name in chosen],
+        ("seed-like again (drift check)", last_baseline),
+    ]
 
     print(
         f"\ntraining throughput: {args.backbone}, {size} px, batch {batch}, "
@@ -159,10 +217,28 @@ def main() -> None:
     print(
         f"crop cache: {len(crops)} crops decoded once in {cache_seconds:.2f} s (not in the rates)"
     )
-    print(f"{'variant':<64} {'images/s':>9} {'× baseline':>11}")
-    for name, rate in results:
-        print(f"{name:<64} {rate:>9.2f} {rate / base:>11.2f}")
-    print("baseline = mean of the two seed-like runs; the machine is shared, so expect noise")
+    width = max(len(name) for name, _ in results)
+    print(f"{'variant':<{width}} {'images/s':>9} {'× baseline':>11} {'warm-up extra s':>16}")
+    for name, result in results:
+        if isinstance(result, str):
+            print(f"{name:<{width}} {result}")
+        else:
+            rate, extra = result
+            print(f"{name:<{width}} {rate:>9.2f} {rate / base:>11.2f} {extra:>16.1f}")
+    print(
+        f"baseline = mean of the two seed-like runs; warm-up extra = the {args.warmup} warm-up "
+        "steps' time beyond the timed step rate (for torch.compile: the compile, paid once per "
+        "fold); the machine is shared, so expect noise"
+    )
+    compiled, plain = ours.get("bf16-cl-compile"), ours.get("bf16-cl")
+    if isinstance(compiled, tuple):
+        line = f"torch.compile: {compiled[1]:.1f} s of warm-up beyond the step rate"
+        if isinstance(plain, tuple):
+            line += (
+                f" ({compiled[1] - plain[1]:.1f} s more than bf16-cl's), "
+                f"{compiled[0] / plain[0]:.2f}× bf16-cl's images/s"
+            )
+        print(line)
     sys.stdout.flush()
 
 
