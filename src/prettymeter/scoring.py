@@ -31,6 +31,7 @@ import numpy as np
 from prettymeter.card import ModelCard, load_model_dir
 from prettymeter.errors import PrettyMeterError
 from prettymeter.hardware import cpu_has_bf16
+from prettymeter.memory import release_free_memory
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -129,18 +130,6 @@ def check_batch(input_size: int, crop_size: int) -> np.ndarray:
 
     photos = probe_photos(8) + texture_photos(16)
     return np.stack([preprocess(p, None, crop_size, input_size) for p in photos])
-
-
-def release_free_memory() -> None:
-    """Hand freed heap back to the OS (glibc keeps it otherwise): loading a model and checking
-    its engine against a reference session leaves a few hundred MB of free heap behind."""
-    import contextlib
-    import ctypes
-    import gc
-
-    gc.collect()
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 class Scorer:

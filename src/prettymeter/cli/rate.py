@@ -44,7 +44,9 @@ def rate(
     """
     from prettymeter import console
     from prettymeter.batch import rate_collection
+    from prettymeter.memory import tune_malloc
 
+    tune_malloc()  # before the preparing threads start
     result = rate_collection(
         source,
         out,

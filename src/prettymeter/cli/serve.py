@@ -84,9 +84,11 @@ def serve(
     import uvicorn
 
     from prettymeter.console import summary
+    from prettymeter.memory import tune_malloc
     from prettymeter.serve import create_app, load_settings
     from prettymeter.serve.state import ServiceState
 
+    tune_malloc()  # first: before any thread allocates
     overrides: dict[str, Any] = {
         "web_dir": web_dir,
         "engine": engine,

@@ -13,7 +13,8 @@ from pathlib import Path
 from prettymeter.card import ModelCard, load_model_dir
 from prettymeter.errors import ImageError, PrettyMeterError
 from prettymeter.inference import InputSpec, PhotoPath, Prepared
-from prettymeter.scoring import Scorer, release_free_memory
+from prettymeter.memory import release_free_memory
+from prettymeter.scoring import Scorer
 from prettymeter.serve.batching import MicroBatcher
 from prettymeter.serve.metrics import Metrics
 from prettymeter.serve.settings import SEED_ROUTES, Settings

@@ -1,0 +1,56 @@
+"""Process memory: keep glibc's malloc from holding on to freed memory in a long-lived process.
+
+A server that decodes photos and runs batches on several threads frees large blocks all the
+time; by default glibc keeps most of them: it gives each allocating thread its own arena (up
+to 8 per core), and after a large block is freed it raises its mmap threshold to that block's
+size, so later blocks of that size come from the heap and stay there. Measured on
+`bench/serve_load.py` (two EfficientNetV2-S models, c=16): resident memory after the load
+windows 569–611 MB with the defaults, 412–466 MB with `tune_malloc()`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+import os
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # glibc's mallopt parameters
+TUNING = {
+    # parameter: (environment variable that overrides it, value)
+    M_ARENA_MAX: ("MALLOC_ARENA_MAX", 2),
+    M_MMAP_THRESHOLD: ("MALLOC_MMAP_THRESHOLD_", 1 << 20),  # blocks ≥ 1 MiB: photos, batches
+    M_TRIM_THRESHOLD: ("MALLOC_TRIM_THRESHOLD_", 4 << 20),
+}
+
+
+def _libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt  # noqa: B018 - glibc has it; musl and others do not
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+def tune_malloc() -> bool:
+    """Two malloc arenas, large blocks from mmap (returned to the OS when freed), and a trim
+    threshold; a `MALLOC_*` variable the user set wins. Call it before threads start. Returns
+    False where the C library is not glibc (nothing is changed)."""
+    libc = _libc()
+    if libc is None:
+        return False
+    for parameter, (variable, value) in TUNING.items():
+        if variable not in os.environ:
+            libc.mallopt(parameter, value)
+    return True
+
+
+def release_free_memory() -> None:
+    """Hand freed heap back to the OS (glibc keeps it otherwise): loading a model and checking
+    its engine against a reference session leaves a few hundred MB of free heap behind."""
+    gc.collect()
+    libc = _libc()
+    if libc is not None:
+        with contextlib.suppress(AttributeError):
+            libc.malloc_trim(0)
