@@ -262,8 +262,8 @@ def run(args: argparse.Namespace, chosen: list[str], work: Path) -> None:
         )
         if isinstance(plain, tuple):
             line += (
-                f" ({compiled[1] - plain[1]:.1f} s more than bf16-cl's), "
-                f"{compiled[0] / plain[0]:.2f}× bf16-cl's images/s"
+                f"; against bf16-cl: {compiled[1] - plain[1]:+.1f} s warm-up, "
+                f"{compiled[0] / plain[0]:.2f}× its images/s"
             )
         print(line)
     sys.stdout.flush()
