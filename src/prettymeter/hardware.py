@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
@@ -29,3 +30,11 @@ def cpu_has_bf16() -> bool:
     """Native bf16 matrix instructions (AVX-512 BF16 or AMX): bf16 inference and autocast pay
     off there."""
     return bool(cpu_flags() & BF16_CPU_FLAGS)
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (taskset, container cpusets), else every core."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1

@@ -142,6 +142,7 @@ class Scorer:
         threads: int | None = None,
         device: str = "cpu",
         verify: bool = True,
+        streams: int = 1,
     ) -> None:
         self.model_dir = Path(model_dir)
         self.card: ModelCard
@@ -149,6 +150,7 @@ class Scorer:
         self.device = device
         self.engine = resolve_engine(engine, device)
         self.threads = threads
+        self.streams = streams  # OpenVINO: batches run at once, each on `threads` threads
         self.input_size = self.card.input_size
         self._local = threading.local()
         self.has_std = False
@@ -266,11 +268,11 @@ class Scorer:
         model.reshape({INPUT_NAME: ov.PartialShape([-1, 3, size, size])})
         config: dict[str, Any] = {
             "INFERENCE_PRECISION_HINT": "bf16" if bf16 else "f32",
-            "PERFORMANCE_HINT": "LATENCY",
-            "NUM_STREAMS": "1",
+            "PERFORMANCE_HINT": "LATENCY" if self.streams == 1 else "THROUGHPUT",
+            "NUM_STREAMS": str(self.streams),
         }
         if self.threads:
-            config["INFERENCE_NUM_THREADS"] = int(self.threads)
+            config["INFERENCE_NUM_THREADS"] = int(self.threads) * self.streams
         self._ov = core.compile_model(model, "CPU", config)
         self.has_std = STD_OUTPUT in names
         self.providers = ["OpenVINO CPU " + ("bf16" if bf16 else "fp32")]

@@ -67,6 +67,13 @@ class Batching(BaseModel):
     queue_size: int = Field(
         default=64, ge=1, description="photos admitted (decoding, detecting or queued); 429 above"
     )
+    parallel: int = Field(
+        default=1,
+        ge=1,
+        description="batches of one model that may run at the same time, each on its own "
+        "threads (unset threads: the usable cores // parallel); inference_workers is raised to "
+        "at least this",
+    )
 
 
 class RateLimit(BaseModel):
@@ -92,12 +99,20 @@ class Settings(BaseSettings):
     )
     device: Literal["cpu", "cuda"] = "cpu"
     engine: Literal["auto", "onnxruntime", "openvino", "openvino-bf16"] = "auto"
-    threads: int | None = Field(default=None, ge=1, description="inference threads per model")
+    threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="inference threads per model batch (unset: the engine's default; with "
+        "batching.parallel > 1, usable cores // parallel)",
+    )
     prep_workers: int | None = Field(
         default=None, ge=1, description="threads decoding and detecting photos (default: CPU count)"
     )
     inference_workers: int = Field(
-        default=1, ge=1, description="model batches run at the same time"
+        default=1,
+        ge=1,
+        description="model batches run at the same time, all models together (at least "
+        "batching.parallel)",
     )
     detect: bool = Field(
         default=True,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from prettymeter.card import ModelCard, load_model_dir
 from prettymeter.errors import ImageError, PrettyMeterError
+from prettymeter.hardware import usable_cores
 from prettymeter.inference import InputSpec, PhotoPath, Prepared
 from prettymeter.memory import release_free_memory
 from prettymeter.scoring import Scorer
@@ -81,8 +82,9 @@ class ServiceState:
         self.prep_pool = ThreadPoolExecutor(
             max_workers=settings.prep_workers or cpus, thread_name_prefix="prep"
         )
-        self.inference_pool = ThreadPoolExecutor(
-            max_workers=settings.inference_workers, thread_name_prefix="infer"
+        self.inference_pool = ThreadPoolExecutor(  # room for one model's parallel batches
+            max_workers=max(settings.inference_workers, settings.batching.parallel),
+            thread_name_prefix="infer",
         )
         loop = asyncio.get_running_loop()
         specs = {
@@ -103,6 +105,7 @@ class ServiceState:
                 settings.batching.max_batch_size,
                 settings.batching.max_wait_ms,
                 observe=self._observer(route),
+                parallel=settings.batching.parallel,
             )
             batcher.start()
             path = PhotoPath(
@@ -125,8 +128,12 @@ class ServiceState:
         self.metrics.ready.set(1)
 
     def _load_scorer(self, model_dir: Path) -> Scorer:
+        parallel = self.settings.batching.parallel
+        threads = self.settings.threads
+        if threads is None and parallel > 1:  # the cores shared by the batches running at once
+            threads = max(1, usable_cores() // parallel)
         scorer = Scorer(
-            model_dir, self.settings.engine, self.settings.threads, device=self.settings.device
+            model_dir, self.settings.engine, threads, device=self.settings.device, streams=parallel
         )
         scorer.warmup(self.settings.batching.max_batch_size)
         release_free_memory()
