@@ -1,7 +1,7 @@
 """Service load test: our service against a seed-like baseline, same weights, same payloads.
 
     .venv/bin/python bench/serve_load.py [--seconds 6] [--work DIR] [--skip-engines]
-                                         [--wait-quiet S]
+                                         [--wait-quiet S] [--parallel P]
 
 Builds two random-init EfficientNetV2-S at 256 px once (cached in --work) with the tests' model
 maker (tests/support/models.py: the real exporter, a head calibrated so photos score apart):
@@ -31,6 +31,8 @@ inside `async def`, per-request batch, PIL/torchvision transforms, no detection)
 
 The machine (CPU, bf16/AMX flags, cores, load, busy processes) is described at the start and
 checked at the end (bench/machine.py); every table is marked NOT QUIET when it was not.
+`--parallel P` runs our servers with batching.parallel = P (P batches of a model at once, each
+on usable cores // P engine threads; docs/configuration.md); the load table's title says it.
 
 Client, servers and everything else share this machine's cores, and other people's jobs run on
 it too: the numbers move between runs. Read the ratios (measured in the same run), not the
@@ -51,7 +53,7 @@ import signal
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +204,7 @@ class Server:
     name: str
     command: list[str]  # without --port: ServiceProcess adds a free one
     ready_path: str
+    env: dict[str, str] = field(default_factory=dict)
 
 
 # -- load ----------------------------------------------------------------------------------------
@@ -333,6 +336,7 @@ def run_server(
         name=server.name,
         command=server.command,
         ready_path=server.ready_path,
+        env=server.env,
         ready_timeout_s=300,
         stop_signal=signal.SIGINT,
     )
@@ -447,6 +451,7 @@ def print_tables(
     peaks: dict[str, dict[str, float]],
     costs: dict[str, Any] | None,
     mark: str,
+    parallel: int = 1,
 ) -> None:
     cores = os.cpu_count()
     if engines:
@@ -479,8 +484,8 @@ def print_tables(
             "every core did only this; HTTP, the event loop and the load client are not in it"
         )
     print(
-        f"\nLoad, POST /man/predict with a 512-px JPEG, {cores} cores shared by client, server"
-        f" and other jobs{mark}"
+        f"\nLoad, POST /man/predict with a 512-px JPEG, ours with batching.parallel {parallel},"
+        f" {cores} cores shared by client, server and other jobs{mark}"
     )
     header = (
         f"{'server':<22} {'c':>3} {'n':>2} {'img/s':>7} {'p50 ms':>8} {'p95 ms':>8} "
@@ -544,6 +549,12 @@ def main() -> None:
     parser.add_argument(
         "--wait-quiet", type=float, default=0.0, help="seconds to wait for a quiet machine"
     )
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        default=1,
+        help="our servers' batching.parallel: batches of one model running at once",
+    )
     args = parser.parse_args()
     levels = [int(v) for v in args.levels.split(",")]
 
@@ -566,7 +577,8 @@ def main() -> None:
     for key, detect, dirs in (("on", "--detect", model_dirs), ("off", "--no-detect", whole_dirs)):
         models = ["--man", str(dirs["man"]), "--woman", str(dirs["woman"])]
         command = [CLI, "serve", *models, detect, "--log-level", "warning"]
-        servers.append((key, Server(f"ours, detection {key}", command, "/readyz")))
+        env = {"PRETTYMETER_BATCHING__PARALLEL": str(args.parallel)}
+        servers.append((key, Server(f"ours, detection {key}", command, "/readyz", env)))
     baseline = [sys.executable, str(REPO / "bench" / "seed_baseline_server.py")]
     baseline += ["--weights", str(weights)]
     servers.append(("baseline", Server("baseline (seed-like)", baseline, "/healthz")))
@@ -587,7 +599,7 @@ def main() -> None:
         costs = stage_costs(model_dirs["man"], payload, batches)
         add_ceilings(rows, costs, watch.machine.cores)
     verdict = watch.finish()
-    print_tables(engines, rows, peaks, costs, verdict.mark)
+    print_tables(engines, rows, peaks, costs, verdict.mark, args.parallel)
     print(verdict.describe())
     if args.json:
         args.json.write_text(
@@ -597,6 +609,7 @@ def main() -> None:
                     "rows": rows,
                     "peaks": peaks,
                     "stage_costs": costs,
+                    "parallel": args.parallel,
                     **watch.record(verdict),
                 },
                 indent=1,
