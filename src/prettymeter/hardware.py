@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import os
 from pathlib import Path
 
@@ -33,8 +34,20 @@ def cpu_has_bf16() -> bool:
 
 
 def usable_cores() -> int:
-    """The cores this process may run on (taskset, container cpusets), else every core."""
+    """The cores this process may use: its CPU affinity (taskset, container cpusets), capped by
+    a cgroup v2 CPU quota (a Kubernetes or Docker CPU limit, rounded up), else every core."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    quota = cgroup_cpu_quota()
+    return max(1, min(cores, math.ceil(quota))) if quota is not None else cores
+
+
+def cgroup_cpu_quota(path: Path = Path("/sys/fs/cgroup/cpu.max")) -> float | None:
+    """CPUs allowed by this cgroup's quota (`cpu.max`: "<quota> <period>", or "max" for none)."""
+    try:
+        quota, period = path.read_text(encoding="utf-8").split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError, ZeroDivisionError):
+        return None

@@ -10,7 +10,6 @@ per core keeps the cores busy without copying arrays between processes.
 
 from __future__ import annotations
 
-import os
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -34,6 +33,7 @@ from prettymeter.batch.parts import (
 from prettymeter.batch.results import output_format, results_table
 from prettymeter.batch.sources import Collection, Item, Photo, Shard, open_collection
 from prettymeter.errors import ImageError, PrettyMeterError
+from prettymeter.hardware import usable_cores
 from prettymeter.inference import Prepared, rating
 from prettymeter.io import atomic_path, ensure_new_output
 
@@ -117,7 +117,7 @@ def rate_collection(
     done = {number for number in range(len(chunks)) if part_path(work, number).is_file()}
     resumed = sum(len(chunks[n]) for n in done)
     todo = [(n, chunks[n]) for n in range(len(chunks)) if n not in done]
-    workers = max(1, threads if threads is not None else _usable_cores())
+    workers = max(1, threads if threads is not None else usable_cores())
 
     processed = 0
     with _progress() as bar, ThreadPoolExecutor(max_workers=workers) as pool:
@@ -147,14 +147,6 @@ def rate_collection(
         "seconds": round(seconds, 2),
         "images_per_s": round(processed / seconds, 1) if seconds > 0 and processed else None,
     }
-
-
-def _usable_cores() -> int:
-    """The cores this process may run on (taskset, container cpusets), else every core."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def _prepare_one(rater: Rater, photo: Photo, strict: bool) -> Prepared:

@@ -7,7 +7,6 @@ finished batches to `DST.partial/` as it goes, so a killed run continues where i
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections import Counter
@@ -24,6 +23,7 @@ from prettymeter import console, imaging
 from prettymeter.data.tables import open_table
 from prettymeter.errors import ImageError, PrettyMeterError
 from prettymeter.faces.person import PersonResult, find_person
+from prettymeter.hardware import usable_cores
 from prettymeter.io import atomic_path, ensure_new_output, open_parts_folder
 
 DETECTORS = ("mtcnn", "none")
@@ -66,7 +66,7 @@ def detect(
         raise PrettyMeterError(
             f"--crop-size {crop_size} is too small; use at least 8 (default 256)"
         )
-    workers = max(1, threads if threads is not None else (os.cpu_count() or 1))
+    workers = max(1, threads if threads is not None else usable_cores())
     source = open_table(src, ["image"], made_by="dedupe")
     ensure_new_output(dst, overwrite)
     schema = _output_schema(source.schema_arrow, detector, crop_size)

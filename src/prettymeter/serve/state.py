@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -78,7 +77,7 @@ class ServiceState:
         """Load every model (refusing a broken one with its message), then become ready."""
         cards = self.check_model_dirs()
         settings = self.settings
-        cpus = os.cpu_count() or 1
+        cpus = usable_cores()
         self.prep_pool = ThreadPoolExecutor(
             max_workers=settings.prep_workers or cpus, thread_name_prefix="prep"
         )

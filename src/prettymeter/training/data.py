@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from prettymeter import imaging
 from prettymeter.console import progress_bar
 from prettymeter.data.tables import METADATA_KEY, detect_settings, open_table
 from prettymeter.errors import PrettyMeterError
+from prettymeter.hardware import usable_cores
 from prettymeter.training.config import REQUIRED_COLUMNS
 from prettymeter.training.records import DatasetRecord
 
@@ -54,7 +54,7 @@ def decode_crops(crops: list[bytes], input_size: int, show: bool = True) -> torc
     import torch
 
     images = torch.empty((len(crops), 3, input_size, input_size), dtype=torch.uint8)
-    workers = max(1, min(8, os.cpu_count() or 1))
+    workers = max(1, min(8, usable_cores()))
     with ThreadPoolExecutor(workers) as pool, progress_bar() as bar:
         task = bar.add_task("decoding crops", total=len(crops), visible=show)
         for i, array in enumerate(pool.map(lambda c: decode_crop_uint8(c, input_size), crops)):
