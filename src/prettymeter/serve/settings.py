@@ -106,7 +106,9 @@ class Settings(BaseSettings):
         "batching.parallel > 1, usable cores // parallel)",
     )
     prep_workers: int | None = Field(
-        default=None, ge=1, description="threads decoding and detecting photos (default: CPU count)"
+        default=None,
+        ge=1,
+        description="threads decoding and detecting photos (default: the usable cores)",
     )
     inference_workers: int = Field(
         default=1,
