@@ -1,7 +1,7 @@
 """Service load test: our service against a seed-like baseline, same weights, same payloads.
 
     .venv/bin/python bench/serve_load.py [--seconds 6] [--work DIR] [--skip-engines]
-                                         [--wait-quiet S] [--parallel P]
+                                         [--wait-quiet S] [--parallel P] [--payload jpeg|png]
 
 Builds two random-init EfficientNetV2-S at 256 px once (cached in --work) with the tests' model
 maker (tests/support/models.py: the real exporter, a head calibrated so photos score apart):
@@ -10,11 +10,13 @@ man's safetensors state dict for the baseline (bench/seed_baseline_server.py: to
 inside `async def`, per-request batch, PIL/torchvision transforms, no detection). Then:
 
   * engines: ms/photo at batch 1 and 8 and the score drift against ONNX Runtime fp32 on real
-    photos (tests/data) and drawn ones, for every engine this CPU has and for torch eager (the
-    baseline's numerics); `--drift-model DIR` adds any exported model (e.g. a trained demo);
+    photos (14 variants of the 2 fixture photos), for every engine this CPU has and for torch
+    eager (the baseline's numerics); `--drift-model DIR` adds any exported model (e.g. a
+    trained demo);
   * load: each server in turn (ours with person detection on, ours with it off, the baseline)
     under c = 1, 4, 16 concurrent clients sending 1-photo and 4-photo seed requests
-    (`POST /man/predict`, a 512-px JPEG) for --seconds each, while another process probes
+    (`POST /man/predict`, a 512-px JPEG, or with `--payload png` the 500x600 fixture PNG as-is)
+    for --seconds each, while another process probes
     `GET /healthz` every 50 ms; prints img/s, latency p50/p95/p99, errors, /healthz p99 and the
     server's RSS, and our/baseline ratios; under the table, each row's errors by kind (HTTP
     status or client exception, e.g. "429×34"; `error_kinds` in --json). Each window starts
@@ -101,8 +103,16 @@ def build_models(work: Path) -> tuple[dict[str, Path], Path]:
     return model_dirs, root / "man.safetensors"
 
 
-def payload_jpeg() -> bytes:
-    """The page's upload: the fixture photo shrunk to 512 px on the long side, JPEG q90."""
+PAYLOADS = {
+    "jpeg": "the page's upload: man.png shrunk to 512 px on the long side, JPEG q90",
+    "png": "the fixture photo as-is: man.png, 500x600 PNG (the seed's client sends files as-is)",
+}
+
+
+def payload_bytes(kind: str) -> bytes:
+    """The photo each request carries (`PAYLOADS`)."""
+    if kind == "png":
+        return (DATA / "man.png").read_bytes()
     with Image.open(DATA / "man.png") as image:
         return page_upload(image.convert("RGB"))
 
@@ -452,12 +462,13 @@ def print_tables(
     costs: dict[str, Any] | None,
     mark: str,
     parallel: int = 1,
+    payload: str = PAYLOADS["jpeg"],
 ) -> None:
     cores = os.cpu_count()
     if engines:
         print(
             f"\nEngines, EfficientNetV2-S {SIZE} px, {cores} cores (drift: max |Δscore| on the"
-            f" 0-10 scale vs ONNX Runtime fp32, 2 real + 6 drawn photos){mark}"
+            f" 0-10 scale vs ONNX Runtime fp32, 14 variants of the 2 real photos){mark}"
         )
         print(f"{'engine':<28} {'ms/img b1':>10} {'ms/img b8':>10} {'drift':>8}")
         for e in engines:
@@ -484,7 +495,7 @@ def print_tables(
             "every core did only this; HTTP, the event loop and the load client are not in it"
         )
     print(
-        f"\nLoad, POST /man/predict with a 512-px JPEG, ours with batching.parallel {parallel},"
+        f"\nLoad, POST /man/predict with {payload}, ours with batching.parallel {parallel},"
         f" {cores} cores shared by client, server and other jobs{mark}"
     )
     header = (
@@ -550,6 +561,9 @@ def main() -> None:
         "--wait-quiet", type=float, default=0.0, help="seconds to wait for a quiet machine"
     )
     parser.add_argument(
+        "--payload", choices=sorted(PAYLOADS), default="jpeg", help="the photo each request sends"
+    )
+    parser.add_argument(
         "--parallel",
         type=int,
         default=1,
@@ -562,7 +576,7 @@ def main() -> None:
 
     watch = Watch.start(args.wait_quiet)
     model_dirs, weights = build_models(args.work)
-    payload = payload_jpeg()
+    payload = payload_bytes(args.payload)
     photo = base64.b64encode(payload).decode()
     body_by_n = {n: json.dumps({"instances": [photo] * n}).encode() for n in (1, 4)}
     engines = [] if args.skip_engines else engine_table(model_dirs["man"], weights)
@@ -599,7 +613,7 @@ def main() -> None:
         costs = stage_costs(model_dirs["man"], payload, batches)
         add_ceilings(rows, costs, watch.machine.cores)
     verdict = watch.finish()
-    print_tables(engines, rows, peaks, costs, verdict.mark, args.parallel)
+    print_tables(engines, rows, peaks, costs, verdict.mark, args.parallel, PAYLOADS[args.payload])
     print(verdict.describe())
     if args.json:
         args.json.write_text(
@@ -610,6 +624,7 @@ def main() -> None:
                     "peaks": peaks,
                     "stage_costs": costs,
                     "parallel": args.parallel,
+                    "payload": args.payload,
                     **watch.record(verdict),
                 },
                 indent=1,
