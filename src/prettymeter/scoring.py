@@ -14,9 +14,9 @@ Scorer on OpenVINO checks that itself when it loads (``verify=True``): it scores
 probe photos (drawn faces and photo-like textures) on both engines and accepts the engine only if
 the largest move is within ``PROBE_MARGIN`` × the limit, because real photos can move more than
 the probes (on the two bench models, 14 real photo variants moved up to 2.1× the probes' largest
-move). ``auto`` falls back from
-bf16 to ONNX Runtime fp32; an explicitly chosen engine that fails is refused. The
-service tests and ``bench/serve_load.py`` measure the drift on real photos as well.
+move). ``auto`` falls back from bf16 to ONNX Runtime fp32; an explicitly chosen engine that
+fails is refused. The service tests and ``bench/serve_load.py`` measure the drift on real photos
+as well.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ ENGINES = ("auto", "onnxruntime", "openvino", "openvino-bf16")
 DEVICES = ("cpu", "cuda")
 MAX_ENGINE_DRIFT = 0.05  # largest allowed move of the 0-10 score against ONNX Runtime fp32
 PROBE_MARGIN = 0.4  # share of the limit the probes may show: real photos moved up to 2.1× more
-# What `auto` tries next. Not OpenVINO fp32 after bf16: at batch 8 it is as fast as ONNX Runtime
-# fp32 (39.7 vs 40.8 ms per photo) and keeps ~190 MB more per model (docs/benchmarks.md).
+# What `auto` tries next. Not OpenVINO fp32 after bf16: at batch 8 it is no faster than ONNX
+# Runtime fp32 (51.2 vs 47.8 ms per photo on the bench) and keeps ~190 MB more per model.
 FALLBACK = {"openvino-bf16": "onnxruntime", "openvino": "onnxruntime"}
 INPUT_NAME = "input"
 LABEL_OUTPUT = "label"
