@@ -20,6 +20,7 @@ from prettymeter.serve import headers
 from prettymeter.serve.middleware import (
     DRAIN_MAX_SECONDS,
     BodyLimit,
+    CancelOnDisconnect,
     RateLimiter,
     RequestLog,
     RootPath,
@@ -143,6 +144,7 @@ def create_app(settings: Settings) -> FastAPI:
             per_minute=settings.rate_limit.requests_per_minute,
             burst=settings.rate_limit.burst,
         )
+    app.add_middleware(CancelOnDisconnect)  # inside the log: it records the 499
     app.add_middleware(RequestLog, metrics=state.metrics, log_requests=settings.log_requests)
     if settings.cors_origins:
         app.add_middleware(
