@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prettymeter.hardware import usable_cores
+
 LOAD_LIMIT = 0.5  # 1-minute load average at start above this: not quiet
 BUSY_PROCESS_SHARE = 0.2  # a process outside the benchmark using more of a core than this
 OTHERS_LIMIT = 0.25  # cores used on average by everything else while the benchmark ran
@@ -145,13 +147,6 @@ def cpu_flags() -> list[str]:
     except OSError:
         pass
     return []
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def _process_table() -> dict[int, tuple[int, int, str]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Literal
 from prettymeter.card import load_model_dir
 from prettymeter.console import console, summary
 from prettymeter.errors import PrettyMeterError
+from prettymeter.hardware import usable_cores
 
 ROUTES = {"m": "man", "w": "woman"}
 DEMO_NOTES = (
@@ -159,7 +159,7 @@ def prepare_demo(
         detect(dedup, crops, detector="none", crop_size=s.crop_size, overwrite=True)
 
     # One process per gender: training uses one thread each, so two cores train both at once.
-    if s.parallel and (os.cpu_count() or 1) >= 2:
+    if s.parallel and usable_cores() >= 2:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=len(ROUTES), mp_context=context) as pool:
             jobs = [pool.submit(_prepare_gender, out, s, gender, force) for gender in ROUTES]

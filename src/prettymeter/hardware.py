@@ -38,7 +38,7 @@ def usable_cores() -> int:
     a cgroup v2 CPU quota (a Kubernetes or Docker CPU limit, rounded up), else every core."""
     try:
         cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
+    except (AttributeError, OSError):  # not Linux
         cores = os.cpu_count() or 1
     quota = cgroup_cpu_quota()
     return max(1, min(cores, math.ceil(quota))) if quota is not None else cores

@@ -10,7 +10,6 @@ windows 569–611 MB with the defaults, 412–466 MB with `tune_malloc()`.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import gc
 import os
@@ -52,5 +51,4 @@ def release_free_memory() -> None:
     gc.collect()
     libc = _libc()
     if libc is not None:
-        with contextlib.suppress(AttributeError):
-            libc.malloc_trim(0)
+        libc.malloc_trim(0)

@@ -117,19 +117,20 @@ def texture_photos(count: int, seed: int = 20241202) -> list[Image.Image]:
     return photos
 
 
-def probe_batch(input_size: int, crop_size: int, count: int = 8) -> np.ndarray:
-    """`probe_photos`, preprocessed for a model."""
+def _model_inputs(photos: list[Image.Image], input_size: int, crop_size: int) -> np.ndarray:
     from prettymeter.imaging import preprocess
 
-    return np.stack([preprocess(p, None, crop_size, input_size) for p in probe_photos(count)])
+    return np.stack([preprocess(p, None, crop_size, input_size) for p in photos])
+
+
+def probe_batch(input_size: int, crop_size: int, count: int = 8) -> np.ndarray:
+    """`probe_photos`, preprocessed for a model."""
+    return _model_inputs(probe_photos(count), input_size, crop_size)
 
 
 def check_batch(input_size: int, crop_size: int) -> np.ndarray:
     """The engine drift check's inputs: 8 drawn faces and 16 photo-like textures."""
-    from prettymeter.imaging import preprocess
-
-    photos = probe_photos(8) + texture_photos(16)
-    return np.stack([preprocess(p, None, crop_size, input_size) for p in photos])
+    return _model_inputs(probe_photos(8) + texture_photos(16), input_size, crop_size)
 
 
 class Scorer:
