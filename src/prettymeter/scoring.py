@@ -233,7 +233,7 @@ class Scorer:
         if self.device == "cpu":
             # No arena: it keeps the largest batch's activations (~95 MB per EfficientNetV2-S
             # model at batch 8, 256 px) for good; without it two models peak at 378 MB instead of
-            # 453 and settle at 260, at the same speed (docs/benchmarks.md).
+            # 453 and settle at 260; the speed was the same within noise (compared under load).
             options.enable_cpu_mem_arena = False
             options.enable_mem_pattern = False
         providers = ["CPUExecutionProvider"]
