@@ -50,7 +50,6 @@ import http.client
 import json
 import multiprocessing as mp
 import os
-import shutil
 import signal
 import statistics
 import sys
@@ -65,7 +64,6 @@ from PIL import Image
 
 from tests.support.live import ServiceProcess, peak_rss_mb, rss_mb
 from tests.support.load import closed_loop
-from tests.support.models import model_dirs as make_model_dirs
 from tests.support.paths import CLI, DATA, REPO
 from tests.support.photos import page_upload
 
@@ -75,32 +73,29 @@ SIZE = 256
 # -- weights, exported both ways -----------------------------------------------------------------
 
 
-def whole_photo_models(model_dirs: dict[str, Path]) -> dict[str, Path]:
-    """The same ONNX with cards that say `detector: none` (a model trained on whole photos): the
-    "detection off" server, where the card, not a switch, decides that no face is searched."""
-    from prettymeter import card as card_module
-
-    whole = {}
-    for route, model_dir in model_dirs.items():
-        target = model_dir.parent.parent / "models-whole" / route
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copy(model_dir / card_module.ONNX_FILE, target / card_module.ONNX_FILE)
-        card, _ = card_module.load_model_dir(model_dir)
-        card.preprocessing.detector = "none"
-        card_module.write_card(target, card)
-        whole[route] = target
-    return whole
-
-
 def build_models(work: Path) -> tuple[dict[str, Path], Path]:
-    """Two random-init EfficientNetV2-S → ONNX + card (ours, two routes), and the man's
-    safetensors state dict (the baseline's weights); made once, then reused from `work`."""
-    print("random-init EfficientNetV2-S models (made once; cached in --work) ...", flush=True)
-    root = work / "models"
-    model_dirs = make_model_dirs(
-        root, keep_weights=True, backbone="efficientnet_v2_s", input_size=SIZE, crop_size=SIZE
-    )
-    return model_dirs, root / "man.safetensors"
+    """The trained bench model (bench/bench_model.py: made once, cached in `work`) for both
+    routes, and its weights as the baseline's state dict (the mean output alone, as the seed's
+    one-output head)."""
+    from bench_model import as_woman, prepare
+
+    made = prepare(work / "bench-model")
+    man = made["model"]
+    weights = work / "baseline.safetensors"
+    baseline_weights(made["weights"], weights)
+    return {"man": man, "woman": as_woman(man)}, weights
+
+
+def baseline_weights(trained: Path, out: Path) -> None:
+    """Our checkpoint → a torchvision efficientnet_v2_s(num_classes=1) state dict: the head's
+    first output is the label (the second, where present, the log-variance of the spread)."""
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(trained))
+    head = max(k for k in state if k.startswith("classifier.") and k.endswith(".weight"))
+    bias = head.removesuffix("weight") + "bias"
+    state[head], state[bias] = state[head][:1].contiguous(), state[bias][:1].contiguous()
+    save_file(state, str(out))
 
 
 PAYLOADS = {
@@ -586,10 +581,10 @@ def main() -> None:
             engines.append(row)
 
     servers = []
-    # on: a person-crop model with the one-person rule; off: a whole-photo model, no rule
-    whole_dirs = whole_photo_models(model_dirs)
-    for key, detect, dirs in (("on", "--detect", model_dirs), ("off", "--no-detect", whole_dirs)):
-        models = ["--man", str(dirs["man"]), "--woman", str(dirs["woman"])]
+    # The bench model is trained on whole photos (its card's detector is none): "on" adds the
+    # one-person rule, which runs the face detector on every photo; "off" scores them whole.
+    for key, detect in (("on", "--detect"), ("off", "--no-detect")):
+        models = ["--man", str(model_dirs["man"]), "--woman", str(model_dirs["woman"])]
         command = [CLI, "serve", *models, detect, "--log-level", "warning"]
         env = {"PRETTYMETER_BATCHING__PARALLEL": str(args.parallel)}
         servers.append((key, Server(f"ours, detection {key}", command, "/readyz", env)))
