@@ -178,8 +178,9 @@ def attempt(rows: list[tuple[str, str, float]], name: str, work: Any) -> Any:
     try:
         value, text = work()
     except Exception as error:  # a failed step must not hide the others
-        lines = [line for line in str(error).splitlines() if line.strip()]
-        text = f"failed: {type(error).__name__}: {lines[0] if lines else ''}"[:300]
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [""]
+        why = lines[0] if len(lines) == 1 else f"{lines[0]} … {lines[-1]}"  # a log's last line
+        text = f"failed: {type(error).__name__}: {why}"[:400]
         value = None
     rows.append((name, text, time.perf_counter() - started))
     return value
