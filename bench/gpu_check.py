@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import sys
 import tempfile
@@ -176,7 +177,8 @@ def attempt(rows: list[tuple[str, str, float]], name: str, work: Any) -> Any:
     print(f"{name} ...", file=sys.stderr, flush=True)
     started = time.perf_counter()
     try:
-        value, text = work()
+        with contextlib.redirect_stdout(sys.stderr):  # stdout is the table's
+            value, text = work()
     except Exception as error:  # a failed step must not hide the others
         lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [""]
         why = lines[0] if len(lines) == 1 else f"{lines[0]} … {lines[-1]}"  # a log's last line
@@ -199,6 +201,7 @@ def main() -> int:
         torch.backends.cudnn.benchmark = True
         header = f"GPU: {torch.cuda.get_device_name(0)}"
     else:
+        torch.set_num_threads(1)  # tiny sizes: a thread pool only fights a shared machine
         why = "--dry-run" if args.dry_run else "no CUDA device"
         header = f"CPU dry run ({why}): tiny sizes, the numbers mean nothing"
     rows: list[tuple[str, str, float]] = []
