@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 
 import pytest
 from PIL import Image
@@ -62,6 +63,16 @@ def test_exif_orientation_turns_the_reduced_photo_and_its_full_size() -> None:
     assert image.size == (1620, 1350)
     assert imaging.full_size(image) == (3240, 2700)
     assert imaging.to_full((0, 0, 1620, 1350), image) == (0.0, 0.0, 3240.0, 2700.0)
+
+
+@pytest.mark.filterwarnings("ignore:Corrupt EXIF data")
+def test_a_garbage_exif_block_on_a_large_jpeg_still_decodes_reduced() -> None:
+    data = encoded((2700, 3240))
+    app1 = b"Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08\xff\xff" + b"\x01" * 64
+    segment = b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1
+    image = imaging.decode_image(data[:2] + segment + data[2:])
+    assert image.size == (1350, 1620)
+    assert imaging.full_size(image) == (2700, 3240)
 
 
 def test_the_pixel_limit_applies_to_the_full_size_not_the_reduced_one() -> None:
