@@ -35,8 +35,9 @@ IMAGE_EXTENSIONS = frozenset(
 
 Box = tuple[float, float, float, float]
 
-# A JPEG is decoded at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling: several times faster than
-# a full decode) as long as its shorter side stays at or above a floor that changes nothing:
+# A JPEG is decoded at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling: the inverse DCT, colour
+# conversion and the image in memory shrink with the pixel count; entropy decoding does not) as
+# long as its shorter side stays at or above a floor that changes nothing the model sees:
 # - detection: the smallest face the one-person rule counts is 4 % of the shorter side (a
 #   second face at half the 8 % minimum), and the face detector works on a copy on which that
 #   face is 48 px (faces.mtcnn's WORKING_FACE_PX); 48 / 0.04 = 1200 px keeps it at 48 px.
