@@ -7,6 +7,7 @@ so a photo becomes exactly the same input array on every path (DESIGN §2).
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from collections.abc import Sequence
 
@@ -33,6 +34,23 @@ IMAGE_EXTENSIONS = frozenset(
 )
 
 Box = tuple[float, float, float, float]
+
+# A JPEG is decoded at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling: the inverse DCT, colour
+# conversion and the image in memory shrink with the pixel count; entropy decoding does not) as
+# long as its shorter side stays at or above a floor that changes nothing the model sees:
+# - detection: the smallest face the one-person rule counts is 4 % of the shorter side (a
+#   second face at half the 8 % minimum), and the face detector works on a copy on which that
+#   face is 48 px (faces.mtcnn's WORKING_FACE_PX); 48 / 0.04 = 1200 px keeps it at 48 px.
+# - the crop: a face the rule accepts is ≥ 8 % of the shorter side and its person box is
+#   2.5 face heights tall, so ≥ 20 % of the shorter side; at 5 × the crop size the smallest
+#   accepted person box still has at least crop-size px, so the crop is never blown up.
+DETECT_MIN_SIDE = 1200
+SMALLEST_PERSON_FRACTION = 0.2
+REDUCED_MIN_SIDE = max(DETECT_MIN_SIDE, math.ceil(DEFAULT_CROP_SIZE / SMALLEST_PERSON_FRACTION))
+ORIENTATION_TAG = 0x0112
+# image.info keys of a reduced decode: the photo's own size and the integer scale
+FULL_SIZE = "prettymeter.full_size"
+DECODE_SCALE = "prettymeter.decode_scale"
 
 _heif_registered = False
 
@@ -119,9 +137,61 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image
 
 
-def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """Bytes → RGB image, safely (size limit, first frame, EXIF orientation, any mode)."""
-    return to_rgb(open_image(data, max_pixels))
+def min_side_for(crop_size: int) -> int:
+    """The shorter side a JPEG is decoded at, at least, for a model with this crop size."""
+    return max(DETECT_MIN_SIDE, math.ceil(crop_size / SMALLEST_PERSON_FRACTION))
+
+
+def _draft(image: Image.Image, min_side: int | None) -> int:
+    """Let libjpeg decode at 1/2, 1/4 or 1/8 scale while the shorter side stays ≥ min_side;
+    the scale chosen (1: full size)."""
+    if min_side is None or image.format != "JPEG":  # an MPO's seek(0) would undo the draft
+        return 1
+    width, height = image.size
+    scale = next((s for s in (8, 4, 2) if min(width, height) // s >= min_side), 1)
+    if scale == 1:
+        return 1
+    drafted = image.draft("RGB", (width // scale, height // scale))
+    return 1 if drafted is None else round(width / drafted[1][2])
+
+
+def decode_image(
+    data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, min_side: int | None = REDUCED_MIN_SIDE
+) -> Image.Image:
+    """Bytes → RGB image, safely (size limit, first frame, EXIF orientation, any mode).
+
+    A JPEG whose shorter side is at least twice `min_side` is decoded at reduced size (see
+    DETECT_MIN_SIDE); `full_size` and `to_full` map the result back to the photo's pixels.
+    `min_side=None` decodes at full size. The size limit applies to the full size.
+    """
+    image = open_image(data, max_pixels)
+    full = image.size
+    scale = _draft(image, min_side)
+    if scale > 1 and image.getexif().get(ORIENTATION_TAG) in (5, 6, 7, 8):
+        full = (full[1], full[0])  # the orientation turns the photo by 90°
+    image = to_rgb(image)
+    if scale > 1:
+        image.info[FULL_SIZE], image.info[DECODE_SCALE] = full, scale
+    return image
+
+
+def full_size(image: Image.Image) -> tuple[int, int]:
+    """The photo's own size (width, height) of an image decode_image may have reduced."""
+    size = image.info.get(FULL_SIZE, image.size)
+    return int(size[0]), int(size[1])
+
+
+def to_full(box: Sequence[float], image: Image.Image) -> Box:
+    """A box on an image decode_image may have reduced → the same box in the photo's pixels."""
+    scale = float(image.info.get(DECODE_SCALE, 1))
+    width, height = full_size(image)
+    x1, y1, x2, y2 = (float(v) * scale for v in box)
+    return (
+        min(x1, float(width)),
+        min(y1, float(height)),
+        min(x2, float(width)),
+        min(y2, float(height)),
+    )
 
 
 def clip_box(box: Sequence[float], width: int, height: int) -> tuple[int, int, int, int]:

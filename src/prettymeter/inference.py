@@ -191,7 +191,8 @@ class PhotoPath:
     def decode(self, photo: bytes | Image.Image) -> Image.Image:
         if isinstance(photo, Image.Image):
             return imaging.to_rgb(photo)
-        return imaging.decode_image(bytes(photo), self.max_pixels)
+        min_side = imaging.min_side_for(self.spec.crop_size)
+        return imaging.decode_image(bytes(photo), self.max_pixels, min_side)
 
     def prepare(self, photo: bytes | Image.Image, strict: bool = True) -> Prepared:
         """Never raises for a bad photo: the error is in the result."""
@@ -199,7 +200,7 @@ class PhotoPath:
             image = self.decode(photo)
         except ImageError as exc:
             return Prepared(error=exc)
-        width, height = image.size
+        width, height = imaging.full_size(image)  # boxes and size in the photo's pixels
         whole: Box = (0.0, 0.0, float(width), float(height))
         found: Box | None = None
         if self.detects:
@@ -216,7 +217,7 @@ class PhotoPath:
                 # Not strict: scored whole, as the seed did; the reason stays with the result.
                 array = self.spec.array(image, None)
                 return Prepared(array, None, whole, (width, height), error=refused)
-        box = _rounded(found) if found is not None else None
+        box = _rounded(imaging.to_full(found, image)) if found is not None else None
         if self.spec.crops_person and found is not None:
             return Prepared(self.spec.array(image, found), box, box, (width, height))
         return Prepared(self.spec.array(image, None), box, whole, (width, height))

@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -204,14 +205,21 @@ def _detect_row(
     if data is None:
         raise PrettyMeterError(f"{where} has no image bytes; rerun `pretty-meter ingest`")
     try:
-        photo = imaging.decode_image(data)
+        photo = imaging.decode_image(data, min_side=imaging.min_side_for(crop_size))
     except ImageError as exc:
         raise PrettyMeterError(
             f"{where} cannot be decoded ({exc}); rerun `pretty-meter ingest`"
         ) from exc
     person = find_person(photo, finder)
     crop = imaging.square_crop(photo, person.person_box, crop_size)
-    return person, imaging.encode_png(crop)
+    # the stored boxes are in the photo's own pixels, as the service reports them
+    face, box = person.face_box, person.person_box
+    full = replace(
+        person,
+        face_box=imaging.to_full(face, photo) if face else None,
+        person_box=imaging.to_full(box, photo) if box else None,
+    )
+    return full, imaging.encode_png(crop)
 
 
 def _with_detect_columns(
