@@ -32,7 +32,6 @@ IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".heic", ".heif"}
 )
 
-Box = tuple[float, float, float, float]
 
 _heif_registered = False
 
