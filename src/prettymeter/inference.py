@@ -273,7 +273,11 @@ def rating(
     )
 
 
+# -- what a loaded model reads photos with --------------------------------------------------------
+
+
 def load_detector() -> FaceDetector:
+    """The face detector (MTCNN on ONNX Runtime); one instance may serve every model."""
     from prettymeter.faces.mtcnn import FaceDetector
 
     return FaceDetector()

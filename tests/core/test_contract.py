@@ -104,19 +104,3 @@ def test_no_contract_fact_is_written_out_anywhere_else_in_the_source() -> None:
 def test_the_check_finds_each_kind_of_copy(source: str, kind: str) -> None:
     found = list(copies("example.py", ast.parse(source)))
     assert found and kind in found[0], found
-
-
-def test_the_contract_imports_nothing_of_pretty_meter_but_its_errors() -> None:
-    tree = ast.parse(CONTRACT.read_text(encoding="utf-8"))
-    ours = {
-        node.module
-        for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("prettymeter")
-    } | {
-        alias.name
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import)
-        for alias in node.names
-        if alias.name.startswith("prettymeter")
-    }
-    assert ours <= {"prettymeter.errors"}, ours
