@@ -10,18 +10,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from prettymeter.card import ModelCard, load_model_dir
+from prettymeter.card import CARD_FILE, ModelCard, load_model_dir
 from prettymeter.errors import ImageError, PrettyMeterError
 from prettymeter.hardware import usable_cores
 from prettymeter.inference import InputSpec, Prepared, Rating
 from prettymeter.rating_model import RatingModel
-from prettymeter.scoring import Scorer
 from prettymeter.serve.batching import MicroBatcher
 from prettymeter.serve.metrics import Metrics
 from prettymeter.serve.settings import SEED_ROUTES, Settings
 
 if TYPE_CHECKING:
     from prettymeter.faces.mtcnn import FaceDetector
+    from prettymeter.scoring import Scorer  # made only inside RatingModel
 
 log = logging.getLogger("prettymeter.serve")
 
@@ -64,7 +64,7 @@ class ServiceState:
         cards = {}
         for route, model_dir in self.settings.models.items():
             card, _ = load_model_dir(Path(model_dir))
-            InputSpec.from_card(card, str(Path(model_dir) / "card.json"))
+            InputSpec.from_card(card, str(Path(model_dir) / CARD_FILE))
             self._check_route(route, model_dir, card)
             cards[route] = card
         return cards
