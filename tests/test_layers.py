@@ -88,6 +88,42 @@ def test_imports_only_point_down(graph: dict) -> None:
         assert not {m for m in graph[module] if layer(m) != "core"}, module
 
 
+# The core from the bottom up: a core module imports only core modules of its own rank or below.
+# `contract` (the facts training and inference share) sits lowest; the loaded model
+# (`rating_model`) sits on the photo path pieces (`inference`) and the engines (`scoring`), and
+# everything that scores wraps it: `predict` and `batch` here, `serve` and `training` above.
+CORE_RANKS: list[tuple[str, ...]] = [
+    ("errors", "contract", "console", "hardware", "memory"),
+    ("io", "imaging"),
+    ("card", "faces"),
+    ("scoring",),
+    ("inference",),
+    ("rating_model",),
+    ("predict", "batch"),
+]
+
+
+def core_rank(module: str) -> int:
+    top = module.split(".")[1]
+    ranks = [i for i, names in enumerate(CORE_RANKS) if top in names]
+    assert ranks, f"{module} has no place in CORE_RANKS; add it where it belongs"
+    return ranks[0]
+
+
+def test_the_core_imports_only_point_down(graph: dict) -> None:
+    for module, imported in graph.items():
+        if layer(module) != "core" or module == "prettymeter":  # the package: its lazy API
+            continue
+        for target in imported:
+            if target.startswith("prettymeter.") and layer(target) == "core":
+                assert core_rank(target) <= core_rank(module), f"{module} → {target}"
+
+
+def test_the_contract_imports_nothing_of_ours_but_the_errors(graph: dict) -> None:
+    ours = {m for m in graph["prettymeter.contract"] if m.startswith("prettymeter")}
+    assert ours <= {"prettymeter.errors"}, ours
+
+
 def test_there_are_no_import_cycles(graph: dict) -> None:
     package_inits = {m for m in graph if (PACKAGE.parent / m.replace(".", "/")).is_dir()}
     edges = {

@@ -7,8 +7,12 @@ __all__ = ["Rater", "Rating", "__version__"]
 
 def __getattr__(name: str) -> object:
     # The public Python API, imported on first use so `import prettymeter` stays cheap.
-    if name in ("Rater", "Rating"):
-        from prettymeter import inference
+    if name == "Rater":
+        from prettymeter.rating_model import Rater
 
-        return getattr(inference, name)
+        return Rater
+    if name == "Rating":
+        from prettymeter.inference import Rating
+
+        return Rating
     raise AttributeError(f"module 'prettymeter' has no attribute {name!r}")

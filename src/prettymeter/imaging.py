@@ -33,7 +33,6 @@ IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".heic", ".heif"}
 )
 
-Box = tuple[float, float, float, float]
 
 # A JPEG is decoded at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling: the inverse DCT, colour
 # conversion and the image in memory shrink with the pixel count; entropy decoding does not) as

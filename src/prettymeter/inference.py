@@ -1,19 +1,19 @@
-"""The one path from a photo to a score, driven by the model card, without torch.
+"""The pieces of the one path from a photo to a rating, driven by the model card, without torch.
 
 decode (EXIF, modes, limits) → person detection → the card's crop rule → resize and normalize
-with the card's own values → engine → label → score, rate, percentile, uncertainty.
-
-The service (both APIs), `predict`, `evaluate`, batch scoring and the public `Rater` all use the
-pieces here; the service only adds async, batching and limits. The one-person rule ("one clearly
-visible person per photo") is a policy on top: it may refuse a photo, it never changes what the
-model receives. A card whose preprocessing this code cannot honour is refused at load.
+with the card's own values (`InputSpec`, `PhotoPreparer`) → engine → label → score, rate,
+percentile, uncertainty (`rating`). `rating_model.RatingModel` puts them together for one loaded
+model; every scoring path (the service, `predict`, `evaluate`, `rate`, the public `Rater`) goes
+through it. The one-person rule ("one clearly visible person per photo") is a policy on top: it
+may refuse a photo, it never changes what the model receives. A card whose preprocessing this
+code cannot honour is refused at load.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,16 +23,14 @@ from PIL import Image
 
 from prettymeter import imaging
 from prettymeter.card import ModelCard
+from prettymeter.contract import DETECTORS, FILTER_MESSAGES, MTCNN, NO_FACE, Box
 from prettymeter.errors import ImageError, PrettyMeterError
 
 if TYPE_CHECKING:
     from prettymeter.faces.mtcnn import FaceDetector
-    from prettymeter.scoring import Scorer
 
-Box = tuple[float, float, float, float]
 Photo = str | Path | bytes | bytearray | memoryview | Image.Image
 
-DETECTORS = ("none", "mtcnn")
 RESAMPLING = {
     "nearest": Image.Resampling.NEAREST,
     "bilinear": Image.Resampling.BILINEAR,
@@ -40,13 +38,6 @@ RESAMPLING = {
     "lanczos": Image.Resampling.LANCZOS,
     "box": Image.Resampling.BOX,
     "hamming": Image.Resampling.HAMMING,
-}
-
-# The per-photo errors for a photo on which no single clearly visible person was found.
-FILTER_MESSAGES = {
-    "no_face": "no face found on this photo; send a photo on which one face is clearly visible",
-    "several_faces": "more than one face on this photo; send a photo of one person only",
-    "face_too_small": "the face is too small on this photo; send a photo taken closer",
 }
 
 
@@ -103,7 +94,7 @@ class InputSpec:
     @property
     def crops_person(self) -> bool:
         """True when the model was trained on person crops (it needs the face detector)."""
-        return self.detector == "mtcnn"
+        return self.detector == MTCNN
 
     def crop(self, image: Image.Image, box: Sequence[float] | None) -> Image.Image:
         """The square crop the detect stage stores: box (None: whole image) padded, resized."""
@@ -159,7 +150,7 @@ def _rounded(box: Sequence[float]) -> Box:
     return (round(box[0], 1), round(box[1], 1), round(box[2], 1), round(box[3], 1))
 
 
-class PhotoPath:
+class PhotoPreparer:
     """Decode → detect → the card's crop → input array, for one model. Thread-safe.
 
     `one_person` is the policy (on by default in the product): detection runs on every photo
@@ -209,7 +200,7 @@ class PhotoPath:
             person = find_person(image, self.detector)
             found = person.person_box
             if found is None:
-                reason = person.filter_reason or "no_face"
+                reason = person.filter_reason or NO_FACE
                 message = FILTER_MESSAGES.get(reason, f"this photo cannot be scored ({reason})")
                 refused = ImageError(reason, message)
                 if strict:
@@ -283,99 +274,38 @@ def rating(
     )
 
 
-# -- the public Python API -------------------------------------------------------------------------
+# -- what a loaded model reads photos with --------------------------------------------------------
 
 
 def load_detector() -> FaceDetector:
+    """The face detector (MTCNN on ONNX Runtime); one instance may serve every model."""
     from prettymeter.faces.mtcnn import FaceDetector
 
     return FaceDetector()
 
 
-class Rater:
-    """Load a model directory and rate photos (paths, bytes or PIL images) as the service does.
-
-    >>> rater = Rater("data/demo/models/man")
-    >>> [r.score for r in rater.rate(["photo.jpg"])]
-    """
-
-    def __init__(
-        self,
-        model_dir: str | Path,
-        *,
-        engine: str = "auto",
-        device: str = "cpu",
-        threads: int | None = None,
-        one_person: bool = True,
-        max_pixels: int = imaging.DEFAULT_MAX_PIXELS,
-        batch_size: int = 16,
-        detector: FaceDetector | None = None,
-        max_file_bytes: int = imaging.DEFAULT_MAX_FILE_BYTES,
-    ) -> None:
-        from prettymeter.card import load_model_dir
-        from prettymeter.scoring import Scorer
-
-        card, _ = load_model_dir(Path(model_dir))  # refuse a card it cannot honour before loading
-        self.spec = InputSpec.from_card(card, str(Path(model_dir) / "card.json"))
-        self.scorer: Scorer = Scorer(Path(model_dir), engine=engine, threads=threads, device=device)
-        self.card: ModelCard = self.scorer.card
-        if detector is None and (one_person or self.spec.crops_person):
-            detector = load_detector()
-        self.path = PhotoPath(self.spec, detector, one_person=one_person, max_pixels=max_pixels)
-        self.batch_size = max(1, batch_size)
-        self.max_file_bytes = max_file_bytes
-
-    def prepare(self, photo: Photo, strict: bool = True) -> Prepared:
-        """Read a path (missing file → error `not_found`) and prepare it."""
-        if isinstance(photo, (str, Path)):
-            try:
-                size = Path(photo).stat().st_size
-                if size > self.max_file_bytes:  # refused before a byte is read into memory
-                    return Prepared(
-                        error=ImageError(
-                            "too_large",
-                            f"{photo} is {size:,} bytes, above the limit of "
-                            f"{self.max_file_bytes:,}; resize it first",
-                        )
-                    )
-                data = Path(photo).read_bytes()
-            except OSError as exc:
-                missing = isinstance(exc, FileNotFoundError)
-                why = "does not exist" if missing else f"cannot be read ({exc.strerror})"
-                return Prepared(error=ImageError("not_found", f"{photo} {why}"))
-            return self.path.prepare(data, strict)
-        if isinstance(photo, (bytearray, memoryview)):
-            photo = bytes(photo)
-        return self.path.prepare(photo, strict)
-
-    def score(self, prepared: Sequence[Prepared]) -> list[tuple[float | None, float | None]]:
-        """Run the engine on the prepared photos in batches; (label, std) or (None, None)."""
-        results: list[tuple[float | None, float | None]] = [(None, None)] * len(prepared)
-        ready = [i for i, p in enumerate(prepared) if p.array is not None]
-        for start in range(0, len(ready), self.batch_size):
-            chunk = ready[start : start + self.batch_size]
-            arrays = np.stack([prepared[i].array for i in chunk])  # type: ignore[misc]
-            labels, stds = self.scorer.run(arrays)
-            for j, i in enumerate(chunk):
-                results[i] = (float(labels[j]), float(stds[j]) if stds is not None else None)
-        return results
-
-    def rate(self, photos: Iterable[Photo], strict: bool = True) -> list[Rating]:
-        """One Rating per photo, in order; a bad photo gets an error and never stops the rest."""
-        items = list(photos)
-        prepared = [self.prepare(p, strict) for p in items]
-        scored = self.score(prepared)
-        return [
-            rating(self.card, p, label, std, _source(photo))
-            for photo, p, (label, std) in zip(items, prepared, scored, strict=True)
-        ]
-
-    def rate_one(self, photo: Photo, strict: bool = True) -> Rating:
-        return self.rate([photo], strict)[0]
-
-    def __repr__(self) -> str:
-        return f"Rater({self.card.name!r}, engine={self.scorer.engine!r})"
+def read_photo(photo: Photo, max_file_bytes: int) -> bytes | Image.Image | ImageError:
+    """A path's bytes (a missing file → `not_found`, one over the limit → `too_large`, refused
+    before a byte is read into memory), or the bytes or image as given."""
+    if isinstance(photo, (str, Path)):
+        try:
+            size = Path(photo).stat().st_size
+            if size > max_file_bytes:
+                return ImageError(
+                    "too_large",
+                    f"{photo} is {size:,} bytes, above the limit of {max_file_bytes:,}; "
+                    "resize it first",
+                )
+            return Path(photo).read_bytes()
+        except OSError as exc:
+            missing = isinstance(exc, FileNotFoundError)
+            why = "does not exist" if missing else f"cannot be read ({exc.strerror})"
+            return ImageError("not_found", f"{photo} {why}")
+    if isinstance(photo, (bytearray, memoryview)):
+        return bytes(photo)
+    return photo
 
 
-def _source(photo: Photo) -> str | None:
+def source_of(photo: Photo) -> str | None:
+    """What a rating names as its source: the path, for a photo given by path."""
     return str(photo) if isinstance(photo, (str, Path)) else None

@@ -7,30 +7,22 @@ from typing import Any
 
 from prettymeter.console import out as stdout
 from prettymeter.errors import PrettyMeterError
-from prettymeter.inference import rating
-
-REASONS = {
-    "no_face": "no face found on this photo",
-    "several_faces": "more than one main face on this photo",
-    "face_too_small": "the face is too small on this photo",
-}
 
 
 def predict(
     model: Path, photos: list[Path], *, engine: str = "auto", whole: bool = False
 ) -> list[dict[str, Any]]:
-    """One result per photo through the model card's photo path (`inference.Rater`): score
-    (0-10, one decimal), percentile, rate, uncertainty, box, or the error."""
-    from prettymeter.inference import Rater
+    """One result per photo through the loaded model (`rating_model.RatingModel`, the one photo
+    path): score (0-10, one decimal), percentile, rate, uncertainty, box, or the error."""
+    from prettymeter.rating_model import RatingModel
 
     if not photos:
         raise PrettyMeterError("no photos given; pass one or more photo paths")
-    rater = Rater(Path(model), engine=engine)
+    loaded = RatingModel(Path(model), engine=engine)
     results = []
     for photo in photos:
-        prepared = rater.prepare(photo, strict=not whole)
-        ((label, std),) = rater.score([prepared])
-        result = rating(rater.card, prepared, label, std, str(photo)).to_dict()
+        (rated,) = loaded.rate([photo], strict=not whole)
+        result = rated.to_dict()
         result["photo"] = result.pop("source")
         results.append(result)
         _print(result)
@@ -46,7 +38,7 @@ def _print(r: dict[str, Any]) -> None:
         if r.get("uncertainty") is not None:
             parts.append(f"± {r['uncertainty']:.2f}")
     if r["error"]:
-        reason = r.get("message") or REASONS.get(r["error"], r["error"])
+        reason = r.get("message") or r["error"]
         note = " (whole photo scored)" if r["score"] is not None else ""
         parts.append(f"{r['error']}: {reason}{note}")
     stdout.print("  ".join(parts), markup=False, highlight=False)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from prettymeter.card import ModelCard, load_model_dir
+from prettymeter.contract import INPUT_NAME, LABEL_OUTPUT, STD_OUTPUT
 from prettymeter.errors import PrettyMeterError
 from prettymeter.hardware import cpu_has_bf16
 from prettymeter.memory import release_free_memory
@@ -45,9 +46,6 @@ PROBE_MARGIN = 0.4  # share of the limit the probes may show: real photos moved 
 # What `auto` tries next. Not OpenVINO fp32 after bf16: at batch 8 it is no faster than ONNX
 # Runtime fp32 (51.2 vs 47.8 ms per photo on the bench) and keeps ~190 MB more per model.
 FALLBACK = {"openvino-bf16": "onnxruntime", "openvino": "onnxruntime"}
-INPUT_NAME = "input"
-LABEL_OUTPUT = "label"
-STD_OUTPUT = "label_std"
 
 
 def _openvino_available() -> bool:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from prettymeter.inference import Rater
+from prettymeter.rating_model import Rater
 from tests.support import collection
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from prettymeter.batch import partial_dir, parts, rate_collection, read_results
-from prettymeter.inference import Rater
+from prettymeter.rating_model import Rater
 from tests.support.paths import CLI
 
 

@@ -23,7 +23,7 @@ from prettymeter.batch import (
 )
 from prettymeter.errors import PrettyMeterError
 from prettymeter.imaging import IMAGE_EXTENSIONS
-from prettymeter.inference import Rater
+from prettymeter.rating_model import Rater
 from tests.support.collection import BROKEN
 from tests.support.paths import CLI
 

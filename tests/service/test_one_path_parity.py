@@ -20,7 +20,8 @@ from PIL import Image
 from prettymeter import imaging
 from prettymeter.card import load_model_dir
 from prettymeter.errors import PrettyMeterError
-from prettymeter.inference import InputSpec, Rater
+from prettymeter.inference import InputSpec
+from prettymeter.rating_model import Rater
 from tests.support.live import LiveServer
 from tests.support.paths import DATA
 from tests.support.photos import b64

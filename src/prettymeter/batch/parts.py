@@ -79,7 +79,7 @@ def finish_merged(work: Path, out: Path, manifest: dict[str, Any]) -> dict[str, 
 
 def merge(work: Path, out: Path, fmt: str, parts: int, metadata: dict[str, Any]) -> dict[str, Any]:
     """Join the parts into .OUT.partial/result.*, mark it merged, then rename it to OUT."""
-    from prettymeter.data.tables import METADATA_KEY
+    from prettymeter.contract import STAGE_METADATA_KEY
 
     errors: Counter[str] = Counter()
     rows = scored = 0
@@ -87,7 +87,9 @@ def merge(work: Path, out: Path, fmt: str, parts: int, metadata: dict[str, Any])
     with atomic_path(result) as tmp:
         writer: Any
         if fmt == "parquet":
-            schema = RESULT_SCHEMA.with_metadata({METADATA_KEY: json.dumps(metadata).encode()})
+            schema = RESULT_SCHEMA.with_metadata(
+                {STAGE_METADATA_KEY: json.dumps(metadata).encode()}
+            )
             writer = pq.ParquetWriter(str(tmp), schema, compression="zstd")
         else:
             from pyarrow import csv

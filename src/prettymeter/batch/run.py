@@ -1,7 +1,7 @@
-"""`rate`: every photo of a collection through `inference.Rater` into one table, in parallel.
+"""`rate`: every photo of a collection through one loaded model into one table, in parallel.
 
-Each photo goes through `inference.Rater` (the card's one photo path, the service's v1 policy);
-this module adds parallel preparation and batched model calls over the collection
+Each photo goes through `rating_model.RatingModel` (the card's one photo path, the service's v1
+policy); this module adds parallel preparation and batched model calls over the collection
 (`batch.sources`), writing finished parts that a rerun resumes (`batch.parts`). Decisions
 (docs/cli.md, "rate"): threads, not processes: measured, 70-80 % of a photo's preparation (ONNX
 Runtime, PIL decode, numpy on whole arrays) runs without the GIL, so one process with a thread
@@ -34,14 +34,14 @@ from prettymeter.batch.results import output_format, results_table
 from prettymeter.batch.sources import Collection, Item, Photo, Shard, open_collection
 from prettymeter.errors import ImageError, PrettyMeterError
 from prettymeter.hardware import usable_cores
-from prettymeter.inference import Prepared, rating
+from prettymeter.inference import Prepared
 from prettymeter.io import atomic_path, ensure_new_output
 
 if TYPE_CHECKING:
     from rich.progress import Task
     from rich.text import Text
 
-    from prettymeter.inference import Rater
+    from prettymeter.rating_model import Rater, RatingModel
 
 PART_ROWS = 64  # photos per finished part in .OUT.partial/: what a kill can lose at most
 
@@ -81,17 +81,19 @@ def rate_collection(
             f"{', '.join(sorted(imaging.IMAGE_EXTENSIONS))}"
         )
     if rater is None:
-        from prettymeter.inference import Rater
+        from prettymeter.rating_model import RatingModel
 
         if model is None:
             raise PrettyMeterError("no model given; pass --model DIR (an exported model folder)")
-        rater = Rater(Path(model), engine=engine, batch_size=batch_size)
-    card = rater.card
+        loaded = RatingModel(Path(model), engine=engine, batch_size=batch_size)
+    else:
+        loaded = rater.model
+    card = loaded.card
     manifest = {
         "collection": collection.identity,
         "model": card.name,
         "onnx_sha256": card.onnx_sha256,
-        "engine": rater.scorer.engine,
+        "engine": loaded.engine,
         "whole": whole,
         "shard": str(shard),
         "part_rows": part_rows,
@@ -102,7 +104,7 @@ def rate_collection(
         "kind": collection.kind,
         "output": str(out),
         "model": card.name,
-        "engine": rater.scorer.engine,
+        "engine": loaded.engine,
         "shard": str(shard),
         "collection": len(collection.items),
     }
@@ -124,13 +126,9 @@ def rate_collection(
         task = bar.add_task("rate", total=len(mine), completed=resumed)
         ahead = max(2, -(-2 * workers // part_rows))
         for number, chunk, prepared in _prepared_chunks(
-            todo, collection, rater, not whole, pool, ahead
+            todo, collection, loaded, not whole, pool, ahead
         ):
-            scored = rater.score(prepared)
-            ratings = [
-                rating(card, p, label, std)
-                for p, (label, std) in zip(prepared, scored, strict=True)
-            ]
+            ratings = loaded.rate_prepared(prepared)
             with atomic_path(part_path(work, number)) as tmp:
                 pq.write_table(results_table(chunk, ratings), tmp)
             processed += len(chunk)
@@ -149,8 +147,8 @@ def rate_collection(
     }
 
 
-def _prepare_one(rater: Rater, photo: Photo, strict: bool) -> Prepared:
-    """`Rater.prepare`, with anything unexpected turned into this photo's error."""
+def _prepare_one(loaded: RatingModel, photo: Photo, strict: bool) -> Prepared:
+    """`RatingModel.prepare`, with anything unexpected turned into this photo's error."""
     if photo is None:
         return Prepared(error=ImageError("not_an_image", "the table row has no image bytes"))
     if isinstance(photo, Path) and photo.exists() and not photo.is_file():
@@ -159,7 +157,7 @@ def _prepare_one(rater: Rater, photo: Photo, strict: bool) -> Prepared:
             error=ImageError("not_an_image", f"{photo} is not a regular file (pipe or device)")
         )
     try:
-        return rater.prepare(photo, strict)
+        return loaded.prepare(photo, strict)
     except ImageError as exc:
         return Prepared(error=exc)
     except Exception as exc:  # one bad file never stops the run
@@ -174,7 +172,7 @@ def _prepare_one(rater: Rater, photo: Photo, strict: bool) -> Prepared:
 def _prepared_chunks(
     todo: list[tuple[int, list[Item]]],
     collection: Collection,
-    rater: Rater,
+    loaded: RatingModel,
     strict: bool,
     pool: ThreadPoolExecutor,
     ahead: int,
@@ -186,7 +184,7 @@ def _prepared_chunks(
     def submit() -> None:
         for number, chunk in queue:
             photos = collection.load(chunk)
-            futures = [pool.submit(_prepare_one, rater, photo, strict) for photo in photos]
+            futures = [pool.submit(_prepare_one, loaded, photo, strict) for photo in photos]
             pending.append((number, chunk, futures))
             return
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from prettymeter.cli.app import app
+from prettymeter.contract import MTCNN
 
 
 @app.command()
@@ -14,7 +15,7 @@ def detect(
     src: Path = typer.Option(..., "--src", help="deduped table (output of `pretty-meter dedupe`)"),
     dst: Path = typer.Option(..., "--dst", help="output table with faces, person box and crop"),
     detector: str = typer.Option(
-        "mtcnn",
+        MTCNN,
         "--detector",
         help="mtcnn: find the main face and crop head and shoulders; none: the whole photo "
         "is the person (photos already cropped, synthetic data)",

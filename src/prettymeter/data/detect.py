@@ -21,15 +21,20 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from prettymeter import console, imaging
+from prettymeter.contract import (
+    DETECT_METADATA_KEY,
+    DETECTORS,
+    FILTER_REASONS,
+    MAIN_FACE_DIAGONAL_RATIO,
+    MIN_CONFIDENCE,
+    MTCNN,
+)
 from prettymeter.data.tables import open_table
 from prettymeter.errors import ImageError, PrettyMeterError
 from prettymeter.faces.person import PersonResult, find_person
 from prettymeter.hardware import usable_cores
 from prettymeter.io import atomic_path, ensure_new_output, open_parts_folder
 
-DETECTORS = ("mtcnn", "none")
-FILTER_REASONS = ("no_face", "several_faces", "face_too_small")
-METADATA_KEY = b"prettymeter.detect"
 PART_ROWS = 64  # rows per finished part in DST.partial/: what a kill can lose at most
 
 DETECT_FIELDS = [
@@ -54,7 +59,7 @@ def detect(
     src: Path,
     dst: Path,
     *,
-    detector: str = "mtcnn",
+    detector: str = MTCNN,
     crop_size: int = imaging.DEFAULT_CROP_SIZE,
     threads: int | None = None,
     overwrite: bool = False,
@@ -85,7 +90,7 @@ def detect(
     done = _prepare_partial(work, manifest, overwrite)
 
     finder = None
-    if detector == "mtcnn":
+    if detector == MTCNN:
         from prettymeter.faces.mtcnn import FaceDetector
 
         finder = FaceDetector(threads=1)  # parallelism comes from one image per worker thread
@@ -134,12 +139,12 @@ def _output_schema(source: pa.Schema, detector: str, crop_size: int) -> pa.Schem
     """The source columns (minus any old detect columns), then the detect columns."""
     kept = [f for f in source if f.name not in DETECT_COLUMNS]
     metadata = dict(source.metadata or {})
-    metadata[METADATA_KEY] = json.dumps(
+    metadata[DETECT_METADATA_KEY] = json.dumps(
         {
             "detector": detector,
             "crop_size": crop_size,
-            "min_confidence": 0.66,
-            "main_face_diagonal_ratio": 0.5,
+            "min_confidence": MIN_CONFIDENCE,
+            "main_face_diagonal_ratio": MAIN_FACE_DIAGONAL_RATIO,
         }
     ).encode()
     return pa.schema(kept + DETECT_FIELDS, metadata=metadata)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from prettymeter.contract import INGEST_METADATA_KEY
 from prettymeter.data.labels import LabelError, parse_name
 from prettymeter.data.photo import inspect_image, walk_files
 from prettymeter.data.tables import INGEST_SCHEMA, BatchWriter
@@ -25,7 +26,6 @@ SHOWN_REJECTS = 100  # listed on stderr; every one is in the rejects CSV
 SCUT_VOICES = 60
 # The table's schema carries this key through dedupe, detect and normalize (each stage keeps the
 # upstream stages' keys): training and its reports read the dataset's own rate scale from it.
-METADATA_KEY = b"prettymeter.ingest"
 # SCUT-FBP5500 scores 1..5 are stored as rates 0..10 (linear); reports map them back.
 RATE_SCALES = {
     "filenames": {"name": "rate", "lo": 0.0, "hi": 10.0},
@@ -270,7 +270,7 @@ def ingest(
     genders: Counter[str] = Counter()
     with atomic_path(dst) as tmp:
         source = {"format": fmt, "rate_scale": RATE_SCALES[fmt]}
-        schema = INGEST_SCHEMA.with_metadata({METADATA_KEY: json.dumps(source).encode()})
+        schema = INGEST_SCHEMA.with_metadata({INGEST_METADATA_KEY: json.dumps(source).encode()})
         writer = BatchWriter(tmp, schema)
         try:
             for row in _rows(ds, candidates, rejects):

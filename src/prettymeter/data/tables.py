@@ -11,9 +11,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from prettymeter.contract import DETECT_METADATA_KEY, STAGE_METADATA_KEY
 from prettymeter.errors import PrettyMeterError
 
-METADATA_KEY = b"prettymeter"
 # A row group holds at most this many rows or bytes of images, whichever comes first: the
 # memory a stage needs is bounded by one row group, not by the dataset size.
 BATCH_ROWS = 256
@@ -56,10 +56,10 @@ def with_fields(schema: pa.Schema, fields: Sequence[pa.Field]) -> pa.Schema:
 
 
 def carried_schema(schema: pa.Schema) -> pa.Schema:
-    """The schema a stage writes on: upstream stages' metadata kept (e.g. `prettymeter.data.detect`,
+    """The schema a stage writes on: upstream stages' metadata kept (e.g. `prettymeter.detect`,
     which training reads), the previous stage's own `prettymeter` entry dropped (each stage
     writes its own under that key in the file metadata)."""
-    metadata = {k: v for k, v in (schema.metadata or {}).items() if k != METADATA_KEY}
+    metadata = {k: v for k, v in (schema.metadata or {}).items() if k != STAGE_METADATA_KEY}
     return schema.with_metadata(metadata) if metadata else schema.remove_metadata()
 
 
@@ -117,7 +117,7 @@ class BatchWriter:
         """Flush and close; `metadata` is stored as JSON under the Parquet key `prettymeter`."""
         self.flush()
         if metadata is not None:
-            self._writer.add_key_value_metadata({METADATA_KEY: json.dumps(metadata).encode()})
+            self._writer.add_key_value_metadata({STAGE_METADATA_KEY: json.dumps(metadata).encode()})
         self._writer.close()
 
 
@@ -193,15 +193,15 @@ def read_columns(parquet: pq.ParquetFile, columns: Sequence[str]) -> pa.Table:
 def read_metadata(path: Path) -> dict[str, Any]:
     """The JSON a stage stored under the Parquet key `prettymeter` ({} when there is none)."""
     metadata = pq.ParquetFile(str(path)).metadata.metadata or {}
-    raw = metadata.get(METADATA_KEY)
+    raw = metadata.get(STAGE_METADATA_KEY)
     return json.loads(raw) if raw else {}
 
 
 def detect_settings(parquet: pq.ParquetFile) -> dict[str, Any]:
     """What the detect stage recorded about a table's crops (detector, crop_size), carried
-    downstream in the schema metadata under `prettymeter.data.detect`; {} when absent."""
+    downstream in the schema metadata under `prettymeter.detect`; {} when absent."""
     for source in (parquet.schema_arrow.metadata, parquet.metadata.metadata):
-        raw = (source or {}).get(b"prettymeter.detect")
+        raw = (source or {}).get(DETECT_METADATA_KEY)
         if raw:
             try:
                 found = json.loads(raw)

@@ -1,9 +1,8 @@
 """Face detection (MTCNN on ONNX Runtime, no torch), the main-face rule and the person box."""
 
+from prettymeter.contract import MIN_CONFIDENCE, MIN_FACE_FRACTION
 from prettymeter.faces.mtcnn import FaceDetector, auto_min_face_size
 from prettymeter.faces.person import (
-    MIN_CONFIDENCE,
-    MIN_FACE_FRACTION,
     Face,
     PersonResult,
     find_person,

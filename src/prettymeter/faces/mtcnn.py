@@ -23,10 +23,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from prettymeter.contract import DETECTOR_INPUT_NAME, MAIN_FACE_DIAGONAL_RATIO, MIN_FACE_FRACTION
 from prettymeter.errors import PrettyMeterError
 from prettymeter.faces.area import area_resize, crop_boxes, has_pixels, summed_area_table
 from prettymeter.faces.boxes import boxes_from_pnet, nms, regress, square
-from prettymeter.faces.person import MAIN_FACE_DIAGONAL_RATIO, MIN_FACE_FRACTION, Face
+from prettymeter.faces.person import Face
 
 NETS_DIR = Path(__file__).resolve().parent
 NET_FILES = ("pnet.onnx", "rnet.onnx", "onet.onnx")
@@ -297,7 +298,7 @@ class FaceDetector:
             if trace is not None:
                 trace.levels.append((out_h, out_w))
             level = area_resize(work.table, work.height, work.width, out_h, out_w)
-            reg, prob = self._pnet.run(None, {"input": level[None]})
+            reg, prob = self._pnet.run(None, {DETECTOR_INPUT_NAME: level[None]})
             found = boxes_from_pnet(reg[0], prob[0, 1], scale, self.thresholds[0])
             if len(found):
                 candidates.append(found[nms(found[:, :4], found[:, 4], 0.5)])
@@ -331,14 +332,16 @@ class FaceDetector:
         if memo is None:
             if trace is not None:
                 trace.crops_run += len(boxes)
-            return boxes, net.run(None, {"input": crop_boxes(table, boxes, height, width, size)})
+            return boxes, net.run(
+                None, {DETECTOR_INPUT_NAME: crop_boxes(table, boxes, height, width, size)}
+            )
         keys = [(size, row.tobytes()) for row in boxes[:, :4]]
         missing = [i for i, key in enumerate(keys) if key not in memo]
         if trace is not None:
             trace.crops_run += len(missing)
         if missing:
             crops = crop_boxes(table, boxes[missing], height, width, size)
-            answers = net.run(None, {"input": crops})
+            answers = net.run(None, {DETECTOR_INPUT_NAME: crops})
             for j, i in enumerate(missing):
                 memo[keys[i]] = [a[j] for a in answers]
         outputs = len(net.get_outputs())

@@ -8,21 +8,20 @@ from typing import Protocol
 
 from PIL import Image
 
-Box = tuple[float, float, float, float]
-
-# The seed's rule (DESIGN §2): a face counts when the detector is more than 66 % sure ...
-MIN_CONFIDENCE = 0.66
-# ... and it is "main" when its box diagonal is at least half of the largest face's.
-MAIN_FACE_DIAGONAL_RATIO = 0.5
-# A main face whose box is shorter than this share of the photo's shorter side is too small to
-# make a useful crop: the person box would be a handful of pixels blown up to the crop size.
-MIN_FACE_FRACTION = 0.08
-
-# The person box around a face box (fw, fh = face width and height; MTCNN's box runs from the
-# brows to the chin and roughly from cheek to cheek): hair above, neck and shoulders below.
-PERSON_ABOVE = 0.6  # × fh above the face box: forehead and hair
-PERSON_BELOW = 0.9  # × fh below the face box: chin, neck, top of the shoulders
-PERSON_HALF_WIDTH = 1.4  # × fw either side of the face centre: ears, hair, shoulders
+# The person rule's constants live in the contract: the detect stage and every scoring path
+# apply the same rule, and the detect stage records them in the table it writes.
+from prettymeter.contract import (
+    FACE_TOO_SMALL,
+    MAIN_FACE_DIAGONAL_RATIO,
+    MIN_CONFIDENCE,
+    MIN_FACE_FRACTION,
+    NO_FACE,
+    PERSON_ABOVE,
+    PERSON_BELOW,
+    PERSON_HALF_WIDTH,
+    SEVERAL_FACES,
+    Box,
+)
 
 
 @dataclass(frozen=True)
@@ -93,15 +92,15 @@ def find_person(image: Image.Image, detector: Detector | None) -> PersonResult:
     faces = detector.detect(image)
     main = main_faces(faces)
     if not main:
-        return PersonResult(faces=faces, filter_reason="no_face")
+        return PersonResult(faces=faces, filter_reason=NO_FACE)
     face = main[0]
     reason: str | None = None
     if len(main) > 1:
-        reason = "several_faces"
+        reason = SEVERAL_FACES
     elif min(face.box[2] - face.box[0], face.box[3] - face.box[1]) < MIN_FACE_FRACTION * min(
         width, height
     ):
-        reason = "face_too_small"
+        reason = FACE_TOO_SMALL
     return PersonResult(
         faces=faces,
         main_faces=len(main),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, Field
+
+from prettymeter.contract import FILTER_REASONS
+from prettymeter.inference import Rating
 
 
 class PredictRequest(BaseModel):
@@ -29,15 +32,17 @@ class RateRequest(BaseModel):
 
 class PhotoError(BaseModel):
     code: str = Field(
-        description="no_face, several_faces, face_too_small, not_an_image, too_large, "
-        "unsupported_format, invalid_base64"
+        description=", ".join(FILTER_REASONS)
+        + ", not_an_image, too_large, unsupported_format, invalid_base64"
     )
     message: str = Field(description="one line: what is wrong and what to do")
 
 
-class RateResult(BaseModel):
-    index: int = Field(description="position of the photo in the request")
-    score: float | None = Field(description="0-10, one decimal")
+class PhotoResult(BaseModel):
+    """One photo's result: what /v1/rate and KServe V1 answer per photo (KServe V2 sends the
+    same values as output tensors). Made from a `Rating` by `from_rating` only."""
+
+    score: float | None = Field(description="0-10, one decimal; null when the photo has an error")
     rate: float | None = Field(description="the prediction on the training dataset's own scale")
     percentile: float | None = Field(description="share (0-100) of training photos rated lower")
     uncertainty: float | None = Field(
@@ -45,7 +50,7 @@ class RateResult(BaseModel):
     )
     box: list[float] | None = Field(
         description="person box x1, y1, x2, y2 in the photo's pixels (after EXIF orientation), "
-        "as found by the face detector; null when detection is off"
+        "as found by the face detector; null when detection is off or the photo has no score"
     )
     region: list[float] | None = Field(
         default=None,
@@ -55,6 +60,31 @@ class RateResult(BaseModel):
     )
     image_size: list[int] | None = Field(description="width, height after EXIF orientation")
     error: PhotoError | None = Field(description="why this photo has no score")
+
+    @classmethod
+    def from_rating(cls, r: Rating, **extra: Any) -> Self:
+        """The one way a rating becomes a protocol's photo result. The box is shown only with
+        a score: a photo without one has no box the score was given for."""
+        scored = r.score is not None
+        return cls(
+            **extra,
+            score=r.score,
+            rate=r.rate,
+            percentile=r.percentile,
+            uncertainty=r.uncertainty,
+            box=list(r.box) if r.box is not None and scored else None,
+            region=list(r.region) if r.region is not None else None,
+            image_size=list(r.image_size) if r.image_size is not None else None,
+            error=PhotoError(code=r.error, message=r.message or r.error) if r.error else None,
+        )
+
+
+class _Indexed(BaseModel):
+    index: int = Field(description="position of the photo in the request")
+
+
+class RateResult(PhotoResult, _Indexed):  # _Indexed last: `index` comes first in the JSON
+    """One photo's /v1/rate result: its position in the request, then the photo result."""
 
 
 class RateResponse(BaseModel):

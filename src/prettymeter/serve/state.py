@@ -8,43 +8,47 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from prettymeter.card import ModelCard, load_model_dir
+from prettymeter.card import CARD_FILE, ModelCard, load_model_dir
 from prettymeter.errors import ImageError, PrettyMeterError
 from prettymeter.hardware import usable_cores
-from prettymeter.inference import InputSpec, PhotoPath, Prepared
-from prettymeter.memory import release_free_memory
-from prettymeter.scoring import Scorer
+from prettymeter.inference import InputSpec, Prepared, Rating
+from prettymeter.rating_model import RatingModel
 from prettymeter.serve.batching import MicroBatcher
 from prettymeter.serve.metrics import Metrics
 from prettymeter.serve.settings import SEED_ROUTES, Settings
+
+if TYPE_CHECKING:
+    from prettymeter.faces.mtcnn import FaceDetector
+    from prettymeter.scoring import Scorer  # made only inside RatingModel
 
 log = logging.getLogger("prettymeter.serve")
 
 
 @dataclass
-class LoadedModel:
+class ServedModel:
+    """One route's model: the loaded model (photo → rating) and the micro-batcher in front of
+    its engine."""
+
     route: str
-    card: ModelCard
-    scorer: Scorer
+    model: RatingModel
     batcher: MicroBatcher
-    path: PhotoPath  # photo → this model's input, as its card says
 
+    @property
+    def card(self) -> ModelCard:
+        return self.model.card
 
-@dataclass
-class Outcome:
-    """One photo's answer: the prepared photo plus the model's label (None on error)."""
-
-    prepared: Prepared
-    label: float | None = None
-    std: float | None = None
+    @property
+    def scorer(self) -> Scorer:
+        return self.model.scorer
 
 
 @dataclass
 class ServiceState:
     settings: Settings
     metrics: Metrics = field(default_factory=Metrics)
-    models: dict[str, LoadedModel] = field(default_factory=dict)
+    models: dict[str, ServedModel] = field(default_factory=dict)
     ready: bool = False
     in_flight: int = 0
     prep_pool: ThreadPoolExecutor | None = None
@@ -54,28 +58,36 @@ class ServiceState:
 
     def check_model_dirs(self) -> dict[str, ModelCard]:
         """Verify every configured model directory (card schema, ONNX hash, a preprocessing this
-        code can honour) before loading."""
+        code can honour, the gender a seed route needs) without loading it: what `serve` does
+        before it binds the port. `start` checks the same while it loads."""
+        self._check_configured()
+        cards = {}
+        for route, model_dir in self.settings.models.items():
+            card, _ = load_model_dir(Path(model_dir))
+            InputSpec.from_card(card, str(Path(model_dir) / CARD_FILE))
+            self._check_route(route, model_dir, card)
+            cards[route] = card
+        return cards
+
+    def _check_configured(self) -> None:
         if not self.settings.models:
             raise PrettyMeterError(
                 "no model configured; pass --man DIR and/or --woman DIR, set models in the "
                 "config file, or run `pretty-meter demo`"
             )
-        cards = {}
-        for route, model_dir in self.settings.models.items():
-            card, _ = load_model_dir(Path(model_dir))
-            InputSpec.from_card(card, str(Path(model_dir) / "card.json"))
-            expected = SEED_ROUTES.get(route)
-            if expected is not None and card.gender != expected:
-                raise PrettyMeterError(
-                    f"{model_dir} is a model for gender {card.gender!r} but is configured as "
-                    f"route {route!r} (gender {expected!r}); swap --man and --woman"
-                )
-            cards[route] = card
-        return cards
+
+    @staticmethod
+    def _check_route(route: str, model_dir: Path, card: ModelCard) -> None:
+        expected = SEED_ROUTES.get(route)
+        if expected is not None and card.gender != expected:
+            raise PrettyMeterError(
+                f"{model_dir} is a model for gender {card.gender!r} but is configured as "
+                f"route {route!r} (gender {expected!r}); swap --man and --woman"
+            )
 
     async def start(self) -> None:
         """Load every model (refusing a broken one with its message), then become ready."""
-        cards = self.check_model_dirs()
+        self._check_configured()
         settings = self.settings
         cpus = usable_cores()
         self.prep_pool = ThreadPoolExecutor(
@@ -86,20 +98,20 @@ class ServiceState:
             thread_name_prefix="infer",
         )
         loop = asyncio.get_running_loop()
-        specs = {
-            route: InputSpec.from_card(card, str(settings.models[route]))
-            for route, card in cards.items()
-        }
-        detector = None  # one detector for every model: the policy's and the person crops'
-        if settings.detect or any(spec.crops_person for spec in specs.values()):
+        # one detector for every model: the one-person rule's and the person crops'
+        detector: FaceDetector | None = None
+        if settings.detect:
             from prettymeter.inference import load_detector
 
             detector = await loop.run_in_executor(self.prep_pool, load_detector)
         for route, model_dir in settings.models.items():
             started = time.perf_counter()
-            scorer = await loop.run_in_executor(self.inference_pool, self._load_scorer, model_dir)
+            model = await loop.run_in_executor(
+                self.inference_pool, self._load_model, route, Path(model_dir), detector
+            )
+            detector = detector or model.detector  # a person-crop model's, for the next ones
             batcher = MicroBatcher(
-                scorer,
+                model.scorer,
                 self.inference_pool,
                 settings.batching.max_batch_size,
                 settings.batching.max_wait_ms,
@@ -107,13 +119,8 @@ class ServiceState:
                 parallel=settings.batching.parallel,
             )
             batcher.start()
-            path = PhotoPath(
-                specs[route],
-                detector,
-                one_person=settings.detect,
-                max_pixels=settings.limits.max_pixels,
-            )
-            self.models[route] = LoadedModel(route, scorer.card, scorer, batcher, path)
+            self.models[route] = ServedModel(route, model, batcher)
+            scorer = model.scorer
             log.info(
                 "model %s loaded from %s on %s in %.1f s (engine drift %s%s)",
                 route,
@@ -126,17 +133,27 @@ class ServiceState:
         self.ready = True
         self.metrics.ready.set(1)
 
-    def _load_scorer(self, model_dir: Path) -> Scorer:
-        parallel = self.settings.batching.parallel
-        threads = self.settings.threads
+    def _load_model(
+        self, route: str, model_dir: Path, detector: FaceDetector | None
+    ) -> RatingModel:
+        settings = self.settings
+        parallel = settings.batching.parallel
+        threads = settings.threads
         if threads is None and parallel > 1:  # the cores shared by the batches running at once
             threads = max(1, usable_cores() // parallel)
-        scorer = Scorer(
-            model_dir, self.settings.engine, threads, device=self.settings.device, streams=parallel
+        model = RatingModel(
+            model_dir,
+            engine=settings.engine,
+            device=settings.device,
+            threads=threads,
+            streams=parallel,
+            one_person=settings.detect,
+            detector=detector,
+            max_pixels=settings.limits.max_pixels,
         )
-        scorer.warmup(self.settings.batching.max_batch_size)
-        release_free_memory()
-        return scorer
+        self._check_route(route, model_dir, model.card)
+        model.warmup(settings.batching.max_batch_size)
+        return model
 
     def _observer(self, route: str):  # type: ignore[no-untyped-def]
         batch_size = self.metrics.batch_size.labels(route)
@@ -159,7 +176,7 @@ class ServiceState:
 
     # -- model choice ----------------------------------------------------------------------------
 
-    def find_model(self, gender: str | None = None, name: str | None = None) -> LoadedModel | None:
+    def find_model(self, gender: str | None = None, name: str | None = None) -> ServedModel | None:
         """By route or card name, else by gender (the seed route of that gender first)."""
         if name is not None:
             if name in self.models:
@@ -187,35 +204,35 @@ class ServiceState:
     # -- scoring ---------------------------------------------------------------------------------
 
     async def score(
-        self, model: LoadedModel, payloads: list[bytes | ImageError], strict: bool
-    ) -> list[Outcome]:
-        """Decode + detect every photo in the thread pool (the model's own photo path), then
-        score the good ones in batches."""
+        self, served: ServedModel, payloads: list[bytes | ImageError], strict: bool
+    ) -> list[Rating]:
+        """Every photo's rating: decode + detect in the thread pool (the model's `prepare`), the
+        good ones scored through the micro-batcher, each rated by the model."""
         assert self.prep_pool is not None
         loop = asyncio.get_running_loop()
+        model = served.model
 
         async def prepare(payload: bytes | ImageError) -> Prepared:
             if isinstance(payload, ImageError):
                 return Prepared(error=payload)
-            return await loop.run_in_executor(self.prep_pool, model.path.prepare, payload, strict)
+            return await loop.run_in_executor(self.prep_pool, model.prepare, payload, strict)
 
         prepared = await asyncio.gather(*(prepare(p) for p in payloads))
-        futures = [model.batcher.submit(p.array) if p.array is not None else None for p in prepared]
-        self.metrics.queue_depth.labels(model.route).set(model.batcher.depth)
-        outcomes = []
+        futures = [
+            served.batcher.submit(p.array) if p.array is not None else None for p in prepared
+        ]
+        self.metrics.queue_depth.labels(served.route).set(served.batcher.depth)
+        ratings = []
         try:
             for item, future in zip(prepared, futures, strict=True):
-                if future is None:
-                    outcomes.append(Outcome(item))
-                    continue
-                label, std = await future
-                outcomes.append(Outcome(item, label, std))
+                label, std = await future if future is not None else (None, None)
+                ratings.append(model.rating(item, label, std))
         finally:  # a timed-out request takes its photos out of the next batch
             for future in futures:
                 if future is not None and not future.done():
                     future.cancel()
-        for outcome in outcomes:
-            error = outcome.prepared.error
-            scored = outcome.label is not None
-            self.metrics.images.labels("scored" if scored or error is None else error.code).inc()
-        return outcomes
+        for r in ratings:
+            self.metrics.images.labels(
+                "scored" if r.score is not None or r.error is None else r.error
+            ).inc()
+        return ratings

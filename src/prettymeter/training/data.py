@@ -12,7 +12,8 @@ import numpy as np
 
 from prettymeter import imaging
 from prettymeter.console import progress_bar
-from prettymeter.data.tables import METADATA_KEY, detect_settings, open_table
+from prettymeter.contract import INGEST_METADATA_KEY, MTCNN, NO_DETECTOR, STAGE_METADATA_KEY
+from prettymeter.data.tables import detect_settings, open_table
 from prettymeter.errors import PrettyMeterError
 from prettymeter.hardware import usable_cores
 from prettymeter.training.config import REQUIRED_COLUMNS
@@ -86,7 +87,7 @@ def load_table(path: Path, input_size: int, show: bool = True) -> TrainingTable:
         # normalize does not carry detect's metadata over: a table with no detection
         # confidence anywhere was cropped with --detector none.
         confidence = parquet.read(columns=["confidence"]).column("confidence")
-        meta["detector"] = "none" if confidence.null_count == len(confidence) else "mtcnn"
+        meta["detector"] = NO_DETECTOR if confidence.null_count == len(confidence) else MTCNN
     if "crop_size" in table.column_names:
         crop_size = int(table.column("crop_size")[int(index[0])].as_py())
     else:
@@ -118,7 +119,7 @@ def table_metadata(parquet: Any) -> dict[str, Any]:
     """detect's settings, then the stages' JSON under the key `prettymeter` (schema, file)."""
     merged = dict(detect_settings(parquet))
     for source in (parquet.schema_arrow.metadata, parquet.metadata.metadata):
-        raw = (source or {}).get(METADATA_KEY)
+        raw = (source or {}).get(STAGE_METADATA_KEY)
         if raw:
             try:
                 merged.update(json.loads(raw))
@@ -129,9 +130,7 @@ def table_metadata(parquet: Any) -> dict[str, Any]:
 
 def ingest_metadata(parquet: Any) -> dict[str, Any] | None:
     """What ingest recorded for later stages (format, rate scale); it survives every stage."""
-    from prettymeter.data.ingest import METADATA_KEY as INGEST_KEY
-
-    raw = (parquet.schema_arrow.metadata or {}).get(INGEST_KEY)
+    raw = (parquet.schema_arrow.metadata or {}).get(INGEST_METADATA_KEY)
     try:
         return dict(json.loads(raw)) if raw else None
     except ValueError:

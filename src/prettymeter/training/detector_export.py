@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from prettymeter.contract import DETECTOR_INPUT_NAME
 from prettymeter.errors import PrettyMeterError
 
 NET_FILES = {"pnet": "pnet.onnx", "rnet": "rnet.onnx", "onet": "onet.onnx"}
@@ -80,7 +81,7 @@ def export_nets(out: Path, overwrite: bool = False) -> dict[str, Path]:
     for name, net in torch_nets().items():
         net = _fast_prelu(net)
         axes = {0: "n", 2: "h", 3: "w"} if name == "pnet" else {0: "n"}
-        dynamic = {"input": axes} | {o: {0: "n"} for o in OUTPUT_NAMES[name]}
+        dynamic = {DETECTOR_INPUT_NAME: axes} | {o: {0: "n"} for o in OUTPUT_NAMES[name]}
         if name == "pnet":
             dynamic |= {o: {0: "n", 2: "oh", 3: "ow"} for o in OUTPUT_NAMES[name]}
         with atomic_path(targets[name]) as tmp, torch.no_grad(), warnings.catch_warnings():
@@ -91,7 +92,7 @@ def export_nets(out: Path, overwrite: bool = False) -> dict[str, Path]:
                 net,
                 (examples[name],),
                 str(tmp),
-                input_names=["input"],
+                input_names=[DETECTOR_INPUT_NAME],
                 output_names=OUTPUT_NAMES[name],
                 dynamic_axes=dynamic,
                 opset_version=OPSET,

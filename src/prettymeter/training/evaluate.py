@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from prettymeter import imaging
 from prettymeter.console import progress_bar, summary
 from prettymeter.errors import PrettyMeterError
 from prettymeter.io import atomic_write_text, ensure_new_output
@@ -53,17 +52,16 @@ def evaluate(
     """
     from prettymeter.data.plots import error_by_range_plot, oof_scatter
     from prettymeter.data.tables import detect_settings, open_table
-    from prettymeter.inference import InputSpec
-    from prettymeter.scoring import Scorer
+    from prettymeter.rating_model import RatingModel
     from prettymeter.training.metrics import error_by_range, regression_metrics
 
     data = Path(data)
     out = Path(out) if out is not None else default_out(model, data)
     ensure_new_output(out, overwrite, "--out")
-    scorer = Scorer(Path(model), engine=engine)
-    spec = InputSpec.from_card(scorer.card, str(Path(model) / "card.json"))
+    # fed the stored crops, never photos: no face detector is loaded
+    loaded = RatingModel(Path(model), engine=engine, batch_size=batch_size, stored_crops=True)
     parquet = open_table(data, ("path", "crop", "label"))
-    check_crops_match(spec, detect_settings(parquet), data)
+    check_crops_match(loaded.spec, detect_settings(parquet), data)
     paths: list[str] = []
     labels: list[float] = []
     preds: list[float] = []
@@ -76,11 +74,8 @@ def evaluate(
             if rows:
                 # The stored crop is the card's crop of the photo (checked above): the rest of
                 # the photo path is the card's resize and normalization.
-                arrays = np.stack(
-                    [spec.array_from_crop(imaging.decode_crop(r["crop"])) for r in rows]
-                )
-                scored, _ = scorer.run(arrays)
-                preds.extend(float(v) for v in scored)
+                scored = loaded.score([loaded.prepare_crop(r["crop"]) for r in rows])
+                preds.extend(float(label) for label, _ in scored if label is not None)
                 labels.extend(float(r["label"]) for r in rows)
                 paths.extend(str(r["path"]) for r in rows)
             bar.advance(task, batch.num_rows)
@@ -93,7 +88,7 @@ def evaluate(
     ranges = error_by_range(pred, true)
     out.mkdir(parents=True, exist_ok=True)
     result = {
-        "model": scorer.card.name,
+        "model": loaded.card.name,
         "data": str(data),
         "metrics": metrics,
         "error_by_range": ranges,
@@ -106,13 +101,13 @@ def evaluate(
     error_by_range_plot(ranges, out / "error_by_range.png")
     oof_scatter(pred, true, out / "scatter.png")
     summary(
-        f"evaluate: {scorer.card.name} on {data.name}",
+        f"evaluate: {loaded.card.name} on {data.name}",
         {
             "rows": len(preds),
             "PC": f"{metrics['pc']:.3f}",
             "MAE (0-10)": f"{metrics['score_mae']:.3f}",
             "RMSE (0-10)": f"{metrics['score_rmse']:.3f}",
-            "engine": scorer.engine,
+            "engine": loaded.engine,
             "written": f"{out}/metrics.json, predictions.csv, error_by_range.png, scatter.png",
         },
     )

@@ -12,6 +12,7 @@ import numpy as np
 from prettymeter import card as card_module
 from prettymeter import imaging
 from prettymeter.console import summary
+from prettymeter.contract import INPUT_NAME, LABEL_OUTPUT, STD_OUTPUT
 from prettymeter.errors import PrettyMeterError
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ def _to_onnx(module: nn.Module, path: Path, size: int, outputs: list[str]) -> No
             module,
             (example,),
             dynamo=True,
-            input_names=["input"],
+            input_names=[INPUT_NAME],
             output_names=outputs,
             opset_version=OPSET,
             dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=4096)},),
@@ -67,10 +68,10 @@ def _to_onnx(module: nn.Module, path: Path, size: int, outputs: list[str]) -> No
             (example,),
             str(path),
             dynamo=False,
-            input_names=["input"],
+            input_names=[INPUT_NAME],
             output_names=outputs,
             opset_version=OPSET,
-            dynamic_axes={"input": {0: "batch"}, **{o: {0: "batch"} for o in outputs}},
+            dynamic_axes={INPUT_NAME: {0: "batch"}, **{o: {0: "batch"} for o in outputs}},
         )
 
 
@@ -82,7 +83,7 @@ def parity(module: nn.Module, onnx_path: Path, size: int, batch: np.ndarray | No
     if batch is None:
         batch = np.random.default_rng(0).standard_normal((3, 3, size, size)).astype(np.float32)
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    got = session.run(None, {"input": batch})
+    got = session.run(None, {INPUT_NAME: batch})
     with torch.no_grad():
         want = module(torch.from_numpy(batch))
     wants = list(want) if isinstance(want, tuple) else [want]
@@ -139,7 +140,7 @@ def export(
 
     members = [load_member(run, f, config.backbone) for f in folder.run.members]
     module = _ensemble_module(members)
-    outputs = ["label", "label_std"] if len(members) > 1 else ["label"]
+    outputs = [LABEL_OUTPUT, STD_OUTPUT] if len(members) > 1 else [LABEL_OUTPUT]
     size = config.image_size
 
     staging = out.with_name(f".{out.name}.partial")
@@ -177,9 +178,9 @@ def export(
             normalization=card_module.Normalization(lo=lo, med=med, hi=hi),
             label_quantiles=card_module.quantiles(dataset.labels),
             outputs={
-                "label": "predicted label, 0-1 (score = 10 × label)",
+                LABEL_OUTPUT: "predicted label, 0-1 (score = 10 × label)",
                 **(
-                    {"label_std": "spread (std) of the fold models' labels, 0-1"}
+                    {STD_OUTPUT: "spread (std) of the fold models' labels, 0-1"}
                     if len(members) > 1
                     else {}
                 ),

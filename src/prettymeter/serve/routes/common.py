@@ -10,9 +10,8 @@ from fastapi import HTTPException, Request
 from pydantic import BaseModel, ValidationError
 
 from prettymeter.errors import ImageError
-from prettymeter.inference import Rating, decode_base64, rating
-from prettymeter.serve.schemas import PhotoError
-from prettymeter.serve.state import LoadedModel, Outcome, ServiceState
+from prettymeter.inference import Rating, decode_base64
+from prettymeter.serve.state import ServedModel, ServiceState
 
 RETRY_AFTER_S = "1"
 
@@ -99,20 +98,6 @@ def decoded(text: object) -> bytes | ImageError:
         return exc
 
 
-def ratings_of(model: LoadedModel, outcomes: list[Outcome], request: Request) -> list[Rating]:
-    """Each photo's rating; the error codes go to the request log."""
-    ratings = [rating(model.card, o.prepared, o.label, o.std) for o in outcomes]
-    errors = [r.error for r in ratings if r.error is not None]
-    if errors:
-        request.state.errors = errors
-    return ratings
-
-
-def photo_error(r: Rating) -> PhotoError | None:
-    """Why this photo has no score, as the JSON answers say it."""
-    return PhotoError(code=r.error, message=r.message or r.error) if r.error else None
-
-
 def check_count(state: ServiceState, count: int, what: str) -> None:
     if count == 0:
         fail(400, f"no photos in the request; send at least one in {what}")
@@ -132,7 +117,7 @@ def short(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def pick_model(state: ServiceState, gender: str | None, name: str | None) -> LoadedModel:
+def pick_model(state: ServiceState, gender: str | None, name: str | None) -> ServedModel:
     if gender is None and name is None:
         fail(400, "say which model to use: gender 'm' or 'w', or model '<name>'")
     if gender is not None and gender not in ("m", "w"):
@@ -146,9 +131,10 @@ def pick_model(state: ServiceState, gender: str | None, name: str | None) -> Loa
 
 
 async def score(
-    request: Request, model: LoadedModel, payloads: list[bytes | ImageError], strict: bool
-) -> list[Outcome]:
-    """Admit the photos (429 at once when full), then score them within the time limit (504)."""
+    request: Request, model: ServedModel, payloads: list[bytes | ImageError], strict: bool
+) -> list[Rating]:
+    """Admit the photos (429 at once when full), then rate them within the time limit (504);
+    the error codes of the photos left without a score go to the request log."""
     state = service(request)
     request.state.model = model.route
     request.state.images = len(payloads)
@@ -161,9 +147,13 @@ async def score(
         )
     timeout = state.settings.limits.request_timeout_s
     try:
-        return await asyncio.wait_for(state.score(model, payloads, strict), timeout)
+        ratings = await asyncio.wait_for(state.score(model, payloads, strict), timeout)
     except TimeoutError:
         state.metrics.rejected.labels("timeout").inc()
         fail(504, f"scoring took longer than {timeout:g} s; retry later or send fewer photos")
     finally:
         state.release(len(payloads))
+    errors = [r.error for r in ratings if r.error is not None and r.score is None]
+    if errors:
+        request.state.errors = errors
+    return ratings

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from prettymeter.errors import ImageError
-from prettymeter.inference import decode_base64, score_of
+from prettymeter.inference import decode_base64
 from prettymeter.serve.routes.common import (
     check_count,
     fail,
@@ -33,14 +33,13 @@ async def predict(request: Request, gender: str) -> PredictResponse:
             payloads.append(decode_base64(text))
         except ImageError as exc:
             fail(400, f"instance {index}: {exc}")
-    outcomes = await score(request, model, payloads, strict=False)
+    ratings = await score(request, model, payloads, strict=False)
     predictions = []
-    for index, outcome in enumerate(outcomes):
-        if outcome.label is None:
-            error = outcome.prepared.error
-            request.state.errors = [error.code if error else "unknown"]
-            fail(400, f"instance {index}: {error}")
-        predictions.append(score_of(outcome.label))
+    for index, rated in enumerate(ratings):
+        if rated.score is None:
+            request.state.errors = [rated.error or "unknown"]
+            fail(400, f"instance {index}: {rated.message}")
+        predictions.append(rated.score)
     return PredictResponse(predictions=predictions)
 
 

@@ -14,9 +14,7 @@ from prettymeter.serve.routes.common import (
     decoded,
     fail,
     json_body_schema,
-    photo_error,
     pick_model,
-    ratings_of,
     read_json,
     ready_or_503,
     score,
@@ -102,21 +100,8 @@ async def rate(request: Request) -> RateResponse:
     ready_or_503(state)
     payloads, gender, name = await read_rate_request(request)
     model = pick_model(state, gender, name)
-    outcomes = await score(request, model, payloads, strict=True)
-    results = [
-        RateResult(
-            index=index,
-            score=r.score,
-            rate=r.rate,
-            percentile=r.percentile,
-            uncertainty=r.uncertainty,
-            box=list(r.box) if r.box is not None and r.score is not None else None,
-            region=list(r.region) if r.region is not None else None,
-            image_size=list(r.image_size) if r.image_size else None,
-            error=photo_error(r),
-        )
-        for index, r in enumerate(ratings_of(model, outcomes, request))
-    ]
+    ratings = await score(request, model, payloads, strict=True)
+    results = [RateResult.from_rating(r, index=index) for index, r in enumerate(ratings)]
     return RateResponse(model=model.card.name, demo=model.card.demo, results=results)
 
 

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 
 from prettymeter.serve.routes.common import fail, pick_model, ready_or_503, short
 from prettymeter.serve.routes.kserve.schemas import MODEL_VERSION
-from prettymeter.serve.state import LoadedModel, ServiceState
+from prettymeter.serve.state import ServedModel, ServiceState
 
 
 class ProtocolErrorRoute(APIRoute):
@@ -48,7 +48,7 @@ async def read_body(request: Request, example: str) -> bytes:
     return body
 
 
-def model_named(state: ServiceState, name: str) -> LoadedModel:
+def model_named(state: ServiceState, name: str) -> ServedModel:
     ready_or_503(state)
     return pick_model(state, None, name)
 
@@ -56,7 +56,3 @@ def model_named(state: ServiceState, name: str) -> LoadedModel:
 def check_version(version: str | None) -> None:
     if version is not None and version != MODEL_VERSION:
         fail(404, f"version {short(version)} is unknown; every model has version {MODEL_VERSION}")
-
-
-def as_list(value: tuple[float, ...] | tuple[int, ...] | None) -> list[Any] | None:
-    return list(value) if value is not None else None

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from prettymeter.serve.schemas import PhotoError
+from prettymeter.serve.schemas import PhotoResult
 
 PHOTO_INPUT = "photo"
 MODEL_VERSION = "1"  # one version per model: the loaded one
@@ -18,7 +18,7 @@ OUTPUTS: dict[str, tuple[str, list[int], str]] = {
     "rate": ("FP32", [], "the prediction on the training dataset's own rate scale"),
     "percentile": ("FP32", [], "share (0-100) of training photos rated lower"),
     "uncertainty": ("FP32", [], "fold-ensemble spread on the 0-10 scale; NaN for one model"),
-    "box": ("FP32", [4], "person box x1, y1, x2, y2 in pixels; NaN when none was found"),
+    "box": ("FP32", [4], "person box x1, y1, x2, y2 in pixels; NaN when none or no score"),
     "region": ("FP32", [4], "the part of the photo the model scored, x1, y1, x2, y2"),
     "error": ("BYTES", [], "per-photo error code (no_face, not_an_image, ...); '' when scored"),
 }
@@ -38,15 +38,8 @@ class V1PredictRequest(BaseModel):
     )
 
 
-class V1Prediction(BaseModel):
-    score: float | None = Field(description="0-10, one decimal; null when the photo has an error")
-    rate: float | None = Field(description="the prediction on the training dataset's own scale")
-    percentile: float | None = Field(description="share (0-100) of training photos rated lower")
-    uncertainty: float | None = Field(description="fold-ensemble spread (0-10); null for one model")
-    box: list[float] | None = Field(description="person box x1, y1, x2, y2 in the photo's pixels")
-    region: list[float] | None = Field(description="the part of the photo the model scored")
-    image_size: list[int] | None = Field(description="width, height after EXIF orientation")
-    error: PhotoError | None = Field(description="why this photo has no score")
+class V1Prediction(PhotoResult):
+    """One photo's KServe V1 prediction: the /v1/rate result without `index`."""
 
 
 class V1PredictResponse(BaseModel):

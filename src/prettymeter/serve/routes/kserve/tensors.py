@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from prettymeter.inference import Rating
 from prettymeter.serve.routes.common import fail, short
 from prettymeter.serve.routes.kserve.schemas import OUTPUTS, PHOTO_INPUT
+from prettymeter.serve.schemas import PhotoResult
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 BINARY_EXTENSION = "binary_tensor_data"
@@ -68,13 +68,14 @@ def flatten(data: list[Any]) -> list[Any]:
     return flat
 
 
-def column(name: str, ratings: list[Rating]) -> list[Any]:
-    """One output's values, photo by photo (None where a photo has none)."""
+def column(name: str, results: list[PhotoResult]) -> list[Any]:
+    """One output's values, photo by photo (None where a photo has none), from the same photo
+    results /v1/rate and KServe V1 answer."""
     if name == "error":
-        return [r.error or "" for r in ratings]
+        return [r.error.code if r.error else "" for r in results]
     if name in ("box", "region"):
-        return [getattr(r, name) or (None, None, None, None) for r in ratings]
-    return [getattr(r, name) for r in ratings]
+        return [getattr(r, name) or [None, None, None, None] for r in results]
+    return [getattr(r, name) for r in results]
 
 
 def tensor_of(name: str, values: list[Any], binary: bool) -> tuple[dict[str, Any], bytes]:

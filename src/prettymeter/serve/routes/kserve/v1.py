@@ -11,12 +11,10 @@ from prettymeter.serve.routes.common import (
     fail,
     json_body_schema,
     parse_json,
-    photo_error,
-    ratings_of,
     score,
     service,
 )
-from prettymeter.serve.routes.kserve.protocol import as_list, model_named, read_body, router
+from prettymeter.serve.routes.kserve.protocol import model_named, read_body, router
 from prettymeter.serve.routes.kserve.schemas import (
     ModelReady,
     V1Prediction,
@@ -69,18 +67,5 @@ async def v1_predict(name: str, request: Request) -> V1PredictResponse:
     if not isinstance(instances, list):
         fail(400, f'the body needs "instances", a list of photos: {V1_EXAMPLE}')
     check_count(state, len(instances), "instances")
-    outcomes = await score(request, model, [v1_payload(i) for i in instances], strict=True)
-    predictions = [
-        V1Prediction(
-            score=r.score,
-            rate=r.rate,
-            percentile=r.percentile,
-            uncertainty=r.uncertainty,
-            box=as_list(r.box),
-            region=as_list(r.region),
-            image_size=as_list(r.image_size),
-            error=photo_error(r),
-        )
-        for r in ratings_of(model, outcomes, request)
-    ]
-    return V1PredictResponse(predictions=predictions)
+    ratings = await score(request, model, [v1_payload(i) for i in instances], strict=True)
+    return V1PredictResponse(predictions=[V1Prediction.from_rating(r) for r in ratings])

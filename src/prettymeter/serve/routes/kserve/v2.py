@@ -18,7 +18,6 @@ from prettymeter.serve.routes.common import (
     fail,
     json_body_schema,
     parse_json,
-    ratings_of,
     ready_or_503,
     score,
     service,
@@ -50,6 +49,7 @@ from prettymeter.serve.routes.kserve.tensors import (
     tensor_of,
     unpack_bytes,
 )
+from prettymeter.serve.schemas import PhotoResult
 
 V2_EXAMPLE = (
     '{"inputs": [{"name": "photo", "shape": [1], "datatype": "BYTES", "data": ["<base64 photo>"]}]}'
@@ -214,12 +214,13 @@ async def v2_infer(
     outputs = wanted_outputs(body)
     payloads = photos_of(body, binary)
     check_count(state, len(payloads), f"input '{PHOTO_INPUT}'")
-    ratings = ratings_of(model, await score(request, model, payloads, strict=True), request)
+    ratings = await score(request, model, payloads, strict=True)
+    results = [PhotoResult.from_rating(r) for r in ratings]
     answer: dict[str, Any] = {"model_name": name, "model_version": MODEL_VERSION}
     if body.id is not None:
         answer["id"] = body.id
     answer["parameters"] = {"model": model.card.name, "demo": model.card.demo}
-    tensors = [tensor_of(out, column(out, ratings), binary) for out, binary in outputs]
+    tensors = [tensor_of(out, column(out, results), binary) for out, binary in outputs]
     answer["outputs"] = [entry for entry, _ in tensors]
     if not any(binary for _, binary in outputs):
         return JSONResponse(answer)

@@ -1,0 +1,228 @@
+"""One loaded model: made once from a model directory, it turns photos into ratings.
+
+`RatingModel` owns what a model needs: the card (read and hash-checked once, by the engine
+session that loads it), the input spec the card implies, the engine session (`Scorer`), the
+face detector the card or the one-person rule needs, and the photo preparation
+(`PhotoPreparer`). It knows nothing of HTTP. Every scoring path wraps it: the public `Rater`
+(below), `predict`, `rate` (batch), `evaluate`, and the service, which adds its micro-batcher,
+limits and protocols.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from prettymeter import imaging
+from prettymeter.card import CARD_FILE, ModelCard
+from prettymeter.errors import ImageError, PrettyMeterError
+from prettymeter.inference import (
+    InputSpec,
+    Photo,
+    PhotoPreparer,
+    Prepared,
+    Rating,
+    load_detector,
+    rating,
+    read_photo,
+    source_of,
+)
+from prettymeter.memory import release_free_memory
+from prettymeter.scoring import Scorer
+
+if TYPE_CHECKING:
+    from prettymeter.faces.mtcnn import FaceDetector
+
+Scored = tuple[float | None, float | None]  # (label 0-1, ensemble std) or (None, None)
+
+
+class RatingModel:
+    """A model directory loaded once: `prepare(photo)`, `score(prepared)`, `rate(photos)`.
+
+    Engine: `engine`, `device`, `threads` and `streams` go to the engine session. Detector
+    policy: `one_person` refuses (or, with `strict=False` per call, flags) a photo without one
+    clearly visible person; `detector` is an instance to share between models (loaded here when
+    the rule or a card trained on person crops needs one and none is given). `stored_crops`:
+    the model is fed the detect stage's stored crops (`prepare_crop`, for `evaluate`), never
+    photos, so no detector is loaded. Thread-safe: `prepare` runs on many threads at once.
+    """
+
+    def __init__(
+        self,
+        model_dir: str | Path,
+        *,
+        engine: str = "auto",
+        device: str = "cpu",
+        threads: int | None = None,
+        streams: int = 1,
+        one_person: bool = True,
+        detector: FaceDetector | None = None,
+        max_pixels: int = imaging.DEFAULT_MAX_PIXELS,
+        max_file_bytes: int = imaging.DEFAULT_MAX_FILE_BYTES,
+        batch_size: int = 16,
+        stored_crops: bool = False,
+    ) -> None:
+        self.model_dir = Path(model_dir)
+        # The engine session reads the card and checks the ONNX file's sha256 against it: the
+        # one check of this directory. A card whose preprocessing this code cannot honour is
+        # refused right after, before the model is warmed up or serves anything.
+        self.scorer = Scorer(self.model_dir, engine, threads, device=device, streams=streams)
+        self.card: ModelCard = self.scorer.card
+        self.spec = InputSpec.from_card(self.card, str(self.model_dir / CARD_FILE))
+        self.preparer: PhotoPreparer | None = None
+        if not stored_crops:
+            if detector is None and (one_person or self.spec.crops_person):
+                detector = load_detector()
+            self.preparer = PhotoPreparer(
+                self.spec, detector, one_person=one_person, max_pixels=max_pixels
+            )
+        self.batch_size = max(1, batch_size)
+        self.max_file_bytes = max_file_bytes
+
+    @property
+    def detector(self) -> FaceDetector | None:
+        """The face detector this model runs (None when it needs none), to share with others."""
+        return self.preparer.detector if self.preparer is not None else None
+
+    @property
+    def engine(self) -> str:
+        return self.scorer.engine
+
+    def warmup(self, max_batch_size: int) -> None:
+        """Compile every batch size up to the largest one before the first real photo."""
+        self.scorer.warmup(max_batch_size)
+        release_free_memory()
+
+    # -- photo → model input -------------------------------------------------------------------
+
+    def prepare(self, photo: Photo, strict: bool = True) -> Prepared:
+        """A path, bytes or image → the model input, or the reason it cannot be scored.
+
+        Never raises for a bad photo: a missing or too large file, an undecodable photo or one
+        without a single clearly visible person (`strict`) has its error in the result.
+        """
+        if self.preparer is None:
+            raise PrettyMeterError(
+                f"{self.model_dir} was loaded for stored crops only; load it without "
+                "stored_crops to rate photos"
+            )
+        data = read_photo(photo, self.max_file_bytes)
+        if isinstance(data, ImageError):
+            return Prepared(error=data)
+        return self.preparer.prepare(data, strict)
+
+    def prepare_crop(self, crop: bytes) -> Prepared:
+        """A crop the detect stage stored (the card's crop of the photo) → the model input."""
+        return Prepared(array=self.spec.array_from_crop(imaging.decode_crop(crop)))
+
+    # -- model input → rating ------------------------------------------------------------------
+
+    def score(self, prepared: Sequence[Prepared]) -> list[Scored]:
+        """Run the engine on the prepared photos, `batch_size` at a time; (label, std) each, or
+        (None, None) for a photo that has no input."""
+        results: list[Scored] = [(None, None)] * len(prepared)
+        ready = [i for i, p in enumerate(prepared) if p.array is not None]
+        for start in range(0, len(ready), self.batch_size):
+            chunk = ready[start : start + self.batch_size]
+            arrays = np.stack([prepared[i].array for i in chunk])  # type: ignore[misc]
+            labels, stds = self.scorer.run(arrays)
+            for j, i in enumerate(chunk):
+                results[i] = (float(labels[j]), float(stds[j]) if stds is not None else None)
+        return results
+
+    def rating(
+        self,
+        prepared: Prepared,
+        label: float | None,
+        std: float | None = None,
+        source: str | None = None,
+    ) -> Rating:
+        """One photo's rating from the model's label (None when the photo was not scored)."""
+        return rating(self.card, prepared, label, std, source)
+
+    def rate_prepared(
+        self, prepared: Sequence[Prepared], sources: Sequence[str | None] | None = None
+    ) -> list[Rating]:
+        """Score prepared photos and rate them, in order."""
+        names = sources if sources is not None else [None] * len(prepared)
+        return [
+            self.rating(p, label, std, source)
+            for p, (label, std), source in zip(prepared, self.score(prepared), names, strict=True)
+        ]
+
+    def rate(self, photos: Iterable[Photo], strict: bool = True) -> list[Rating]:
+        """One Rating per photo, in order; a bad photo gets an error and never stops the rest."""
+        items = list(photos)
+        prepared = [self.prepare(p, strict) for p in items]
+        return self.rate_prepared(prepared, [source_of(p) for p in items])
+
+    def __repr__(self) -> str:
+        return f"RatingModel({self.card.name!r}, engine={self.engine!r})"
+
+
+class Rater:
+    """Load a model directory and rate photos (paths, bytes or PIL images) as the service does.
+
+    The public Python API: a `RatingModel` with the one-person rule on by default.
+
+    >>> rater = Rater("data/demo/models/man")
+    >>> [r.score for r in rater.rate(["photo.jpg"])]
+    """
+
+    def __init__(
+        self,
+        model_dir: str | Path,
+        *,
+        engine: str = "auto",
+        device: str = "cpu",
+        threads: int | None = None,
+        one_person: bool = True,
+        max_pixels: int = imaging.DEFAULT_MAX_PIXELS,
+        batch_size: int = 16,
+        detector: FaceDetector | None = None,
+        max_file_bytes: int = imaging.DEFAULT_MAX_FILE_BYTES,
+    ) -> None:
+        self.model = RatingModel(
+            model_dir,
+            engine=engine,
+            device=device,
+            threads=threads,
+            one_person=one_person,
+            detector=detector,
+            max_pixels=max_pixels,
+            max_file_bytes=max_file_bytes,
+            batch_size=batch_size,
+        )
+
+    @property
+    def card(self) -> ModelCard:
+        return self.model.card
+
+    @property
+    def scorer(self) -> Scorer:
+        return self.model.scorer
+
+    @property
+    def spec(self) -> InputSpec:
+        return self.model.spec
+
+    def prepare(self, photo: Photo, strict: bool = True) -> Prepared:
+        """Read a path (missing file → error `not_found`) and prepare it."""
+        return self.model.prepare(photo, strict)
+
+    def score(self, prepared: Sequence[Prepared]) -> list[Scored]:
+        """Run the engine on the prepared photos in batches; (label, std) or (None, None)."""
+        return self.model.score(prepared)
+
+    def rate(self, photos: Iterable[Photo], strict: bool = True) -> list[Rating]:
+        """One Rating per photo, in order; a bad photo gets an error and never stops the rest."""
+        return self.model.rate(photos, strict)
+
+    def rate_one(self, photo: Photo, strict: bool = True) -> Rating:
+        return self.rate([photo], strict)[0]
+
+    def __repr__(self) -> str:
+        return f"Rater({self.card.name!r}, engine={self.scorer.engine!r})"
