@@ -13,7 +13,7 @@ from face_photos import fit, load
 from prettymeter import imaging
 from prettymeter.data.detect import detect
 from prettymeter.faces import FaceDetector, find_person
-from prettymeter.inference import InputSpec, PhotoPath
+from prettymeter.inference import InputSpec, PhotoPreparer
 
 SPEC = InputSpec(
     detector="mtcnn",
@@ -42,7 +42,7 @@ def test_the_reduced_decode_finds_the_same_person_and_reports_the_photos_pixels(
     detector, name, short_side
 ):
     data = large_jpeg(name, short_side)
-    path = PhotoPath(SPEC, detector)
+    path = PhotoPreparer(SPEC, detector)
     reduced = path.decode(data)
     full = imaging.decode_image(data, min_side=None)
     assert reduced.width * 2 == full.width + full.width % 2  # decoded at 1/2
@@ -69,7 +69,7 @@ def test_the_detect_stage_stores_the_crop_the_service_feeds_the_model(
     dst = tmp_path / "crops.parquet"
     detect(make_table([data]), dst, detector="mtcnn", crop_size=SPEC.crop_size, threads=1)
     row = pq.read_table(dst).to_pylist()[0]
-    served = PhotoPath(SPEC, detector).prepare(data)
+    served = PhotoPreparer(SPEC, detector).prepare(data)
     assert served.array is not None and served.box is not None
     stored = SPEC.array_from_crop(imaging.decode_crop(row["crop"]))
     np.testing.assert_array_equal(stored, served.array)
