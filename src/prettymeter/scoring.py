@@ -105,11 +105,11 @@ def choose_engine(
             )
             return "onnxruntime"
         usable = [
-            (check.images_per_second or 0.0, name)
+            (check.images_per_second or 0.0, name == "onnxruntime", name)  # a tie: the reference
             for name, check in checks.items()
             if check.accepted and name in ENGINES and cannot_run(name, model_dir, device) is None
         ]
-        return max(usable, default=(0.0, "onnxruntime"))[1]
+        return max(usable, default=(0.0, True, "onnxruntime"))[2]
     if engine in REDUCED:
         check = checks.get(engine)
         if card.verification is None or check is None:
@@ -119,8 +119,8 @@ def choose_engine(
             )
         if not check.accepted:
             raise PrettyMeterError(
-                f"engine {engine} was refused for {model_dir} at verification ({figures(check)}"
-                f"); use engine auto or onnxruntime"
+                f"engine {engine} was refused at verification of {model_dir} ({check.reason}; "
+                f"{figures(check)}); use engine auto or onnxruntime"
             )
     why = cannot_run(engine, model_dir, device)
     if why is not None:

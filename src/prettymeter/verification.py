@@ -27,8 +27,6 @@ from prettymeter.errors import PrettyMeterError
 from prettymeter.hardware import cpu_flags, usable_cores
 from prettymeter.scoring import INPUT_NAME, INT8_WEIGHTS, INT8_XML, Scorer, cannot_run
 
-log = logging.getLogger(__name__)
-
 # A candidate serves only within all of these (scores on 0-10, against ONNX Runtime fp32).
 LIMITS = {"p99": 0.10, "max": 0.25, "delta_pc": -0.002, "rmse_growth": 0.01}
 EVALUATION_CROPS = 200  # held-out crops every engine scores (all of them in a smaller table)
@@ -274,7 +272,6 @@ def verify_after_export(model_dir: Path, table: Path, folds_file: Path) -> Verif
         eligible = scored_rows(folds_file, read_crops(table)[0]) if folds_file.is_file() else None
         verification = verify_model_dir(model_dir, Path(table), eligible=eligible)
     except PrettyMeterError as exc:
-        log.warning("engines not verified (%s); run `%s`", exc, hint)
         print(f"engines not verified ({exc}); run `{hint}`")
         return None
     summary(f"verify: {model_dir}", verification_rows(verification))
