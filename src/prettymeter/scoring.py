@@ -118,9 +118,11 @@ def choose_engine(
                 f"has no figures for it; run `{verify_hint(model_dir)}` or use engine auto"
             )
         if not check.accepted:
+            judged = check.p99 is not None
             raise PrettyMeterError(
-                f"engine {engine} was refused at verification of {model_dir} ({check.reason}; "
-                f"{figures(check)}); use engine auto or onnxruntime"
+                f"engine {engine} was {'refused at' if judged else 'not built by'} verification "
+                f"of {model_dir} ({check.reason}{'; ' + figures(check) if judged else ''}); use "
+                "engine auto or onnxruntime"
             )
     why = cannot_run(engine, model_dir, device)
     if why is not None:
