@@ -161,7 +161,7 @@ def engine_table(model_dir: Path, torch_weights: Path | None = None) -> list[dic
     rows = []
     reference = None
     for engine in engines:
-        scorer = Scorer(model_dir, engine=engine, verify=False)
+        scorer = Scorer(model_dir, engine=engine, verify=False, gate=False)  # measure each
         scores = 10 * scorer.run_chunked(arrays)
         if reference is None:
             reference = scores
@@ -188,10 +188,9 @@ def engine_table(model_dir: Path, torch_weights: Path | None = None) -> list[dic
     if torch_weights is not None:
         rows.append(torch_row(torch_weights, arrays, reference))
     auto = Scorer(model_dir, engine="auto")
-    refused = "".join(f"; refused {e}: probes moved {d:.3f}" for e, d in auto.refused.items())
     rows.append(
         {
-            "engine": f"auto → {auto.engine} (probe drift {auto.drift:.3f}{refused})",
+            "engine": f"auto → {auto.describe()}",
             "ms_b1": None,
             "ms_b8": None,
             "drift": float(np.abs(10 * auto.run_chunked(arrays) - reference).max()),

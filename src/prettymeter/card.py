@@ -43,6 +43,40 @@ class Preprocessing(BaseModel):
     detector: str = Field(description="'mtcnn' (person box from the main face) or 'none'")
 
 
+class EngineCheck(BaseModel):
+    """One engine on the verification crops, against ONNX Runtime fp32 (scores on 0-10)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    accepted: bool
+    reason: str = Field(description="why it is accepted or refused, or why it was not run")
+    crops: int = 0
+    p50: float | None = Field(default=None, description="median |Δscore|, 0-10 scale")
+    p99: float | None = None
+    max: float | None = None
+    delta_pc: float | None = Field(default=None, description="PC with the labels minus fp32's")
+    rmse_growth: float | None = Field(
+        default=None, description="RMSE against the labels / fp32's − 1 (0.01 = 1 % worse)"
+    )
+    images_per_second: float | None = Field(default=None, description="batch 8, this machine")
+    files: dict[str, str] = Field(default={}, description="extra model files → sha256")
+
+
+class Verification(BaseModel):
+    """What `export` (or `pretty-meter verify`) measured of each engine on held-out crops."""
+
+    model_config = ConfigDict(extra="allow")
+
+    created: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    table: str
+    crops: int = Field(description="crops scored by every engine (not used for calibration)")
+    calibration_crops: int = Field(description="training crops int8 was calibrated on")
+    limits: dict[str, float]
+    cpu_flags: list[str] = Field(description="the CPU's bf16 / int8 / AVX-512 flags")
+    threads: int
+    engines: dict[str, EngineCheck]
+
+
 class ModelCard(BaseModel):
     """Everything the service needs to load and explain one exported model."""
 
@@ -71,6 +105,7 @@ class ModelCard(BaseModel):
     created: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     versions: dict[str, str] = {}
     onnx_sha256: str
+    verification: Verification | None = None  # None: not verified (serves ONNX Runtime fp32)
 
     def percentile(self, label: float) -> float:
         """Share of training labels below `label`, 0-100."""

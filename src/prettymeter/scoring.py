@@ -1,22 +1,21 @@
 """Run an exported model (model.onnx + card.json) on ONNX Runtime or OpenVINO, without torch.
 
-`Scorer(model_dir).run(batch)` is the one door to a model for the service, CLI prediction and
-the benchmark. Engines:
+`Scorer(model_dir).run(batch)` is the one door to a model for the service, `predict`, `rate`,
+`evaluate` and the benchmark, so they all serve the same engine. Engines:
 
-- ``onnxruntime``: fp32; the CUDA provider when ``device="cuda"``.
-- ``openvino-bf16``: OpenVINO with bf16 inference precision, for CPUs with AMX/AVX-512 BF16.
+- ``onnxruntime``: fp32, the reference; the CUDA provider when ``device="cuda"``.
 - ``openvino``: OpenVINO fp32.
-- ``auto``: ``openvino-bf16`` where the CPU has bf16 support, else ``onnxruntime``
-  (always ``onnxruntime`` on CUDA).
+- ``openvino-bf16``: OpenVINO with bf16 inference precision (CPUs with AMX / AVX-512 BF16).
+- ``openvino-int8``: the NNCF-quantized copy that verification left in the model directory.
+- ``auto``: the fastest engine (by the img/s the card records) that the card accepted and this
+  machine runs; ONNX Runtime fp32 for a card without verification figures.
 
-Every engine must keep the 0-10 score within ``MAX_ENGINE_DRIFT`` of ONNX Runtime fp32. A
-Scorer on OpenVINO checks that itself when it loads (``verify=True``): it scores a fixed set of
-probe photos (drawn faces and photo-like textures) on both engines and accepts the engine only if
-the largest move is within ``PROBE_MARGIN`` × the limit, because real photos can move more than
-the probes (on the two bench models, 14 real photo variants moved up to 2.1× the probes' largest
-move). ``auto`` falls back from bf16 to ONNX Runtime fp32; an explicitly chosen engine that
-fails is refused. The service tests and ``bench/serve_load.py`` measure the drift on real photos
-as well.
+Whether a reduced precision (bf16, int8) keeps a model's scores is a property of the trained
+model on real photos, so it is decided once, by `prettymeter.verification` at export (or by
+`pretty-meter verify`), and written into the card. An engine the card refused, or has no
+figures for, is never served, even when asked for by name. The load-time tripwire only catches
+a broken runtime: a reduced-precision engine that moves a drawn probe photo's score by more
+than ``TRIPWIRE`` against ONNX Runtime fp32 is dropped (``auto``) or refused (by name).
 """
 
 from __future__ import annotations
@@ -24,28 +23,26 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from prettymeter.card import ModelCard, load_model_dir
+from prettymeter.card import EngineCheck, ModelCard, load_model_dir, sha256_file
 from prettymeter.contract import INPUT_NAME, LABEL_OUTPUT, STD_OUTPUT
 from prettymeter.errors import PrettyMeterError
 from prettymeter.hardware import cpu_has_bf16
 from prettymeter.memory import release_free_memory
-
-if TYPE_CHECKING:
-    from PIL import Image
+from prettymeter.probes import check_batch
 
 log = logging.getLogger(__name__)
 
-ENGINES = ("auto", "onnxruntime", "openvino", "openvino-bf16")
+ENGINES = ("auto", "onnxruntime", "openvino", "openvino-bf16", "openvino-int8")
 DEVICES = ("cpu", "cuda")
-MAX_ENGINE_DRIFT = 0.05  # largest allowed move of the 0-10 score against ONNX Runtime fp32
-PROBE_MARGIN = 0.4  # share of the limit the probes may show: real photos moved up to 2.1× more
-# What `auto` tries next. Not OpenVINO fp32 after bf16: at batch 8 it is no faster than ONNX
-# Runtime fp32 (51.2 vs 47.8 ms per photo on the bench) and keeps ~190 MB more per model.
-FALLBACK = {"openvino-bf16": "onnxruntime", "openvino": "onnxruntime"}
+# Served only where the card's verification accepted them.
+REDUCED = ("openvino-bf16", "openvino-int8")
+TRIPWIRE = 0.5  # largest probe move (0-10) a runtime may show before it counts as broken
+INT8_XML = "model.int8.xml"
+INT8_WEIGHTS = "model.int8.weights"  # not .bin: a model directory refuses .bin (pickle) files
 
 
 def _openvino_available() -> bool:
@@ -56,83 +53,85 @@ def _openvino_available() -> bool:
     return True
 
 
-def resolve_engine(engine: str, device: str = "cpu") -> str:
-    """The engine `auto` stands for on this machine; other names are checked and returned."""
+def verify_hint(model_dir: Path) -> str:
+    return f"pretty-meter verify {model_dir} --table TABLE.parquet"
+
+
+def cannot_run(engine: str, model_dir: Path, device: str = "cpu") -> str | None:
+    """Why this machine cannot run `engine` for the model in `model_dir` (None: it can)."""
+    if engine == "onnxruntime":
+        return None
+    if device != "cpu":
+        return f"{engine} runs on the CPU only"
+    if not _openvino_available():
+        return "the openvino package is not installed"
+    if engine == "openvino-bf16" and not cpu_has_bf16():
+        return "this CPU has no bf16 instructions (AMX / AVX-512 BF16)"
+    if engine == "openvino-int8" and not (Path(model_dir) / INT8_XML).is_file():
+        return f"the model directory has no {INT8_XML}"
+    return None
+
+
+def figures(check: EngineCheck) -> str:
+    """A check's figures in one phrase, for logs and refusals."""
+    if check.p99 is None:
+        return check.reason
+    speed = f", {check.images_per_second:.1f} img/s" if check.images_per_second else ""
+    return (
+        f"on {check.crops} crops |Δscore| p99 {check.p99:.3f}, max {check.max:.3f}, "
+        f"ΔPC {check.delta_pc:+.4f}, RMSE {100 * (check.rmse_growth or 0.0):+.2f} %{speed}"
+    )
+
+
+def choose_engine(
+    card: ModelCard, model_dir: Path, engine: str = "auto", device: str = "cpu"
+) -> str:
+    """The engine a Scorer serves: `auto` resolved by the card's verification, a named one
+    checked against it; one line says why an engine cannot be served."""
     if engine not in ENGINES:
         raise PrettyMeterError(f"engine {engine!r} is unknown; choose one of {', '.join(ENGINES)}")
     if device not in DEVICES:
         raise PrettyMeterError(f"device {device!r} is unknown; choose cpu or cuda")
-    if device == "cuda":
-        if engine not in ("auto", "onnxruntime"):
-            raise PrettyMeterError(
-                f"engine {engine!r} runs on the CPU only; use engine onnxruntime (or auto) with "
-                "device cuda"
-            )
-        return "onnxruntime"
+    checks = card.verification.engines if card.verification else {}
     if engine == "auto":
-        return "openvino-bf16" if cpu_has_bf16() and _openvino_available() else "onnxruntime"
+        if card.verification is None:
+            log.info(
+                "model %s has no verification figures: serving ONNX Runtime fp32; run `%s` to "
+                "let faster engines serve it",
+                model_dir,
+                verify_hint(model_dir),
+            )
+            return "onnxruntime"
+        usable = [
+            (check.images_per_second or 0.0, name == "onnxruntime", name)  # a tie: the reference
+            for name, check in checks.items()
+            if check.accepted and name in ENGINES and cannot_run(name, model_dir, device) is None
+        ]
+        return max(usable, default=(0.0, True, "onnxruntime"))[2]
+    if engine in REDUCED:
+        check = checks.get(engine)
+        if card.verification is None or check is None:
+            raise PrettyMeterError(
+                f"engine {engine} is served only for a model verified with it, and {model_dir} "
+                f"has no figures for it; run `{verify_hint(model_dir)}` or use engine auto"
+            )
+        if not check.accepted:
+            judged = check.p99 is not None
+            raise PrettyMeterError(
+                f"engine {engine} was {'refused at' if judged else 'not built by'} verification "
+                f"of {model_dir} ({check.reason}{'; ' + figures(check) if judged else ''}); use "
+                "engine auto or onnxruntime"
+            )
+    why = cannot_run(engine, model_dir, device)
+    if why is not None:
+        raise PrettyMeterError(f"engine {engine} cannot run here: {why}; use engine auto")
     return engine
 
 
-def probe_photos(count: int, seed: int = 20240501) -> list[Image.Image]:
-    """Deterministic drawn photos: a skin-toned face-like ellipse with eyes on a noisy gradient."""
-    from PIL import Image, ImageDraw
-
-    rng = np.random.default_rng(seed)
-    photos = []
-    for _ in range(count):
-        base = rng.integers(0, 255, 3)
-        gradient = np.linspace(0, 1, 160)[None, :, None] * rng.integers(-80, 80, 3)
-        pixels = np.clip(base + gradient + rng.normal(0, 8, (160, 160, 3)), 0, 255)
-        image = Image.fromarray(pixels.astype(np.uint8), "RGB")
-        draw = ImageDraw.Draw(image)
-        draw.ellipse((45, 30, 115, 120), fill=tuple(int(v) for v in rng.integers(120, 240, 3)))
-        draw.ellipse((62, 60, 72, 68), fill=(30, 30, 30))
-        draw.ellipse((88, 60, 98, 68), fill=(30, 30, 30))
-        photos.append(image)
-    return photos
-
-
-def texture_photos(count: int, seed: int = 20241202) -> list[Image.Image]:
-    """Deterministic photo-like textures: colour noise with a natural (1/f) spectrum, the
-    statistics of real photos that the drawn faces lack (edges and detail at every scale)."""
-    from PIL import Image
-
-    rng = np.random.default_rng(seed)
-    side = 160
-    freq = np.hypot(np.fft.fftfreq(side)[:, None], np.fft.fftfreq(side)[None, :])
-    freq[0, 0] = 1.0
-    photos = []
-    for _ in range(count):
-        amplitude = freq ** -rng.uniform(0.8, 1.2)
-        phases = np.exp(2j * np.pi * rng.random((3, side, side)))
-        channels = np.real(np.fft.ifft2(amplitude * phases))
-        channels = (channels - channels.mean((1, 2), keepdims=True)) / channels.std()
-        mix = np.eye(3) + rng.normal(0, 0.3, (3, 3))  # correlated channels, as in photos
-        pixels = np.einsum("chw,cd->hwd", channels, mix)
-        pixels = 128 + rng.uniform(30, 70) * pixels / pixels.std() + rng.uniform(-40, 40, 3)
-        photos.append(Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB"))
-    return photos
-
-
-def _model_inputs(photos: list[Image.Image], input_size: int, crop_size: int) -> np.ndarray:
-    from prettymeter.imaging import preprocess
-
-    return np.stack([preprocess(p, None, crop_size, input_size) for p in photos])
-
-
-def probe_batch(input_size: int, crop_size: int, count: int = 8) -> np.ndarray:
-    """`probe_photos`, preprocessed for a model."""
-    return _model_inputs(probe_photos(count), input_size, crop_size)
-
-
-def check_batch(input_size: int, crop_size: int) -> np.ndarray:
-    """The engine drift check's inputs: 8 drawn faces and 16 photo-like textures."""
-    return _model_inputs(probe_photos(8) + texture_photos(16), input_size, crop_size)
-
-
 class Scorer:
-    """One loaded model: `run(batch)` → (labels in 0-1, ensemble stds or None)."""
+    """One loaded model: `run(batch)` → (labels in 0-1, ensemble stds or None).
+
+    `gate=False` is for verification alone: it loads an engine the card has not judged yet."""
 
     def __init__(
         self,
@@ -142,32 +141,53 @@ class Scorer:
         device: str = "cpu",
         verify: bool = True,
         streams: int = 1,
+        gate: bool = True,
     ) -> None:
         self.model_dir = Path(model_dir)
         self.card: ModelCard
         self.card, self.onnx_path = load_model_dir(self.model_dir)
         self.device = device
-        self.engine = resolve_engine(engine, device)
+        if gate:
+            self.engine = choose_engine(self.card, self.model_dir, engine, device)
+        elif engine in ENGINES[1:] and device == "cpu":
+            self.engine = engine
+        else:
+            raise PrettyMeterError(f"an unchecked engine must be named, got {engine} on {device}")
         self.threads = threads
         self.streams = streams  # OpenVINO: batches run at once, each on `threads` threads
         self.input_size = self.card.input_size
         self._local = threading.local()
         self.has_std = False
-        self.drift: float | None = None  # the served engine's probe drift against ORT fp32
-        self.refused: dict[str, float] = {}  # engines `auto` tried and dropped → their drift
-        self._load()
+        self.drift: float | None = None  # the tripwire's largest probe move against ORT fp32
+        self.refused: dict[str, float] = {}  # engines `auto` dropped at the tripwire → move
+        self._load(gate)
         if self.engine != "onnxruntime" and verify:
-            self._verify(explicit=engine != "auto")
+            self._tripwire(explicit=engine != "auto")
             release_free_memory()
+
+    @property
+    def check(self) -> EngineCheck | None:
+        """The card's verification figures for the served engine (None: not verified)."""
+        verification = self.card.verification
+        return verification.engines.get(self.engine) if verification else None
+
+    def describe(self) -> str:
+        """The served engine and its verified figures, in one phrase (logs, `/v1/models`)."""
+        check = self.check
+        if check is None:
+            return f"{self.engine}, not verified (run `{verify_hint(self.model_dir)}`)"
+        if self.engine == "onnxruntime":
+            return f"{self.engine} (the reference), {check.images_per_second or 0:.1f} img/s"
+        return f"{self.engine}, verified {figures(check)}"
 
     # -- loading -------------------------------------------------------------------------------
 
-    def _load(self) -> None:
+    def _load(self, gate: bool = True) -> None:
         try:
             if self.engine == "onnxruntime":
                 self._load_onnxruntime()
             else:
-                self._load_openvino(bf16=self.engine == "openvino-bf16")
+                self._load_openvino(self.engine.removeprefix("openvino").lstrip("-") or "f32", gate)
         except PrettyMeterError:
             raise
         except Exception as exc:
@@ -177,39 +197,35 @@ class Scorer:
                 "model or choose another engine"
             ) from exc
 
-    def _verify(self, explicit: bool) -> None:
-        """Keep the engine only if the probes move by at most PROBE_MARGIN × the limit; `auto`
-        steps down (`FALLBACK`), an explicit engine is refused."""
+    def _tripwire(self, explicit: bool) -> None:
+        """Drop (`auto`) or refuse (by name) an engine whose runtime is broken: one that moves
+        a probe photo's score by more than TRIPWIRE against ONNX Runtime fp32."""
         probe = check_batch(self.input_size, self.card.preprocessing.crop_size)
         reference = Scorer(self.model_dir, "onnxruntime", self.threads, "cpu", verify=False)
         expected = reference.run_chunked(probe)
         del reference
-        allowed = PROBE_MARGIN * MAX_ENGINE_DRIFT
-        while self.engine != "onnxruntime":
-            self.drift = float(np.abs(10.0 * self.run_chunked(probe) - 10.0 * expected).max())
-            if self.drift <= allowed:
-                return
-            if explicit:
-                raise PrettyMeterError(
-                    f"engine {self.engine} moves this model's scores by {self.drift:.3f} on "
-                    f"the probe photos against ONNX Runtime fp32 (allowed {allowed:.3f}: "
-                    f"{PROBE_MARGIN} × the {MAX_ENGINE_DRIFT} limit); use engine onnxruntime "
-                    "or auto"
-                )
-            self.refused[self.engine] = self.drift
-            log.warning(
-                "engine %s moves the scores of %s by %.3f on the probe photos (allowed %.3f); "
-                "trying %s",
-                self.engine,
-                self.model_dir,
-                self.drift,
-                allowed,
-                FALLBACK[self.engine],
+        self.drift = float(np.abs(10.0 * self.run_chunked(probe) - 10.0 * expected).max())
+        if self.drift <= TRIPWIRE:
+            return
+        if explicit:
+            raise PrettyMeterError(
+                f"engine {self.engine} moves this model's scores by {self.drift:.3f} on the "
+                f"probe photos against ONNX Runtime fp32 (a working runtime stays within "
+                f"{TRIPWIRE}); its runtime is broken here: use engine onnxruntime or auto"
             )
-            self.engine = FALLBACK[self.engine]
-            del self._ov  # free the refused compiled model before loading the next one
-            self._local = threading.local()  # and its infer requests
-            self._load()
+        log.warning(
+            "engine %s moves the scores of %s by %.3f on the probe photos (a working runtime "
+            "stays within %.1f); serving onnxruntime",
+            self.engine,
+            self.model_dir,
+            self.drift,
+            TRIPWIRE,
+        )
+        self.refused[self.engine] = self.drift
+        self.engine = "onnxruntime"
+        del self._ov  # free the refused compiled model before loading the reference
+        self._local = threading.local()  # and its infer requests
+        self._load()
         self.drift = 0.0  # ONNX Runtime fp32 is the reference itself
 
     def run_chunked(self, batch: np.ndarray, size: int = 8) -> np.ndarray:
@@ -250,7 +266,7 @@ class Scorer:
         self._ort = session
         self.providers = session.get_providers()
 
-    def _load_openvino(self, bf16: bool) -> None:
+    def _load_openvino(self, precision: str, gate: bool = True) -> None:
         try:
             import openvino as ov
         except ImportError as exc:
@@ -259,14 +275,18 @@ class Scorer:
                 "choose engine onnxruntime"
             ) from exc
         core = ov.Core()
-        model = core.read_model(str(self.onnx_path))
+        if precision == "int8":
+            model = core.read_model(*self._int8_files(gate))
+        else:
+            model = core.read_model(str(self.onnx_path))
         inputs = [i.get_any_name() for i in model.inputs]
         names = {name for o in model.outputs for name in o.get_names()}
         self._check_io(inputs, names)
         size = self.input_size
         model.reshape({INPUT_NAME: ov.PartialShape([-1, 3, size, size])})
         config: dict[str, Any] = {
-            "INFERENCE_PRECISION_HINT": "bf16" if bf16 else "f32",
+            # int8: the layers NNCF left unquantized run in fp32, as verification measured them
+            "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
             "PERFORMANCE_HINT": "LATENCY" if self.streams == 1 else "THROUGHPUT",
             "NUM_STREAMS": str(self.streams),
         }
@@ -274,7 +294,21 @@ class Scorer:
             config["INFERENCE_NUM_THREADS"] = int(self.threads) * self.streams
         self._ov = core.compile_model(model, "CPU", config)
         self.has_std = STD_OUTPUT in names
-        self.providers = ["OpenVINO CPU " + ("bf16" if bf16 else "fp32")]
+        self.providers = [f"OpenVINO CPU {precision.replace('f32', 'fp32')}"]
+
+    def _int8_files(self, gate: bool) -> tuple[str, str]:
+        """The int8 model's two files; checked against the card's hashes when served."""
+        xml, weights = self.model_dir / INT8_XML, self.model_dir / INT8_WEIGHTS
+        check = self.check
+        if gate and check is not None:
+            for path in (xml, weights):
+                want = check.files.get(path.name)
+                if not path.is_file() or want != sha256_file(path):
+                    raise PrettyMeterError(
+                        f"{path} is missing or does not match its card; verify the model again "
+                        f"(`{verify_hint(self.model_dir)}`) or use engine onnxruntime"
+                    )
+        return str(xml), str(weights)
 
     def _check_io(self, inputs: list[str], outputs: set[str]) -> None:
         if INPUT_NAME not in inputs or LABEL_OUTPUT not in outputs:

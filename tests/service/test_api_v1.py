@@ -238,4 +238,8 @@ def test_models_lists_each_route_with_its_card_and_engine(
         assert entry["gender"] == card.gender
         assert entry["card"]["onnx_sha256"] == card.onnx_sha256
         assert entry["card"]["schema"] == "prettymeter.card/1"
-        assert entry["engine"] == "onnxruntime"
+        assert entry["engine"] == "onnxruntime"  # the test models are not verified: it says so
+        assert (
+            "not verified" in entry["engine_figures"]
+            and "pretty-meter verify" in entry["engine_figures"]
+        )

@@ -1,25 +1,26 @@
-"""Scorer: engines load a real exported model and agree with ONNX Runtime fp32 on photos."""
+"""Scorer: engines load a real exported model, agree with ONNX Runtime fp32 on photos, and
+serve only what the card's verification accepted (prettymeter.verification)."""
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from prettymeter.card import CARD_FILE
+from prettymeter.card import CARD_FILE, load_model_dir, write_card
 from prettymeter.errors import PrettyMeterError
 from prettymeter.hardware import cpu_has_bf16
 from prettymeter.imaging import preprocess
-from prettymeter.scoring import (
-    MAX_ENGINE_DRIFT,
-    PROBE_MARGIN,
-    Scorer,
-    probe_batch,
-    resolve_engine,
-)
+from prettymeter.probes import probe_batch
+from prettymeter.scoring import TRIPWIRE, Scorer, choose_engine
+from prettymeter.verification import verify_model_dir
+from tests.support.engine_models import CROP_SIZE, crop_table, pixel_model
 from tests.support.photos import fixture_variants, synthetic_photos
+
+FP32_DRIFT = 0.05  # two fp32 runtimes differ by rounding alone
 
 
 def photo_batch(input_size: int, crop_size: int) -> np.ndarray:
@@ -44,114 +45,55 @@ def test_openvino_fp32_keeps_the_score_within_0_05_of_onnxruntime_on_photos(
 ) -> None:
     scorer = Scorer(model_dirs["man"], engine="openvino", threads=1)
     assert scorer.engine == "openvino"
-    assert scorer.drift is not None and scorer.drift <= MAX_ENGINE_DRIFT
-    assert photo_drift(model_dirs["man"], scorer) <= MAX_ENGINE_DRIFT
+    assert scorer.drift is not None and scorer.drift <= FP32_DRIFT  # the tripwire measured it
+    assert photo_drift(model_dirs["man"], scorer) <= FP32_DRIFT
 
 
-def test_the_auto_engine_never_serves_scores_more_than_0_05_off_on_photos(
-    model_dirs: dict[str, Path],
+def test_an_unverified_card_serves_onnxruntime_fp32_and_says_how_to_verify_it(
+    model_dirs: dict[str, Path], caplog: pytest.LogCaptureFixture
 ) -> None:
-    for route in ("man", "woman"):
-        scorer = Scorer(model_dirs[route], engine="auto", threads=1)
-        assert photo_drift(model_dirs[route], scorer) <= MAX_ENGINE_DRIFT
-        assert scorer.drift is not None and scorer.drift <= PROBE_MARGIN * MAX_ENGINE_DRIFT
-        if scorer.engine != "openvino-bf16" and cpu_has_bf16():  # fell back: says why
-            assert scorer.refused["openvino-bf16"] > PROBE_MARGIN * MAX_ENGINE_DRIFT
+    card, _ = load_model_dir(model_dirs["woman"])
+    assert card.verification is None  # the test models' run has no table to verify on
+    with caplog.at_level(logging.INFO, logger="prettymeter.scoring"):
+        scorer = Scorer(model_dirs["woman"], engine="auto", threads=1)
+    assert scorer.engine == "onnxruntime" and scorer.check is None
+    hints = [r.getMessage() for r in caplog.records if "verify" in r.getMessage()]
+    assert len(hints) == 1, hints
+    assert f"pretty-meter verify {model_dirs['woman']} --table" in hints[0]
+    assert "not verified" in scorer.describe()
+    for engine in ("openvino-bf16", "openvino-int8"):  # nor by name: no figures, no service
+        with pytest.raises(PrettyMeterError, match="pretty-meter verify"):
+            Scorer(model_dirs["woman"], engine=engine, threads=1)
 
 
-def bf16_sensitive_model(model_dir: Path, input_size: int = 32, crop_size: int = 48) -> Path:
-    """A model whose score swings on rounding its input to bf16: a fixed ±1 sum of all the
-    pixels (hundreds in size), shifted to 0 on the first probe photo and scaled ×4 into a
-    sigmoid. fp32 engines agree on it to ~0.001; bf16 (8-bit mantissas) moves it by ~0.5."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    from prettymeter import card as card_module
-    from prettymeter.imaging import MEAN, STD
-
-    pixels = 3 * input_size * input_size
-    weights = np.random.default_rng(0).choice([-1.0, 1.0], (pixels, 1)).astype(np.float32)
-    first_probe = probe_batch(input_size, crop_size)[:1].reshape(1, -1)
-    shift = np.asarray((first_probe @ weights).ravel(), np.float32)
-    graph = helper.make_graph(
-        [
-            helper.make_node("Flatten", ["input"], ["flat"], axis=1),
-            helper.make_node("MatMul", ["flat", "weights"], ["sum"]),
-            helper.make_node("Sub", ["sum", "shift"], ["centred"]),
-            helper.make_node("Mul", ["centred", "gain"], ["logit"]),
-            helper.make_node("Sigmoid", ["logit"], ["sigmoid"]),
-            helper.make_node("Reshape", ["sigmoid", "flat_shape"], ["label"]),
-        ],
-        "bf16_sensitive",
-        [
-            helper.make_tensor_value_info(
-                "input", TensorProto.FLOAT, ["n", 3, input_size, input_size]
-            )
-        ],
-        [helper.make_tensor_value_info("label", TensorProto.FLOAT, ["n"])],
-        [
-            numpy_helper.from_array(weights, "weights"),
-            numpy_helper.from_array(shift, "shift"),
-            numpy_helper.from_array(np.array([4.0], np.float32), "gain"),
-            numpy_helper.from_array(np.array([-1], np.int64), "flat_shape"),
-        ],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    model_dir.mkdir(parents=True)
-    onnx.save(model, model_dir / card_module.ONNX_FILE)
-    card = card_module.ModelCard(
-        name="bf16-sensitive",
-        gender="m",
-        backbone="matmul",
-        input_size=input_size,
-        preprocessing=card_module.Preprocessing(
-            crop_size=crop_size,
-            input_size=input_size,
-            mean=MEAN.tolist(),
-            std=STD.tolist(),
-            detector="none",
-        ),
-        normalization=card_module.Normalization(lo=1.0, med=5.5, hi=9.5),
-        label_quantiles=card_module.quantiles([0.2, 0.5, 0.8]),
-        outputs={"label": "0-1 score"},
-        final="single",
-        demo=True,
-        notes="test model that bf16 cannot run faithfully",
-        onnx_sha256=card_module.sha256_file(model_dir / card_module.ONNX_FILE),
-    )
-    card_module.write_card(model_dir, card)
-    return model_dir
-
-
-def test_openvino_bf16_runs_a_model(model_dirs: dict[str, Path]) -> None:
-    forced = Scorer(model_dirs["man"], engine="openvino-bf16", threads=1, verify=False)
+def test_openvino_bf16_runs_a_model_when_measured_ungated(model_dirs: dict[str, Path]) -> None:
+    forced = Scorer(model_dirs["man"], engine="openvino-bf16", threads=1, verify=False, gate=False)
     labels, _ = forced.run(photo_batch(forced.input_size, forced.card.preprocessing.crop_size))
     assert labels.shape == (20,) and np.all((labels >= 0) & (labels <= 1))
 
 
-@pytest.mark.skipif(
-    not cpu_has_bf16(), reason="OpenVINO computes in fp32 on a CPU without bf16: nothing drifts"
-)
-def test_openvino_bf16_is_refused_and_auto_falls_back_when_bf16_moves_the_scores(
-    tmp_path: Path,
-) -> None:
-    model_dir = bf16_sensitive_model(tmp_path / "sensitive")
-    fp32 = Scorer(model_dir, engine="openvino", threads=1)  # the model itself is fine in fp32
-    assert fp32.engine == "openvino" and fp32.drift is not None
-    assert fp32.drift <= MAX_ENGINE_DRIFT
+@pytest.mark.skipif(not cpu_has_bf16(), reason="OpenVINO computes in fp32 here: nothing drifts")
+def test_the_tripwire_refuses_a_runtime_that_moves_the_probes_beyond_0_5(tmp_path: Path) -> None:
+    """A card that accepted bf16, served by a runtime that moves the scores far more than at
+    verification: by name it is refused, `auto` drops it for ONNX Runtime fp32."""
+    model_dir = pixel_model(tmp_path / "sensitive", sensitive=True, gain=40.0)
+    table = crop_table(tmp_path / "t.parquet", CROP_SIZE, count=40)
+    verification = verify_model_dir(model_dir, table)  # these crops barely move
+    card, _ = load_model_dir(model_dir)
+    checks = verification.engines
+    checks["openvino-bf16"] = checks["openvino-bf16"].model_copy(
+        update={"accepted": True, "images_per_second": 1e9}
+    )
+    write_card(model_dir, card.model_copy(update={"verification": verification}))
     unchecked = Scorer(model_dir, engine="openvino-bf16", threads=1, verify=False)
     reference = Scorer(model_dir, engine="onnxruntime", threads=1)
-    probe = probe_batch(reference.input_size, reference.card.preprocessing.crop_size)
+    probe = probe_batch(reference.input_size, CROP_SIZE)
     moved = np.abs(10 * unchecked.run(probe)[0] - 10 * reference.run(probe)[0]).max()
-    assert moved > 4 * MAX_ENGINE_DRIFT  # bf16 really moves this model's scores
-    with pytest.raises(PrettyMeterError, match="use engine onnxruntime or auto") as refused:
+    assert moved > 2 * TRIPWIRE  # bf16 really moves this model's probe scores
+    with pytest.raises(PrettyMeterError, match="runtime is broken here"):
         Scorer(model_dir, engine="openvino-bf16", threads=1)
-    assert "moves this model's scores by" in str(refused.value)
     auto = Scorer(model_dir, engine="auto", threads=1)
-    assert auto.engine == "onnxruntime"  # fell back to fp32
-    assert auto.refused["openvino-bf16"] > MAX_ENGINE_DRIFT
-    assert auto.drift is not None and auto.drift <= PROBE_MARGIN * MAX_ENGINE_DRIFT
+    assert auto.engine == "onnxruntime" and auto.refused["openvino-bf16"] > TRIPWIRE
 
 
 def test_a_batch_scores_each_image_as_if_alone(model_dirs: dict[str, Path]) -> None:
@@ -163,15 +105,11 @@ def test_a_batch_scores_each_image_as_if_alone(model_dirs: dict[str, Path]) -> N
     assert scorer.run(batch[:0])[0].shape == (0,)
 
 
-def test_auto_picks_openvino_bf16_only_on_cpus_with_bf16() -> None:
-    expected = "openvino-bf16" if cpu_has_bf16() else "onnxruntime"
-    assert resolve_engine("auto") == expected
-    assert resolve_engine("auto", "cuda") == "onnxruntime"
-
-
-def test_an_unknown_engine_is_refused_with_the_choices() -> None:
+def test_an_unknown_engine_is_refused_with_the_choices(model_dirs: dict[str, Path]) -> None:
+    card, _ = load_model_dir(model_dirs["man"])
     with pytest.raises(PrettyMeterError, match="choose one of"):
-        resolve_engine("tensorrt")
+        choose_engine(card, model_dirs["man"], "tensorrt")
+    assert choose_engine(card, model_dirs["man"], "auto", "cuda") == "onnxruntime"
 
 
 def test_a_wrongly_shaped_batch_is_refused(model_dirs: dict[str, Path]) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from prettymeter.scoring import probe_photos
+from prettymeter.probes import probe_photos
 from tests.support.paths import DATA
 
 # The files of `photo_folder` that are not photos a decoder can read.

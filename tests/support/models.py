@@ -18,7 +18,7 @@ from PIL import Image, ImageOps
 
 from prettymeter import card as card_module
 from prettymeter.imaging import decode_image, preprocess
-from prettymeter.scoring import probe_photos
+from prettymeter.probes import probe_photos
 from tests.support.paths import DATA
 
 if TYPE_CHECKING:

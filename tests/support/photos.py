@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from prettymeter.scoring import probe_photos
+from prettymeter.probes import probe_photos
 from tests.support.paths import DATA
 
 # The page shrinks a photo to this long side before upload (frontend/src/compress.ts).

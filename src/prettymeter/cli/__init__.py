@@ -18,6 +18,7 @@ from prettymeter.cli import train as _train  # noqa: F401  isort: skip
 from prettymeter.cli import serve as _serve  # noqa: F401  isort: skip
 from prettymeter.cli import demo as _demo  # noqa: F401  isort: skip
 from prettymeter.cli import rate as _rate  # noqa: F401  isort: skip
+from prettymeter.cli import verify as _verify  # noqa: F401  isort: skip
 
 __all__ = ["app", "main"]
 

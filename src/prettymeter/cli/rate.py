@@ -27,7 +27,9 @@ def rate(
         help="I/N: rate only this machine's share (photos whose path hashes to I mod N); the N "
         "outputs, concatenated and sorted by `position`, are the one-machine table",
     ),
-    engine: str = typer.Option("auto", help="auto, onnxruntime, openvino or openvino-bf16"),
+    engine: str = typer.Option(
+        "auto", help="auto, onnxruntime, openvino, openvino-bf16 or openvino-int8"
+    ),
     threads: int | None = typer.Option(
         None, "--threads", help="photos decoded and searched in parallel (default: every core)"
     ),

@@ -70,7 +70,7 @@ def serve(
     ),
     web_dir: Path | None = typer.Option(None, "--web-dir", help="the built page to serve at /"),
     engine: str | None = typer.Option(
-        None, help="auto, onnxruntime, openvino or openvino-bf16 (default auto)"
+        None, help="auto, onnxruntime, openvino, openvino-bf16 or -int8 (default auto)"
     ),
     device: str | None = typer.Option(None, help="cpu or cuda"),
     threads: int | None = typer.Option(None, help="inference threads per model"),

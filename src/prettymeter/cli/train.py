@@ -104,11 +104,14 @@ def export(
     demo: bool = typer.Option(False, help="mark the model as a demo model"),
     notes: str = typer.Option("", help="free text stored in the card"),
     overwrite: bool = typer.Option(False, help="replace an existing model directory"),
+    verify: bool = typer.Option(
+        True, help="judge bf16 / int8 on the run's held-out crops into the card (see `verify`)"
+    ),
 ) -> None:
     """Write model.onnx (one graph, dynamic batch) and card.json for the service."""
     from prettymeter.training.export import export as run_export
 
-    run_export(run, out, name=name, demo=demo, notes=notes, overwrite=overwrite)
+    run_export(run, out, name=name, demo=demo, notes=notes, overwrite=overwrite, verify=verify)
 
 
 @app.command()

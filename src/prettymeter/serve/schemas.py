@@ -96,7 +96,10 @@ class RateResponse(BaseModel):
 class ModelInfo(BaseModel):
     route: str
     gender: Literal["m", "w"]
-    engine: str = Field(description="onnxruntime, openvino or openvino-bf16")
+    engine: str = Field(description="onnxruntime, openvino, openvino-bf16 or openvino-int8")
+    engine_figures: str = Field(
+        description="the engine's verified figures against ONNX Runtime fp32 (card.verification)"
+    )
     card: dict[str, Any] = Field(description="the model card (card.json)")
 
 

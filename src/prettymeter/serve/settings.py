@@ -98,7 +98,7 @@ class Settings(BaseSettings):
         description="route name → model directory; the seed routes are 'man' and 'woman'",
     )
     device: Literal["cpu", "cuda"] = "cpu"
-    engine: Literal["auto", "onnxruntime", "openvino", "openvino-bf16"] = "auto"
+    engine: Literal["auto", "onnxruntime", "openvino", "openvino-bf16", "openvino-int8"] = "auto"
     threads: int | None = Field(
         default=None,
         ge=1,

@@ -122,13 +122,12 @@ class ServiceState:
             self.models[route] = ServedModel(route, model, batcher)
             scorer = model.scorer
             log.info(
-                "model %s loaded from %s on %s in %.1f s (engine drift %s%s)",
+                "model %s loaded from %s in %.1f s on %s%s",
                 route,
                 model_dir,
-                scorer.engine,
                 time.perf_counter() - started,
-                "n/a" if scorer.drift is None else f"{scorer.drift:.3f}",
-                "".join(f"; {e} refused, drift {d:.3f}" for e, d in scorer.refused.items()),
+                scorer.describe(),
+                "".join(f"; {e} failed the tripwire ({d:.3f})" for e, d in scorer.refused.items()),
             )
         self.ready = True
         self.metrics.ready.set(1)

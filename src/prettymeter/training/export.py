@@ -110,8 +110,10 @@ def export(
     demo: bool = False,
     notes: str = "",
     overwrite: bool = False,
+    verify: bool = True,
 ) -> Path:
-    """Write out/model.onnx and out/card.json from a finished run; returns `out`."""
+    """Write out/model.onnx and out/card.json from a finished run; returns `out`. With
+    `verify`, the faster engines are then judged on the run's held-out crops (into the card)."""
     from prettymeter.training.checkpoint import load_member
     from prettymeter.training.records import RunFolder
 
@@ -240,4 +242,9 @@ def export(
             "files": f"{card_module.ONNX_FILE}, {card_module.CARD_FILE}",
         },
     )
+    if verify:
+        from prettymeter.training.folds import FOLDS_FILE
+        from prettymeter.verification import verify_after_export
+
+        verify_after_export(out, Path(dataset.table), run / FOLDS_FILE)
     return out

@@ -114,6 +114,7 @@ async def models(request: Request) -> ModelsResponse:
                 route=route,
                 gender=loaded.card.gender,
                 engine=loaded.scorer.engine,
+                engine_figures=loaded.scorer.describe(),
                 card=loaded.card.model_dump(by_alias=True, mode="json"),
             )
             for route, loaded in state.models.items()
