@@ -95,10 +95,10 @@ def test_imports_only_point_down(graph: dict) -> None:
 CORE_RANKS: list[tuple[str, ...]] = [
     ("errors", "contract", "console", "hardware", "memory"),
     ("io", "imaging"),
-    ("card", "faces"),
+    ("card", "faces", "probes"),
     ("scoring",),
     ("inference",),
-    ("rating_model",),
+    ("rating_model", "verification"),
     ("predict", "batch"),
 ]
 

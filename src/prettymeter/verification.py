@@ -23,9 +23,10 @@ import numpy as np
 from prettymeter import imaging
 from prettymeter.card import EngineCheck, ModelCard, Verification, load_model_dir, write_card
 from prettymeter.card import sha256_file as file_sha256
+from prettymeter.contract import INPUT_NAME
 from prettymeter.errors import PrettyMeterError
 from prettymeter.hardware import cpu_flags, usable_cores
-from prettymeter.scoring import INPUT_NAME, INT8_WEIGHTS, INT8_XML, Scorer, cannot_run
+from prettymeter.scoring import INT8_WEIGHTS, INT8_XML, Scorer, cannot_run
 
 # A candidate serves only within all of these (scores on 0-10, against ONNX Runtime fp32).
 LIMITS = {"p99": 0.10, "max": 0.25, "delta_pc": -0.002, "rmse_growth": 0.01}
