@@ -92,7 +92,8 @@ class TrainConfig(BaseModel):
     device: str = Field(default="auto", description="auto, cpu or cuda")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         default="auto",
-        description="autocast dtype; auto: bf16 on CUDA and on CPUs with bf16 instructions",
+        description="autocast dtype of the training steps (the head and every evaluation "
+        "run in fp32); auto: bf16 on CUDA and on CPUs with bf16 instructions",
     )
     channels_last: bool = Field(default=True, description="channels-last memory format")
     compile: bool = Field(default=False, description="torch.compile the model")

@@ -93,8 +93,11 @@ def outer_folds(c: TrainConfig, table: TrainingTable, run: Path) -> np.ndarray:
 def _predict(
     model: nn.Module, s: Session, rows: np.ndarray, record: tuple[Path, str]
 ) -> torch.Tensor:
-    """Predictions (fp32) for `rows`, sharded over ranks and gathered; the rows go on the
-    member's record of that use (`record`: member folder, ROW_RECORDS key)."""
+    """Predictions for `rows`, sharded over ranks and gathered; the rows go on the member's
+    record of that use (`record`: member folder, ROW_RECORDS key).
+
+    Always in fp32, whatever --precision trains in: these numbers choose the kept epoch and
+    make the out-of-fold metrics, and the exported model computes in fp32 too."""
     import torch
 
     d = s.dist
@@ -113,10 +116,7 @@ def _predict(
             )
             if s.config.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(
-                s.device.type, dtype=s.dtype or torch.float32, enabled=s.dtype is not None
-            ):
-                outputs.append(unwrap(model)(x).float().view(-1))
+            outputs.append(unwrap(model)(x).float().view(-1))
     local = torch.cat(outputs) if outputs else torch.zeros(0, device=s.device)
     return gather_predictions(local, len(rows), d).cpu()
 

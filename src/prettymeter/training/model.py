@@ -1,4 +1,6 @@
-"""The one door to a backbone: build a torchvision model by name with a 1-output regression head."""
+"""The one door to a backbone: build a torchvision model by name with a 1-output regression head.
+
+Imported only where training runs (it imports torch at the top; nothing else here does)."""
 
 from __future__ import annotations
 
@@ -6,15 +8,13 @@ import os
 import socket
 from http.client import HTTPException
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urlparse
+
+import torch
+from torch import nn
 
 from prettymeter.console import console
 from prettymeter.errors import PrettyMeterError
-
-if TYPE_CHECKING:
-    import torch
-    from torch import nn
 
 DEFAULT_BACKBONE = "efficientnet_v2_s"
 # Backbones whose head is a plain Linear layer we can swap; all are torchvision names.
@@ -35,9 +35,21 @@ BACKBONES = (
 )
 
 
+class RegressionHead(nn.Linear):
+    """A Linear layer to the label that computes in fp32 even inside an autocast region: under
+    bf16 autocast a Linear's output is a bf16 number (8 bits of mantissa: labels in steps of
+    1/256 near 0.5), far coarser than the differences between photos."""
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        device = features.device.type
+        if torch.is_autocast_enabled(device):
+            with torch.autocast(device, enabled=False):
+                return super().forward(features.float())
+        return super().forward(features)
+
+
 def _swap_head(model: nn.Module) -> None:
-    """Replace the last Linear layer (the classifier) with a 1-output Linear layer."""
-    from torch import nn
+    """Replace the last Linear layer (the classifier) with the regression head."""
 
     last_name = None
     for name, module in model.named_modules():
@@ -48,7 +60,7 @@ def _swap_head(model: nn.Module) -> None:
     parent_name, _, child = last_name.rpartition(".")
     parent = model.get_submodule(parent_name) if parent_name else model
     old = getattr(parent, child)
-    head = nn.Linear(old.in_features, 1)
+    head = RegressionHead(old.in_features, 1)
     # Labels are normalized around the median (0.5): start every prediction there, so the
     # first epochs learn the ranking instead of the offset.
     nn.init.normal_(head.weight, std=0.01)
@@ -70,7 +82,6 @@ def imagenet_url(backbone: str) -> str:
 
 def imagenet_cache_file(backbone: str) -> Path:
     """Where torchvision keeps the ImageNet weights of `backbone` ($TORCH_HOME/hub/checkpoints)."""
-    import torch
 
     name = os.path.basename(urlparse(imagenet_url(backbone)).path)
     return Path(torch.hub.get_dir()) / "checkpoints" / name
@@ -82,7 +93,6 @@ def fetch_imagenet_weights(backbone: str) -> Path:
     Like torch.hub: the download shows a progress bar, lands in a temporary file, is checked
     against the sha256 prefix in its name and only then moved into place; a file already in
     the cache is trusted as it is (torch.hub does not re-check it either)."""
-    import torch
 
     cached = imagenet_cache_file(backbone)
     if cached.is_file():
@@ -153,7 +163,6 @@ def _local_weights_file(weights: str) -> Path:
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """A safetensors file or a plain state dict; never unpickles code (weights_only=True)."""
-    import torch
 
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
@@ -192,7 +201,6 @@ def _load_into(model: nn.Module, state: dict[str, torch.Tensor], source: str) ->
 def build_model_with_source(backbone: str, weights: str | None) -> tuple[nn.Module, str]:
     """Build the model and say where its weights came from: 'imagenet:<file name>' (downloaded
     into torchvision's cache when absent), the local file's path, or 'random' (weights None)."""
-    import torch
     import torchvision
 
     check_backbone(backbone)
