@@ -88,6 +88,14 @@ def weighted_loss(
     return (sample_loss(pred, target, c.loss, c.huber_delta) * weight).mean()
 
 
+def variance_loss(pred: torch.Tensor, log_var: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The variance head's objective: Gaussian negative log-likelihood of the residual, with the
+    prediction detached (only the log-variance learns from it), mean over the batch. Unweighted:
+    the std describes a photo's error as photos come, not as the sample weights count them."""
+    residual = (target - pred.detach()) ** 2
+    return 0.5 * (log_var + residual * (-log_var).exp()).mean()
+
+
 def epoch_seed(seed: int, member: str, epoch: int) -> int:
     """Every epoch's randomness derives from (seed, member, epoch): resume redoes it exactly."""
     key = sum((i + 1) * ord(c) for i, c in enumerate(member))

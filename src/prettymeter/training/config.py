@@ -84,9 +84,10 @@ class TrainConfig(BaseModel):
     sample_weights: bool = Field(
         default=True, description="weight each sample's loss by the table's weight (from normalize)"
     )
-    final: Literal["ensemble", "refit"] = Field(
-        default="ensemble",
-        description="shipped model: the ensemble of the fold models, or a refit on all rows",
+    final: Literal["refit", "ensemble"] = Field(
+        default="refit",
+        description="shipped model: refit = one network trained on all rows for the epochs "
+        "the folds kept (one backbone per photo); ensemble = the k fold models (k backbones)",
     )
     seed: int = Field(default=0, description="seed of the folds, initial weights and every epoch")
     device: str = Field(default="auto", description="auto, cpu or cuda")

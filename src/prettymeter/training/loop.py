@@ -3,7 +3,7 @@
 Read top to bottom: config → data (crops decoded once into a uint8 cache) → folds, and in each
 fold's training rows an inner validation part → initial weights → for each fold: optimizer,
 epochs (augment on the batch, step, inner validation, checkpoint), then the scored fold
-predicted once by the kept epoch → out-of-fold metrics → the shipped model (ensemble or refit).
+predicted once by the kept epoch → out-of-fold metrics → the shipped model (refit or ensemble).
 """
 
 from __future__ import annotations
@@ -19,7 +19,13 @@ import numpy as np
 from prettymeter.console import progress_bar
 from prettymeter.errors import PrettyMeterError
 from prettymeter.training import checkpoint
-from prettymeter.training.augment import augment_batch, epoch_seed, normalize_batch, weighted_loss
+from prettymeter.training.augment import (
+    augment_batch,
+    epoch_seed,
+    normalize_batch,
+    variance_loss,
+    weighted_loss,
+)
 from prettymeter.training.config import CONFIG_FILE, INIT_FILE, TrainConfig
 from prettymeter.training.data import TrainingTable, dataset_record, load_table
 from prettymeter.training.device import resolve_device, resolve_precision
@@ -92,13 +98,15 @@ def outer_folds(c: TrainConfig, table: TrainingTable, run: Path) -> np.ndarray:
 
 def _predict(
     model: nn.Module, s: Session, rows: np.ndarray, record: tuple[Path, str]
-) -> torch.Tensor:
-    """Predictions for `rows`, sharded over ranks and gathered; the rows go on the member's
-    record of that use (`record`: member folder, ROW_RECORDS key).
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Labels and (uncalibrated) stds predicted for `rows`, sharded over ranks and gathered;
+    the rows go on the member's record of that use (`record`: member folder, ROW_RECORDS key).
 
     Always in fp32, whatever --precision trains in: these numbers choose the kept epoch and
     make the out-of-fold metrics, and the exported model computes in fp32 too."""
     import torch
+
+    from prettymeter.training.model import label_and_std
 
     d = s.dist
     if d.master:
@@ -106,7 +114,7 @@ def _predict(
     per = math.ceil(len(rows) / d.world)
     mine = rows[d.rank * per : (d.rank + 1) * per]
     model.eval()
-    outputs = []
+    labels, stds = [], []
     step = max(1, s.config.batch_size * 4)
     with torch.no_grad():
         for start in range(0, len(mine), step):
@@ -116,9 +124,49 @@ def _predict(
             )
             if s.config.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            outputs.append(unwrap(model)(x).float().view(-1))
-    local = torch.cat(outputs) if outputs else torch.zeros(0, device=s.device)
-    return gather_predictions(local, len(rows), d).cpu()
+            label, std = label_and_std(unwrap(model)(x))
+            labels.append(label)
+            stds.append(std)
+    empty = torch.zeros(0, device=s.device)
+    return tuple(  # type: ignore[return-value]
+        gather_predictions(torch.cat(part) if part else empty, len(rows), d).cpu()
+        for part in (labels, stds)
+    )
+
+
+def _batch_loss(
+    net: nn.Module, s: Session, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One training step's forward (autocast as --precision says): the objective to step on
+    (the label's weighted loss plus the variance head's loss, which cannot move the label),
+    the label's loss alone (logged and compared) and the predicted labels."""
+    import torch
+
+    from prettymeter.training.model import label_and_log_var
+
+    with torch.autocast(s.device.type, dtype=s.dtype or torch.float32, enabled=s.dtype is not None):
+        output = net(x)
+    pred, log_var = label_and_log_var(output)
+    loss = weighted_loss(pred, y, w, s.config)
+    return loss + variance_loss(pred, log_var, y), loss, pred
+
+
+def _score_kept(
+    model: nn.Module, s: Session, rows: MemberRows, folder: Path, state: dict[str, Any]
+) -> None:
+    """Every choice is made: the kept weights fit the std's scale on the inner rows (1 without
+    them), then predict the scored rows, once, with stds on that scale."""
+    from prettymeter.training.metrics import std_scale
+
+    checkpoint.load_weights(model, folder / checkpoint.BEST_FILE)
+    scale = 1.0
+    if len(rows.inner):
+        pred, std = _predict(model, s, rows.inner, (folder, "inner"))
+        scale = std_scale(pred.numpy(), std.numpy(), s.table.labels[rows.inner])
+    pred, std = _predict(model, s, rows.outer, (folder, "outer"))
+    state["std_scale"] = scale
+    state["outer_pred"] = pred.numpy().tolist()
+    state["outer_std"] = (std.numpy() * scale).tolist()
 
 
 def fit_member(s: Session, member: str, rows: MemberRows, epochs: int) -> dict[str, Any]:
@@ -198,20 +246,16 @@ def fit_member(s: Session, member: str, rows: MemberRows, epochs: int) -> dict[s
                     x = x.contiguous(memory_format=torch.channels_last)
                 y = labels[batch_rows].to(s.device, non_blocking=True)
                 w = weights[batch_rows].to(s.device, non_blocking=True)
-                with torch.autocast(
-                    s.device.type, dtype=s.dtype or torch.float32, enabled=s.dtype is not None
-                ):
-                    pred = net(x).float().view(-1)
-                loss = weighted_loss(pred, y, w, c)
+                objective, loss, pred = _batch_loss(net, s, x, y, w)
                 optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
+                scaler.scale(objective).backward()
                 scaler.step(optimizer)
                 scaler.update()
                 value = float(loss.detach())
-                if not math.isfinite(value):
+                if not math.isfinite(float(objective.detach())):
                     raise PrettyMeterError(
-                        f"[{member}] the loss became {value} at epoch {epoch + 1}; lower --lr or "
-                        "use --precision fp32"
+                        f"[{member}] the loss became {float(objective)} at epoch {epoch + 1}; "
+                        "lower --lr or use --precision fp32"
                     )
                 total_loss += value
                 run_loss += value
@@ -242,7 +286,7 @@ def fit_member(s: Session, member: str, rows: MemberRows, epochs: int) -> dict[s
         if len(rows.inner):
             from prettymeter.training.metrics import regression_metrics
 
-            pred_val = _predict(model, s, rows.inner, record=(folder, "inner"))
+            pred_val = _predict(model, s, rows.inner, record=(folder, "inner"))[0]
             y_val = labels[rows.inner]
             val_loss = float(weighted_loss(pred_val, y_val, weights[rows.inner], c))
             m = regression_metrics(pred_val.numpy(), y_val.numpy())
@@ -287,9 +331,7 @@ def fit_member(s: Session, member: str, rows: MemberRows, epochs: int) -> dict[s
         checkpoint.keep_best(folder, state)
     barrier(d)
     if len(rows.outer) and state.get("outer_pred") is None:
-        # Every choice is made: the scored fold is predicted once, by the kept weights.
-        checkpoint.load_weights(model, folder / checkpoint.BEST_FILE)
-        state["outer_pred"] = _predict(model, s, rows.outer, (folder, "outer")).numpy().tolist()
+        _score_kept(model, s, rows, folder, state)
     if d.master:
         state["done"] = True
         checkpoint.write_state(folder, state)
@@ -397,6 +439,7 @@ def train(config: TrainConfig) -> Path:
     best_epochs = [st["best_epoch"] for st in member_states]
 
     members = [f"fold_{f}/{checkpoint.BEST_FILE}" for f in range(n_folds)]
+    std_scales = [float(st.get("std_scale", 1.0)) for st in member_states]
     refit_epochs = None
     if c.final == "refit":  # every protocol row, for the epoch count the inner parts chose
         refit_epochs = max(1, round(float(np.mean(best_epochs))))
@@ -404,12 +447,14 @@ def train(config: TrainConfig) -> Path:
         nothing = np.empty(0, dtype=np.int64)
         fit_member(s, "refit", MemberRows(everything, nothing, nothing), refit_epochs)
         members = [f"refit/{checkpoint.BEST_FILE}"]
+        # No row is left to fit its scale on: it takes the fold models' (geometric mean).
+        std_scales = [float(np.exp(np.mean(np.log(std_scales))))]
 
     if d.master:
         write_results(
             run, c, table, folds, oof, best_epochs=best_epochs, members=members,
-            refit_epochs=refit_epochs, init_source=init_source, straddling=straddling,
-            inner_used=bool(plans[0].inner.size), started=started,
+            std_scales=std_scales, refit_epochs=refit_epochs, init_source=init_source,
+            straddling=straddling, inner_used=bool(plans[0].inner.size), started=started,
         )  # fmt: skip
     barrier(d)
     return run

@@ -81,6 +81,9 @@ class RunRecord(Record):
     done: bool
     final: Literal["ensemble", "refit"]
     members: list[str] = Field(description="weight files of the shipped model, run-relative")
+    std_scales: list[float] = Field(
+        default=[], description="each member's factor on its predicted std (empty: all 1)"
+    )
     # None: a run from before the validation policy was recorded
     validation: Literal["inner", "fixed"] | None = None
     best_epochs: list[int]
