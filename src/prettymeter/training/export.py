@@ -197,6 +197,7 @@ def export(
                 "mean_std": cv["mean_std"],
                 "out_of_fold": cv["oof"],
                 "folds": cv["folds"],
+                "uncertainty": folder.metrics.uncertainty,
             },
             dataset={
                 "table": dataset.table,

@@ -433,9 +433,10 @@ def train(config: TrainConfig) -> Path:
 
     # Out-of-fold predictions: every scored row predicted by the one model that neither
     # trained on it nor chose its epoch on it.
-    oof = np.full(n, np.nan)
+    oof, oof_std = np.full(n, np.nan), np.full(n, np.nan)
     for plan, state in zip(plans, member_states, strict=True):
         oof[plan.outer] = state["outer_pred"]
+        oof_std[plan.outer] = state["outer_std"]
     best_epochs = [st["best_epoch"] for st in member_states]
 
     members = [f"fold_{f}/{checkpoint.BEST_FILE}" for f in range(n_folds)]
@@ -452,7 +453,7 @@ def train(config: TrainConfig) -> Path:
 
     if d.master:
         write_results(
-            run, c, table, folds, oof, best_epochs=best_epochs, members=members,
+            run, c, table, folds, oof, oof_std, best_epochs=best_epochs, members=members,
             std_scales=std_scales, refit_epochs=refit_epochs, init_source=init_source,
             straddling=straddling, inner_used=bool(plans[0].inner.size), started=started,
         )  # fmt: skip

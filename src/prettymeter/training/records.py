@@ -126,6 +126,8 @@ class MetricsRecord(Record):
     folds: list[FoldMetrics]
     mean_std: dict[str, Stat]
     oof: dict[str, float]
+    # how often the scored rows' errors fall within 1 and 2 predicted stds (older: none)
+    uncertainty: dict[str, Any] | None = None
     error_by_range: list[RangeError] = []
     rows: int
 
