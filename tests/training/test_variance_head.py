@@ -25,7 +25,7 @@ def test_the_variance_loss_moves_only_the_log_variance_row_of_the_head() -> None
         torch.manual_seed(1)  # the same dropout in both passes
         label, log_var = label_and_log_var(model(x))
         loss = weighted_loss(label, y, w, config)
-        return loss, loss + variance_loss(label, log_var, y)
+        return loss, loss + variance_loss(label, log_var, y, w)
 
     # One step first: the untrained log-variance row is zero, which would hide a leak.
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)

@@ -113,7 +113,7 @@ def batch_loss(
         output = net(x)
     pred, log_var = label_and_log_var(output)
     loss = weighted_loss(pred, y, w, s.config)
-    return loss + variance_loss(pred, log_var, y), loss, pred
+    return loss + variance_loss(pred, log_var, y, w), loss, pred
 
 
 def score_kept(
