@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 import torch
 
 from prettymeter.training.augment import variance_loss, weighted_loss
@@ -50,3 +53,18 @@ def test_the_head_answers_a_label_and_a_positive_std_in_fp32_under_autocast() ->
     assert output.dtype == torch.float32 and label.shape == std.shape == (4,)
     # The untrained head starts at the median label with a std of 0.1.
     torch.testing.assert_close(std, torch.full((4,), 0.1), rtol=1e-5, atol=0)
+
+
+def test_weights_from_before_the_variance_head_are_refused_in_one_line(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    from prettymeter.errors import PrettyMeterError
+    from prettymeter.training.checkpoint import load_member
+
+    state = build_model("mobilenet_v3_small", None).state_dict()
+    old = {
+        k: (v[:1] if k.startswith("classifier.3.") else v).contiguous() for k, v in state.items()
+    }
+    save_file(old, str(tmp_path / "best.safetensors"))
+    with pytest.raises(PrettyMeterError, match="older pretty-meter: train the run again"):
+        load_member(tmp_path, "best.safetensors", "mobilenet_v3_small")
