@@ -94,9 +94,12 @@ class ModelCard(BaseModel):
         "for percentiles"
     )
     outputs: dict[str, str] = Field(
-        description="ONNX output name → meaning; 'label' (0-1) always, 'label_std' for ensembles"
+        description="ONNX output name → meaning; 'label' (0-1) always, 'label_std' (its "
+        "predicted std) from models exported since the variance head"
     )
     final: Literal["ensemble", "refit", "single"]
+    # What one photo costs: the networks the graph runs (an ensemble runs each member).
+    backbones_per_photo: int = Field(default=1, ge=1, description="networks run per photo")
     cv_metrics: dict[str, Any] = {}
     dataset: dict[str, Any] = {}
     training: dict[str, Any] = {}

@@ -115,7 +115,6 @@ def _prepare_gender(out: Path, s: DemoSettings, gender: str, force: bool) -> Non
                 precision=s.precision,
                 log_every=0,
                 folds=s.folds,
-                final="ensemble",
                 seed=s.seed,
                 device="cpu",
                 resume=resume,

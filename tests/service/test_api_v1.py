@@ -41,7 +41,8 @@ def test_multipart_photos_get_a_score_rate_percentile_and_person_box_each(
         label = result["score"] / 10
         assert result["rate"] == pytest.approx(card.to_rate(label), abs=0.06)
         assert 0 <= result["percentile"] <= 100
-        assert result["uncertainty"] is None  # a single model, not an ensemble
+        # One network's own std, 0.05 of the label: 0.5 on the 0-10 score.
+        assert result["uncertainty"] == pytest.approx(0.5, abs=0.01)
         width, height = Image.open(Path(__file__).parents[1] / "data" / name).size
         assert result["image_size"] == [width, height]
         x1, y1, x2, y2 = result["box"]

@@ -32,6 +32,8 @@ MEMBER_FILE = "member.safetensors"
 # photos unlike them towards the middle.
 RIDGE_SHARE = 0.1
 TARGET_LO, TARGET_HI = 0.1, 0.9
+# The std these models claim for every photo (label_std, 0-1 scale): 0.5 on the 0-10 score.
+MODEL_STD = 0.05
 
 
 def calibration_photos(seed: int) -> list[list[Image.Image]]:
@@ -70,7 +72,7 @@ def calibrated_net(
     probe photos) sees as much of this model's bf16 drift as real photos would."""
     import torch
 
-    from prettymeter.training.model import build_model
+    from prettymeter.training.model import build_model, set_head
 
     torch.manual_seed(seed)
     net = build_model(backbone, None)
@@ -106,8 +108,7 @@ def calibrated_net(
             gram + ridge * torch.eye(len(target), dtype=gram.dtype), target - target.mean()
         )
         weight = centred.T @ alpha
-        head.weight.copy_(weight.float()[None])
-        head.bias.fill_(float(target.mean() - mean_x @ weight))
+        set_head(net, weight.float(), float(target.mean() - mean_x @ weight), std=MODEL_STD)
     return net
 
 
@@ -216,11 +217,13 @@ def _made_with(model_dir: Path, options: dict[str, object]) -> bool:
         "input_size": card.input_size,
         "crop_size": card.preprocessing.crop_size,
         "detector": card.preprocessing.detector,
+        "std": "label_std" in card.outputs,  # made before every model had a std: make it again
     }
     wanted = {
         "backbone": options.get("backbone", BACKBONE),
         "input_size": options.get("input_size", INPUT_SIZE),
         "crop_size": options.get("crop_size", CROP_SIZE),
         "detector": options.get("detector", "mtcnn"),
+        "std": True,
     }
     return have == wanted

@@ -28,14 +28,20 @@ def test_onnx_output_equals_the_torch_fold_models_within_1e_4(
     trained_run: Path, exported_model: Path, synth_table: Path
 ) -> None:
     from prettymeter.training.checkpoint import load_member
+    from prettymeter.training.model import label_and_std
 
     record = json.loads((trained_run / "run.json").read_text())
     members = [load_member(trained_run, f, "mobilenet_v3_small") for f in record["members"]]
+    scales = torch.tensor(record["std_scales"])
+    assert len(scales) == len(members) == 3 and (scales > 0).all()
     batch = _real_inputs(synth_table, 64)
     with torch.no_grad():
-        preds = torch.stack([m(torch.from_numpy(batch)).view(-1) for m in members], 1)
-    want_label = preds.mean(1).clamp(0, 1).numpy()
-    want_std = preds.std(1, unbiased=False).numpy()
+        pairs = [label_and_std(m(torch.from_numpy(batch))) for m in members]
+    labels = torch.stack([label for label, _ in pairs], 1)
+    stds = torch.stack([std for _, std in pairs], 1) * scales
+    want_label = labels.mean(1).clamp(0, 1).numpy()
+    # The mixture's std: the members' mean variance plus their spread.
+    want_std = (stds.square().mean(1) + labels.var(1, unbiased=False)).sqrt().numpy()
     session = ort.InferenceSession(str(exported_model / "model.onnx"))
     label, std = session.run(["label", "label_std"], {"input": batch})
     assert label.shape == (len(batch),)
@@ -56,6 +62,7 @@ def test_the_card_describes_the_model_and_its_data(exported_model: Path, synth_t
     )
     assert card.gender == "m" and card.backbone == "mobilenet_v3_small"
     assert card.final == "ensemble" and set(card.outputs) == {"label", "label_std"}
+    assert card.backbones_per_photo == 3
     assert card.preprocessing.crop_size == 64 and card.preprocessing.detector == "none"
     assert card.input_size == 64 and card.preprocessing.mean == pytest.approx(list(imaging.MEAN))
     labels = sorted(pq.read_table(synth_table, columns=["label"]).column("label").to_pylist())
@@ -109,25 +116,38 @@ def test_export_of_an_unfinished_run_says_to_resume(tmp_path: Path) -> None:
         export(run, tmp_path / "out")
 
 
-def test_a_refit_run_exports_one_model_without_a_spread_output(
+def test_the_default_refit_exports_one_network_with_its_own_std(
     synth_table: Path, tmp_path: Path
 ) -> None:
     from prettymeter.training.checkpoint import load_member
+    from prettymeter.training.config import TrainConfig
     from prettymeter.training.export import export
     from prettymeter.training.loop import train
+    from prettymeter.training.model import label_and_std
     from tests.support.training import fast_config
 
     config = fast_config(synth_table, tmp_path / "run", image_size=32, epochs=2, folds=2)
-    config.final = "refit"
+    config.final = TrainConfig.model_fields["final"].default
     run = train(config)
     record = json.loads((run / "run.json").read_text())
+    assert record["final"] == "refit"
     assert record["members"] == ["refit/best.safetensors"] and record["refit_epochs"] >= 1
+    # The refit has no row left to fit its std's scale on: the folds' scales, combined.
+    fold_scales = [
+        json.loads((run / f"fold_{k}/state.json").read_text())["std_scale"] for k in (0, 1)
+    ]
+    (scale,) = record["std_scales"]
+    assert scale == pytest.approx(float(np.sqrt(fold_scales[0] * fold_scales[1])))
     card, onnx_path = load_model_dir(export(run, tmp_path / "model"))
-    assert card.final == "refit" and set(card.outputs) == {"label"}
+    assert card.final == "refit" and set(card.outputs) == {"label", "label_std"}
+    assert card.backbones_per_photo == 1
     session = ort.InferenceSession(str(onnx_path))
-    assert [o.name for o in session.get_outputs()] == ["label"]
+    assert [o.name for o in session.get_outputs()] == ["label", "label_std"]
     batch = _real_inputs(synth_table, 32, count=3)
     member = load_member(run, "refit/best.safetensors", "mobilenet_v3_small")
     with torch.no_grad():
-        want = member(torch.from_numpy(batch)).view(-1).clamp(0, 1).numpy()
-    np.testing.assert_allclose(session.run(["label"], {"input": batch})[0], want, atol=1e-4)
+        label, std = label_and_std(member(torch.from_numpy(batch)))
+    got_label, got_std = session.run(["label", "label_std"], {"input": batch})
+    np.testing.assert_allclose(got_label, label.clamp(0, 1).numpy(), atol=1e-4)
+    np.testing.assert_allclose(got_std, std.numpy() * scale, rtol=1e-4, atol=1e-6)
+    assert (got_std > 0).all()

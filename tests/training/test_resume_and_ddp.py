@@ -67,12 +67,18 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_folds_and_result(
     assert (run / "folds.csv").read_bytes() == folds_before
     assert json.loads((run / "run.json").read_text())["done"] is True
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    refit_epochs = json.loads((run / "run.json").read_text())["refit_epochs"]  # the default final
     assert sorted((r["member"], r["epoch"]) for r in rows) == [
         (f"fold_{f}", e) for f in range(2) for e in range(1, 4)
-    ]
+    ] + [("refit", e) for e in range(1, refit_epochs + 1)]
 
     # Nothing lost: the resumed run ends where an uninterrupted run with the same settings ends.
-    fresh = train(fast_config(synth_table, tmp_path / "fresh", threads=1, **SMALL, lr=0.002))
+    fresh = train(
+        fast_config(synth_table, tmp_path / "fresh", threads=1, **SMALL, lr=0.002, final="refit")
+    )
+    assert json.loads((fresh / "run.json").read_text())["std_scales"] == pytest.approx(
+        json.loads((run / "run.json").read_text())["std_scales"], abs=1e-4
+    )
     for name in ("folds.csv",):
         assert (fresh / name).read_bytes() == (run / name).read_bytes()
     for fold in range(2):
@@ -80,6 +86,7 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_folds_and_result(
         b = json.loads((fresh / f"fold_{fold}" / "state.json").read_text())
         assert a["best_epoch"] == b["best_epoch"]  # the same choice, on the same inner rows
         np.testing.assert_allclose(a["outer_pred"], b["outer_pred"], atol=1e-4)
+        np.testing.assert_allclose(a["outer_std"], b["outer_std"], atol=1e-4)
         for name in ROW_RECORDS.values():
             assert (
                 np.load(run / f"fold_{fold}" / name) == np.load(fresh / f"fold_{fold}" / name)

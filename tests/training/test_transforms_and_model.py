@@ -14,7 +14,7 @@ from prettymeter.errors import PrettyMeterError
 from prettymeter.training.augment import augment_batch, normalize_batch
 from prettymeter.training.config import TrainConfig
 from prettymeter.training.data import decode_crops
-from prettymeter.training.model import build_model, build_model_with_source
+from prettymeter.training.model import build_model, build_model_with_source, label_and_std
 
 
 def _crops(table: Path, count: int = 8) -> list[bytes]:
@@ -41,12 +41,12 @@ def test_augmentation_changes_the_batch_and_repeats_with_the_same_seed(synth_tab
     assert a.shape == (8, 3, 64, 64) and torch.isfinite(a).all()
 
 
-def test_the_model_has_one_output_per_photo() -> None:
+def test_the_model_has_one_label_and_one_std_per_photo() -> None:
     for name in ("mobilenet_v3_small", "efficientnet_v2_s", "resnet18"):
         model = build_model(name, None).eval()
         with torch.no_grad():
-            out = model(torch.zeros(2, 3, 64, 64))
-        assert out.shape == (2, 1)
+            label, std = label_and_std(model(torch.zeros(2, 3, 64, 64)))
+        assert label.shape == std.shape == (2,) and (std > 0).all()
 
 
 def test_local_weights_load_from_safetensors_and_a_plain_state_dict(tmp_path: Path) -> None:

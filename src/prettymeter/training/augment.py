@@ -88,6 +88,18 @@ def weighted_loss(
     return (sample_loss(pred, target, c.loss, c.huber_delta) * weight).mean()
 
 
+def variance_loss(
+    pred: torch.Tensor, log_var: torch.Tensor, target: torch.Tensor, weight: torch.Tensor
+) -> torch.Tensor:
+    """The variance head's objective: Gaussian negative log-likelihood of the residual, with the
+    prediction detached (only the log-variance learns from it), times the sample's weight like
+    the label's loss (a row of weight 0 teaches nothing), mean over the batch. The weights tilt
+    the std towards rare labels; the scale fitted on inner rows (unweighted) sets its level."""
+    residual = (target - pred.detach()) ** 2
+    nll = 0.5 * (log_var + residual * (-log_var).exp())
+    return (nll * weight).mean()
+
+
 def epoch_seed(seed: int, member: str, epoch: int) -> int:
     """Every epoch's randomness derives from (seed, member, epoch): resume redoes it exactly."""
     key = sum((i + 1) * ord(c) for i, c in enumerate(member))

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from prettymeter.errors import PrettyMeterError
 from prettymeter.io import atomic_path, atomic_write_text
 from prettymeter.training.distributed import unwrap
 from prettymeter.training.records import to_json
@@ -52,7 +53,13 @@ def load_member(run: Path, member_file: str, backbone: str) -> nn.Module:
     from prettymeter.training.model import build_model
 
     model = build_model(backbone, None)
-    load_weights(model, Path(run) / member_file)
+    try:
+        load_weights(model, Path(run) / member_file)
+    except RuntimeError as exc:  # the state dict does not fit (an older head)
+        raise PrettyMeterError(
+            f"{Path(run) / member_file} does not fit a {backbone} with this version's head "
+            "(label and std); it was trained by an older pretty-meter: train the run again"
+        ) from exc
     return model.eval()
 
 

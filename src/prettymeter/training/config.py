@@ -84,15 +84,17 @@ class TrainConfig(BaseModel):
     sample_weights: bool = Field(
         default=True, description="weight each sample's loss by the table's weight (from normalize)"
     )
-    final: Literal["ensemble", "refit"] = Field(
-        default="ensemble",
-        description="shipped model: the ensemble of the fold models, or a refit on all rows",
+    final: Literal["refit", "ensemble"] = Field(
+        default="refit",
+        description="shipped model: refit = one network trained on all rows for the epochs "
+        "the folds kept (one backbone per photo); ensemble = the k fold models (k backbones)",
     )
     seed: int = Field(default=0, description="seed of the folds, initial weights and every epoch")
     device: str = Field(default="auto", description="auto, cpu or cuda")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         default="auto",
-        description="autocast dtype; auto: bf16 on CUDA and on CPUs with bf16 instructions",
+        description="autocast dtype of the training steps (the head and every evaluation "
+        "run in fp32); auto: bf16 on CUDA and on CPUs with bf16 instructions",
     )
     channels_last: bool = Field(default=True, description="channels-last memory format")
     compile: bool = Field(default=False, description="torch.compile the model")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -23,22 +23,31 @@ OPSET = 18
 PARITY_TOLERANCE = 1e-4
 
 
-def _ensemble_module(members: list[nn.Module]) -> nn.Module:
-    """One graph: the members' predictions averaged (label, clipped to 0-1) and their spread."""
+def _ensemble_module(members: list[nn.Module], std_scales: list[float]) -> nn.Module:
+    """One graph, outputs (label, label_std) on the 0-1 scale. One member: its label (clipped to
+    0-1) and its predicted std times its scale (fitted where no scored row was). Several: the
+    mean of their labels, and the std of the mixture (law of total variance): the root of
+    their mean predicted variance plus the variance of their labels around that mean."""
     import torch
     from torch import nn
+
+    from prettymeter.training.model import label_and_std
 
     class Ensemble(nn.Module):
         def __init__(self, models: list[nn.Module]) -> None:
             super().__init__()
             self.models = nn.ModuleList(models)
+            self.scales = nn.Buffer(torch.tensor(std_scales, dtype=torch.float32))
 
-        def forward(self, x: torch.Tensor) -> Any:
-            preds = torch.stack([m(x).reshape(-1) for m in self.models], dim=1)
-            label = preds.mean(dim=1).clamp(0.0, 1.0)
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            pairs = [label_and_std(m(x)) for m in self.models]
+            labels = torch.stack([label for label, _ in pairs], dim=1)
+            stds = torch.stack([std for _, std in pairs], dim=1) * self.scales
             if len(self.models) == 1:
-                return label
-            return label, preds.std(dim=1, unbiased=False)
+                return labels[:, 0].clamp(0.0, 1.0), stds[:, 0]
+            label = labels.mean(dim=1)
+            spread = labels.var(dim=1, unbiased=False)
+            return label.clamp(0.0, 1.0), (stds.square().mean(dim=1) + spread).sqrt()
 
     return Ensemble(members).eval()
 
@@ -141,8 +150,9 @@ def export(
     lo, med, hi = dataset.rate_bounds
 
     members = [load_member(run, f, config.backbone) for f in folder.run.members]
-    module = _ensemble_module(members)
-    outputs = [LABEL_OUTPUT, STD_OUTPUT] if len(members) > 1 else [LABEL_OUTPUT]
+    std_scales = folder.run.std_scales or [1.0] * len(members)
+    module = _ensemble_module(members, std_scales)
+    outputs = [LABEL_OUTPUT, STD_OUTPUT]
     size = config.image_size
 
     staging = out.with_name(f".{out.name}.partial")
@@ -181,17 +191,16 @@ def export(
             label_quantiles=card_module.quantiles(dataset.labels),
             outputs={
                 LABEL_OUTPUT: "predicted label, 0-1 (score = 10 × label)",
-                **(
-                    {STD_OUTPUT: "spread (std) of the fold models' labels, 0-1"}
-                    if len(members) > 1
-                    else {}
-                ),
+                STD_OUTPUT: "predicted std of the label's error, 0-1 scale, calibrated on rows "
+                "no model trained on" + (" (with the members' spread)" if len(members) > 1 else ""),
             },
             final=final,
+            backbones_per_photo=len(members),
             cv_metrics={
                 "mean_std": cv["mean_std"],
                 "out_of_fold": cv["oof"],
                 "folds": cv["folds"],
+                "uncertainty": folder.metrics.uncertainty,
             },
             dataset={
                 "table": dataset.table,
@@ -205,6 +214,7 @@ def export(
                 **config.model_dump(mode="json", exclude_unset=True),
                 "init": folder.config.init,
                 "members": folder.run.members,
+                "std_scales": std_scales,
                 "best_epochs": folder.run.best_epochs,
                 "refit_epochs": folder.run.refit_epochs,
                 "onnx_parity_max_abs_diff": diff,
@@ -235,6 +245,7 @@ def export(
         f"export: {out}",
         {
             "model": f"{model_card.name} ({config.backbone}, {final}, {len(members)} member(s))",
+            "cost": f"{len(members)} backbone(s) per photo",
             "input": f"[N, 3, {size}, {size}] float32 → {', '.join(outputs)}",
             "ONNX vs torch": f"max |diff| {diff:.1e}",
             "CV PC": f"{pc.mean:.3f} ± {pc.std:.3f}",

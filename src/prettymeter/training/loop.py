@@ -3,14 +3,14 @@
 Read top to bottom: config → data (crops decoded once into a uint8 cache) → folds, and in each
 fold's training rows an inner validation part → initial weights → for each fold: optimizer,
 epochs (augment on the batch, step, inner validation, checkpoint), then the scored fold
-predicted once by the kept epoch → out-of-fold metrics → the shipped model (ensemble or refit).
+predicted once by the kept epoch → out-of-fold metrics → the shipped model (refit or ensemble).
+A model's rows and forward passes (the step's objective, fp32 predictions) are in member.py.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,57 +24,18 @@ from prettymeter.training.config import CONFIG_FILE, INIT_FILE, TrainConfig
 from prettymeter.training.data import TrainingTable, dataset_record, load_table
 from prettymeter.training.device import resolve_device, resolve_precision
 from prettymeter.training.distributed import (
-    Dist,
     average_buffers,
     barrier,
-    gather_predictions,
     rank_digests,
     setup_distributed,
-    unwrap,
 )
 from prettymeter.training.logger import Logger, redraw_curves
+from prettymeter.training.member import MemberRows, Session, batch_loss, predict_rows, score_kept
 from prettymeter.training.records import ConfigRecord, read_record, training_versions, write_record
 from prettymeter.training.report import prepare_run, protocol_name, write_results
 
 if TYPE_CHECKING:
-    import torch
     from torch import nn
-
-
-@dataclass
-class Session:
-    """What every member's fit shares: config, data, device, precision, run dir, logger."""
-
-    config: TrainConfig
-    table: TrainingTable
-    run: Path
-    device: torch.device
-    dtype: torch.dtype | None
-    dist: Dist
-    log: Logger
-    init_state: dict[str, torch.Tensor]
-    images_on_device: torch.Tensor
-
-
-@dataclass
-class MemberRows:
-    """One model's rows: trained on, kept epoch chosen on, scored on (three disjoint sets)."""
-
-    train: np.ndarray
-    inner: np.ndarray  # empty with --validation fixed, and for the refit
-    outer: np.ndarray  # empty for the refit
-
-    @classmethod
-    def plan(cls, c: TrainConfig, table: TrainingTable, folds: np.ndarray, fold: int) -> MemberRows:
-        """Fold `fold` is scored; the inner part is carved from the other folds' rows."""
-        from prettymeter.training.folds import UNUSED, inner_split
-
-        outer = np.flatnonzero(folds == fold)
-        fit = np.flatnonzero((folds != fold) & (folds != UNUSED))
-        if c.validation == "fixed":
-            return cls(fit, np.empty(0, dtype=np.int64), outer)
-        train, inner = inner_split(table.labels, table.groups, fit, c.inner_share, c.seed + fold)
-        return cls(train, inner, outer)
 
 
 def outer_folds(c: TrainConfig, table: TrainingTable, run: Path) -> np.ndarray:
@@ -88,37 +49,6 @@ def outer_folds(c: TrainConfig, table: TrainingTable, run: Path) -> np.ndarray:
     if c.folds == "official":
         return folds.official_folds(table.cv_fold)
     return folds.make_folds(table.labels, table.groups, int(c.folds), seed=c.seed)
-
-
-def _predict(
-    model: nn.Module, s: Session, rows: np.ndarray, record: tuple[Path, str]
-) -> torch.Tensor:
-    """Predictions (fp32) for `rows`, sharded over ranks and gathered; the rows go on the
-    member's record of that use (`record`: member folder, ROW_RECORDS key)."""
-    import torch
-
-    d = s.dist
-    if d.master:
-        checkpoint.record_rows(*record, rows, len(s.table.labels))
-    per = math.ceil(len(rows) / d.world)
-    mine = rows[d.rank * per : (d.rank + 1) * per]
-    model.eval()
-    outputs = []
-    step = max(1, s.config.batch_size * 4)
-    with torch.no_grad():
-        for start in range(0, len(mine), step):
-            index = torch.as_tensor(mine[start : start + step], device=s.images_on_device.device)
-            x = normalize_batch(
-                s.images_on_device.index_select(0, index).to(s.device, non_blocking=True)
-            )
-            if s.config.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(
-                s.device.type, dtype=s.dtype or torch.float32, enabled=s.dtype is not None
-            ):
-                outputs.append(unwrap(model)(x).float().view(-1))
-    local = torch.cat(outputs) if outputs else torch.zeros(0, device=s.device)
-    return gather_predictions(local, len(rows), d).cpu()
 
 
 def fit_member(s: Session, member: str, rows: MemberRows, epochs: int) -> dict[str, Any]:
@@ -198,20 +128,16 @@ def fit_member(s: Session, member: str, rows: MemberRows, epochs: int) -> dict[s
                     x = x.contiguous(memory_format=torch.channels_last)
                 y = labels[batch_rows].to(s.device, non_blocking=True)
                 w = weights[batch_rows].to(s.device, non_blocking=True)
-                with torch.autocast(
-                    s.device.type, dtype=s.dtype or torch.float32, enabled=s.dtype is not None
-                ):
-                    pred = net(x).float().view(-1)
-                loss = weighted_loss(pred, y, w, c)
+                objective, loss, pred = batch_loss(net, s, x, y, w)
                 optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
+                scaler.scale(objective).backward()
                 scaler.step(optimizer)
                 scaler.update()
                 value = float(loss.detach())
-                if not math.isfinite(value):
+                if not math.isfinite(float(objective.detach())):
                     raise PrettyMeterError(
-                        f"[{member}] the loss became {value} at epoch {epoch + 1}; lower --lr or "
-                        "use --precision fp32"
+                        f"[{member}] the loss became {float(objective)} at epoch {epoch + 1}; "
+                        "lower --lr or use --precision fp32"
                     )
                 total_loss += value
                 run_loss += value
@@ -242,7 +168,7 @@ def fit_member(s: Session, member: str, rows: MemberRows, epochs: int) -> dict[s
         if len(rows.inner):
             from prettymeter.training.metrics import regression_metrics
 
-            pred_val = _predict(model, s, rows.inner, record=(folder, "inner"))
+            pred_val = predict_rows(model, s, rows.inner, record=(folder, "inner"))[0]
             y_val = labels[rows.inner]
             val_loss = float(weighted_loss(pred_val, y_val, weights[rows.inner], c))
             m = regression_metrics(pred_val.numpy(), y_val.numpy())
@@ -287,9 +213,7 @@ def fit_member(s: Session, member: str, rows: MemberRows, epochs: int) -> dict[s
         checkpoint.keep_best(folder, state)
     barrier(d)
     if len(rows.outer) and state.get("outer_pred") is None:
-        # Every choice is made: the scored fold is predicted once, by the kept weights.
-        checkpoint.load_weights(model, folder / checkpoint.BEST_FILE)
-        state["outer_pred"] = _predict(model, s, rows.outer, (folder, "outer")).numpy().tolist()
+        score_kept(model, s, rows, folder, state)
     if d.master:
         state["done"] = True
         checkpoint.write_state(folder, state)
@@ -391,12 +315,14 @@ def train(config: TrainConfig) -> Path:
 
     # Out-of-fold predictions: every scored row predicted by the one model that neither
     # trained on it nor chose its epoch on it.
-    oof = np.full(n, np.nan)
+    oof, oof_std = np.full(n, np.nan), np.full(n, np.nan)
     for plan, state in zip(plans, member_states, strict=True):
         oof[plan.outer] = state["outer_pred"]
+        oof_std[plan.outer] = state["outer_std"]
     best_epochs = [st["best_epoch"] for st in member_states]
 
     members = [f"fold_{f}/{checkpoint.BEST_FILE}" for f in range(n_folds)]
+    std_scales = [float(st.get("std_scale", 1.0)) for st in member_states]
     refit_epochs = None
     if c.final == "refit":  # every protocol row, for the epoch count the inner parts chose
         refit_epochs = max(1, round(float(np.mean(best_epochs))))
@@ -404,12 +330,14 @@ def train(config: TrainConfig) -> Path:
         nothing = np.empty(0, dtype=np.int64)
         fit_member(s, "refit", MemberRows(everything, nothing, nothing), refit_epochs)
         members = [f"refit/{checkpoint.BEST_FILE}"]
+        # No row is left to fit its scale on: it takes the fold models' (geometric mean).
+        std_scales = [float(np.exp(np.mean(np.log(std_scales))))]
 
     if d.master:
         write_results(
-            run, c, table, folds, oof, best_epochs=best_epochs, members=members,
-            refit_epochs=refit_epochs, init_source=init_source, straddling=straddling,
-            inner_used=bool(plans[0].inner.size), started=started,
+            run, c, table, folds, oof, oof_std, best_epochs=best_epochs, members=members,
+            std_scales=std_scales, refit_epochs=refit_epochs, init_source=init_source,
+            straddling=straddling, inner_used=bool(plans[0].inner.size), started=started,
         )  # fmt: skip
     barrier(d)
     return run

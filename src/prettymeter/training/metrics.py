@@ -36,6 +36,28 @@ def regression_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
     }
 
 
+def std_scale(pred: np.ndarray, std: np.ndarray, true: np.ndarray) -> float:
+    """The factor that makes predicted stds honest on these rows: the RMS of the errors in
+    units of their std (the Gaussian likelihood's best scale). 1.0 without rows."""
+    pred, std, true = (np.asarray(a, dtype=np.float64) for a in (pred, std, true))
+    if not len(pred):
+        return 1.0
+    return float(np.sqrt(np.mean(((true - pred) / np.maximum(std, 1e-12)) ** 2)))
+
+
+def std_coverage(pred: np.ndarray, std: np.ndarray, true: np.ndarray) -> dict[str, float]:
+    """Share of rows whose |error| is within 1 and within 2 predicted stds (a Gaussian error:
+    68 % and 95 %)."""
+    pred, std, true = (np.asarray(a, dtype=np.float64) for a in (pred, std, true))
+    error = np.abs(true - pred)
+    if not len(error):
+        return {"within_1_std": float("nan"), "within_2_std": float("nan")}
+    return {
+        "within_1_std": float((error <= std).mean()),
+        "within_2_std": float((error <= 2 * std).mean()),
+    }
+
+
 def summarize_folds(per_fold: Sequence[dict[str, float]]) -> dict[str, dict[str, float]]:
     """Mean and standard deviation over folds of each metric (population std, ddof=0)."""
     keys = [k for k in per_fold[0] if k != "n"] if per_fold else []

@@ -1,20 +1,22 @@
-"""The one door to a backbone: build a torchvision model by name with a 1-output regression head."""
+"""The one door to a backbone: a torchvision model by name with the regression head.
+
+Imported only where training runs (it imports torch at the top; nothing else here does)."""
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 from http.client import HTTPException
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urlparse
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import nn
 
 from prettymeter.console import console
 from prettymeter.errors import PrettyMeterError
-
-if TYPE_CHECKING:
-    import torch
-    from torch import nn
 
 DEFAULT_BACKBONE = "efficientnet_v2_s"
 # Backbones whose head is a plain Linear layer we can swap; all are torchvision names.
@@ -35,10 +37,57 @@ BACKBONES = (
 )
 
 
-def _swap_head(model: nn.Module) -> None:
-    """Replace the last Linear layer (the classifier) with a 1-output Linear layer."""
-    from torch import nn
+# Where the log-variance starts (a residual std of 0.1 on the 0-1 label) and the range it is
+# held to (std 1e-4 to 7), so exp() never overflows and one odd photo cannot blow up the loss.
+LOG_VAR_INIT = math.log(0.1**2)
+LOG_VAR_RANGE = (-18.0, 4.0)
 
+
+class RegressionHead(nn.Linear):
+    """The head: [mean label, log-variance of the label] from the backbone's features.
+
+    It computes in fp32 even inside an autocast region: under bf16 autocast a Linear's output is
+    a bf16 number (8 bits of mantissa: labels in steps of 1/256 near 0.5), far coarser than the
+    differences between photos. The log-variance row reads the features detached: its loss
+    (variance_loss) never reaches the backbone or the mean, so the mean trains as without it."""
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        device = features.device.type
+        if torch.is_autocast_enabled(device):
+            with torch.autocast(device, enabled=False):
+                return self._both(features.float())
+        return self._both(features)
+
+    def _both(self, features: torch.Tensor) -> torch.Tensor:
+        mean = F.linear(features, self.weight[:1], self.bias[:1])
+        log_var = F.linear(features.detach(), self.weight[1:], self.bias[1:])
+        return torch.cat([mean, log_var], dim=1)
+
+
+def label_and_log_var(output: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The model's output [N, 2] as (label [N], log-variance [N]), both fp32."""
+    output = output.float()
+    return output[:, 0], output[:, 1].clamp(*LOG_VAR_RANGE)
+
+
+def label_and_std(output: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The model's output [N, 2] as (label [N], predicted std of the label [N], uncalibrated)."""
+    label, log_var = label_and_log_var(output)
+    return label, torch.exp(0.5 * log_var)
+
+
+def set_head(model: nn.Module, weight: torch.Tensor, bias: float, std: float) -> None:
+    """Set the head by hand (the test suite's ridge-fitted models): the label's weights [F] and
+    bias, and one std for every photo."""
+    head = [m for m in model.modules() if isinstance(m, RegressionHead)][-1]
+    with torch.no_grad():
+        head.weight[0].copy_(weight)
+        head.weight[1].zero_()
+        head.bias.copy_(torch.tensor([bias, 2.0 * math.log(std)]))
+
+
+def _swap_head(model: nn.Module) -> None:
+    """Replace the last Linear layer (the classifier) with the regression head."""
     last_name = None
     for name, module in model.named_modules():
         if isinstance(module, nn.Linear):
@@ -48,11 +97,13 @@ def _swap_head(model: nn.Module) -> None:
     parent_name, _, child = last_name.rpartition(".")
     parent = model.get_submodule(parent_name) if parent_name else model
     old = getattr(parent, child)
-    head = nn.Linear(old.in_features, 1)
-    # Labels are normalized around the median (0.5): start every prediction there, so the
-    # first epochs learn the ranking instead of the offset.
-    nn.init.normal_(head.weight, std=0.01)
-    nn.init.constant_(head.bias, 0.5)
+    head = RegressionHead(old.in_features, 2)
+    with torch.no_grad():
+        # Labels are normalized around the median (0.5): start every prediction there, so the
+        # first epochs learn the ranking instead of the offset.
+        nn.init.normal_(head.weight[:1], std=0.01)
+        head.weight[1:].zero_()
+        head.bias.copy_(torch.tensor([0.5, LOG_VAR_INIT]))
     setattr(parent, child, head)
 
 
@@ -70,7 +121,6 @@ def imagenet_url(backbone: str) -> str:
 
 def imagenet_cache_file(backbone: str) -> Path:
     """Where torchvision keeps the ImageNet weights of `backbone` ($TORCH_HOME/hub/checkpoints)."""
-    import torch
 
     name = os.path.basename(urlparse(imagenet_url(backbone)).path)
     return Path(torch.hub.get_dir()) / "checkpoints" / name
@@ -82,7 +132,6 @@ def fetch_imagenet_weights(backbone: str) -> Path:
     Like torch.hub: the download shows a progress bar, lands in a temporary file, is checked
     against the sha256 prefix in its name and only then moved into place; a file already in
     the cache is trusted as it is (torch.hub does not re-check it either)."""
-    import torch
 
     cached = imagenet_cache_file(backbone)
     if cached.is_file():
@@ -153,7 +202,6 @@ def _local_weights_file(weights: str) -> Path:
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """A safetensors file or a plain state dict; never unpickles code (weights_only=True)."""
-    import torch
 
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
@@ -192,7 +240,6 @@ def _load_into(model: nn.Module, state: dict[str, torch.Tensor], source: str) ->
 def build_model_with_source(backbone: str, weights: str | None) -> tuple[nn.Module, str]:
     """Build the model and say where its weights came from: 'imagenet:<file name>' (downloaded
     into torchvision's cache when absent), the local file's path, or 'random' (weights None)."""
-    import torch
     import torchvision
 
     check_backbone(backbone)
@@ -215,5 +262,6 @@ def build_model_with_source(backbone: str, weights: str | None) -> tuple[nn.Modu
 
 
 def build_model(backbone: str, weights: str | None) -> nn.Module:
-    """torchvision `backbone` with its classifier swapped for a 1-output regression head."""
+    """torchvision `backbone` with its classifier swapped for the regression head (outputs
+    [N, 2]: read them with label_and_log_var or label_and_std)."""
     return build_model_with_source(backbone, weights)[0]

@@ -81,6 +81,9 @@ class RunRecord(Record):
     done: bool
     final: Literal["ensemble", "refit"]
     members: list[str] = Field(description="weight files of the shipped model, run-relative")
+    std_scales: list[float] = Field(
+        default=[], description="each member's factor on its predicted std (empty: all 1)"
+    )
     # None: a run from before the validation policy was recorded
     validation: Literal["inner", "fixed"] | None = None
     best_epochs: list[int]
@@ -123,6 +126,8 @@ class MetricsRecord(Record):
     folds: list[FoldMetrics]
     mean_std: dict[str, Stat]
     oof: dict[str, float]
+    # how often the scored rows' errors fall within 1 and 2 predicted stds (older: none)
+    uncertainty: dict[str, Any] | None = None
     error_by_range: list[RangeError] = []
     rows: int
 

@@ -75,9 +75,11 @@ def write_results(
     table: TrainingTable,
     folds: np.ndarray,
     oof: np.ndarray,
+    oof_std: np.ndarray,
     *,
     best_epochs: list[int],
     members: list[str],
+    std_scales: list[float],
     refit_epochs: int | None,
     init_source: str,
     straddling: int,
@@ -100,6 +102,7 @@ def write_results(
         )
     scored = np.flatnonzero(folds >= 0)
     ranges = error_by_range(oof[scored], table.labels[scored])
+    coverage = _coverage(folds, oof, oof_std, table.labels, n_folds, c.final)
     metrics = MetricsRecord.model_validate(
         {
             "protocol": {
@@ -120,6 +123,7 @@ def write_results(
             "folds": per_fold,
             "mean_std": summarize_folds([_scores(m) for m in per_fold]),
             "oof": regression_metrics(oof[scored], table.labels[scored]),
+            "uncertainty": coverage,
             "error_by_range": ranges,
             "rows": n,
         }
@@ -127,11 +131,11 @@ def write_results(
     write_record(run, metrics)
     rates = table.rates if table.rates is not None else np.full(n, np.nan)
     with atomic_path(run / OOF_FILE) as tmp, open(tmp, "w", encoding="utf-8") as handle:
-        handle.write("row,path,fold,label,pred,rate\n")
+        handle.write("row,path,fold,label,pred,rate,std\n")
         for i in scored:
             handle.write(
                 f"{i},{json.dumps(table.paths[i])},{folds[i]},"
-                f"{table.labels[i]:.6f},{oof[i]:.6f},{rates[i]:.6f}\n"
+                f"{table.labels[i]:.6f},{oof[i]:.6f},{rates[i]:.6f},{oof_std[i]:.6f}\n"
             )
     error_by_range_plot(ranges, run / PLOTS[1])
     oof_scatter(oof[scored], table.labels[scored], run / PLOTS[2])
@@ -139,6 +143,7 @@ def write_results(
         done=True,
         final=c.final,
         members=members,
+        std_scales=std_scales,
         validation=c.validation,
         best_epochs=best_epochs,
         refit_epochs=refit_epochs,
@@ -159,6 +164,8 @@ def write_results(
             f"{kind} PC": _pm(ms["pc"]),
             f"{kind} MAE (0-10)": _pm(ms["score_mae"]),
             f"{kind} RMSE (0-10)": _pm(ms["score_rmse"]),
+            f"{kind} within 1 / 2 std": f"{coverage['within_1_std']:.0%} / "
+            f"{coverage['within_2_std']:.0%} (a calibrated std: 68% / 95%)",
             "kept epochs": ", ".join(str(e) for e in best_epochs) + f" ({chosen})",
             "final model": c.final + final,
             "initial weights": init_source,
@@ -174,6 +181,33 @@ def write_results(
         report = run_report([run])
         write_protocol_report(report, run / REPORT_FILE)
         print_report(report)
+
+
+def _coverage(
+    folds: np.ndarray,
+    oof: np.ndarray,
+    oof_std: np.ndarray,
+    labels: np.ndarray,
+    n_folds: int,
+    final: str,
+) -> dict[str, Any]:
+    """metrics.json's `uncertainty`: each scored row's error against its fold model's own
+    calibrated std, pooled and per fold."""
+    from prettymeter.training.metrics import std_coverage
+
+    scored = folds >= 0
+    per_fold = [
+        {"fold": int(k), **std_coverage(oof[folds == k], oof_std[folds == k], labels[folds == k])}
+        for k in range(n_folds)
+    ]
+    return {
+        **std_coverage(oof[scored], oof_std[scored], labels[scored]),
+        "mean_std": float(np.mean(oof_std[scored])) if scored.any() else float("nan"),
+        "calibration": "each fold model's std times one scale fitted on its inner rows (RMS "
+        "of the errors in stds; 1 without them: fold_K/state.json std_scale)"
+        + ("; the refit's: the folds' geometric mean (run.json)" if final == "refit" else ""),
+        "folds": per_fold,
+    }
 
 
 def _scores(fold: dict[str, Any]) -> dict[str, float]:
