@@ -37,7 +37,7 @@ HELD_OUT = 0.3
 STAGES = (
     # (name, image size, epochs, learning rate, initial weights)
     ("stage128", 128, 10, 2e-3, "none"),
-    ("stage256", 256, 2, 5e-4, "stage128"),
+    ("stage256", 256, 1, 5e-4, "stage128"),
 )
 BEST_FILE = "best.safetensors"
 
