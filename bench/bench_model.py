@@ -44,7 +44,7 @@ BEST_FILE = "best.safetensors"
 
 def default_work() -> Path:
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return cache / "pretty-meter" / "bench-model"
+    return cache / "pretty-meter" / "bench-serve" / "bench-model"  # where serve_load looks
 
 
 def verb(*args: str | Path) -> None:
