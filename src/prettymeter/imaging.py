@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageOps
 
+from prettymeter.contract import Box
 from prettymeter.errors import ImageError
 
 # ImageNet statistics: torchvision's pretrained backbones expect them.
