@@ -28,6 +28,8 @@ from prettymeter.errors import ImageError, PrettyMeterError
 
 if TYPE_CHECKING:
     from prettymeter.faces.mtcnn import FaceDetector
+    from prettymeter.faces.person import Face
+    from prettymeter.faces.quality import Quality
 
 Photo = str | Path | bytes | bytearray | memoryview | Image.Image
 
@@ -123,6 +125,7 @@ class Prepared:
     single person); `region` is what the model was given: the person box for a model trained
     on person crops, the whole photo for a model trained on whole photos. A photo scored whole
     although it breaks the one-person rule (`strict=False`) has both an array and its error.
+    `quality` measures the person's face (faces.quality) when one was found.
     """
 
     array: np.ndarray | None = None
@@ -130,6 +133,7 @@ class Prepared:
     region: Box | None = None
     image_size: tuple[int, int] | None = None
     error: ImageError | None = None
+    quality: Quality | None = None
 
 
 def decode_base64(text: object) -> bytes:
@@ -148,6 +152,14 @@ def decode_base64(text: object) -> bytes:
 
 def _rounded(box: Sequence[float]) -> Box:
     return (round(box[0], 1), round(box[1], 1), round(box[2], 1), round(box[3], 1))
+
+
+def face_quality(image: Image.Image, face: Face) -> Quality:
+    """One detected face's quality on the decoded photo (eye distance in the photo's pixels)."""
+    from prettymeter.faces.quality import measure
+
+    scale = float(image.info.get(imaging.DECODE_SCALE, 1))
+    return measure(image, face.box, face.landmarks, scale)
 
 
 class PhotoPreparer:
@@ -194,11 +206,12 @@ class PhotoPreparer:
         width, height = imaging.full_size(image)  # boxes and size in the photo's pixels
         whole: Box = (0.0, 0.0, float(width), float(height))
         found: Box | None = None
+        face: Face | None = None
         if self.detects:
             from prettymeter.faces import find_person
 
             person = find_person(image, self.detector)
-            found = person.person_box
+            found, face = person.person_box, person.face
             if found is None:
                 reason = person.filter_reason or NO_FACE
                 message = FILTER_MESSAGES.get(reason, f"this photo cannot be scored ({reason})")
@@ -209,9 +222,11 @@ class PhotoPreparer:
                 array = self.spec.array(image, None)
                 return Prepared(array, None, whole, (width, height), error=refused)
         box = _rounded(imaging.to_full(found, image)) if found is not None else None
+        quality = face_quality(image, face) if found is not None and face is not None else None
+        size = (width, height)
         if self.spec.crops_person and found is not None:
-            return Prepared(self.spec.array(image, found), box, box, (width, height))
-        return Prepared(self.spec.array(image, None), box, whole, (width, height))
+            return Prepared(self.spec.array(image, found), box, box, size, quality=quality)
+        return Prepared(self.spec.array(image, None), box, whole, size, quality=quality)
 
 
 # -- model output → what a person reads ------------------------------------------------------------
@@ -232,6 +247,7 @@ class Rating:
     error: str | None = None
     message: str | None = None
     source: str | None = None
+    quality: Quality | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -271,6 +287,7 @@ def rating(
         region=prepared.region,
         image_size=prepared.image_size,
         source=source,
+        quality=prepared.quality,
     )
 
 

@@ -48,6 +48,7 @@ class PersonResult:
     person_box: Box | None = None
     filter_reason: str | None = None
     confidence: float | None = None
+    face: Face | None = None  # the main face (largest), with its landmarks
 
 
 def person_box_from_face(face_box: Box, width: int, height: int) -> Box:
@@ -108,4 +109,5 @@ def find_person(image: Image.Image, detector: Detector | None) -> PersonResult:
         person_box=None if reason else person_box_from_face(face.box, width, height),
         filter_reason=reason,
         confidence=face.confidence,
+        face=face,
     )

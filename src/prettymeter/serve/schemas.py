@@ -7,6 +7,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, Field
 
 from prettymeter.contract import FILTER_REASONS
+from prettymeter.faces.quality import ADVICE, ADVICE_MESSAGES, Quality
 from prettymeter.inference import Rating
 
 
@@ -38,6 +39,29 @@ class PhotoError(BaseModel):
     message: str = Field(description="one line: what is wrong and what to do")
 
 
+class Advice(BaseModel):
+    code: str = Field(description=", ".join(ADVICE))
+    message: str = Field(description="one line: what pulls the photo down and what to do")
+
+
+class FaceQuality(BaseModel):
+    """What in the photo may pull the score down, measured on the face (docs/api.md)."""
+
+    sharpness: float = Field(description="variance of the Laplacian of the face at 128 px")
+    brightness: float = Field(description="mean luma of the face, 0-255")
+    dark_share: float = Field(description="share of the face at luma <= 25")
+    bright_share: float = Field(description="share of the face at luma >= 247")
+    eye_distance: float | None = Field(description="inter-eye distance in the photo's pixels")
+    roll: float | None = Field(description="head roll from the eye line, degrees")
+    yaw: float | None = Field(description="head yaw estimated from the landmarks, degrees")
+    advice: list[Advice] = Field(description="what to change, in a fixed order; may be []")
+
+    @classmethod
+    def of(cls, q: Quality) -> Self:
+        advice = [Advice(code=c, message=ADVICE_MESSAGES[c]) for c in q.advice]
+        return cls(**{**q.to_dict(), "advice": advice})
+
+
 class PhotoResult(BaseModel):
     """One photo's result: what /v1/rate and KServe V1 answer per photo (KServe V2 sends the
     same values as output tensors). Made from a `Rating` by `from_rating` only."""
@@ -60,6 +84,11 @@ class PhotoResult(BaseModel):
     )
     image_size: list[int] | None = Field(description="width, height after EXIF orientation")
     error: PhotoError | None = Field(description="why this photo has no score")
+    quality: FaceQuality | None = Field(
+        default=None,
+        description="the scored person's face quality measures and advice; null without a "
+        "score or when no face was detected (detection off on a whole-photo model)",
+    )
 
     @classmethod
     def from_rating(cls, r: Rating, **extra: Any) -> Self:
@@ -76,6 +105,7 @@ class PhotoResult(BaseModel):
             region=list(r.region) if r.region is not None else None,
             image_size=list(r.image_size) if r.image_size is not None else None,
             error=PhotoError(code=r.error, message=r.message or r.error) if r.error else None,
+            quality=FaceQuality.of(r.quality) if r.quality is not None and scored else None,
         )
 
 
