@@ -3,11 +3,16 @@ and every face of a photo (`faces=all`)."""
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 import httpx
 from PIL import Image
 
 from prettymeter.faces import FaceDetector, main_faces
 from prettymeter.faces.quality import TOO_DARK, measure
+from prettymeter.rating_model import RatingModel
+from tests.support.paths import DATA
 from tests.support.photos import b64, encode, man_photo, photo_bytes
 from tests.support.quality_variants import scaled_exposure
 
@@ -51,3 +56,89 @@ def test_kserve_v1_predictions_carry_the_same_quality(service_url: str) -> None:
         f"{service_url}/v1/models/man:predict", json={"instances": [b64(photo)]}, timeout=60
     ).json()["predictions"][0]
     assert v1["quality"] == ours["quality"] and ours["quality"] is not None
+
+
+# -- every face (faces=all) -------------------------------------------------------------------
+
+
+def group_photo() -> tuple[Image.Image, list[tuple[int, int, int, int]]]:
+    """The two fixtures side by side, a smaller copy of the man and a tiny one (a face under
+    the rule's 8 % minimum): the photo and where each copy was pasted, largest face first."""
+    man = man_photo()
+    woman = Image.open(DATA / "woman.jpg").convert("RGB")
+    woman = woman.resize((round(woman.width * 2.5), round(woman.height * 2.5)))  # 800 × 600
+    small = man.resize((300, 360))
+    tiny = man.resize((125, 150))
+    canvas = Image.new("RGB", (1600, 600), (235, 235, 235))
+    places = [(500, 0), (0, 0), (1300, 240), (1320, 40)]  # woman, man, small, tiny
+    for image, at in zip((woman, man, small, tiny), places, strict=True):
+        canvas.paste(image, at)
+    regions = [
+        (x, y, x + image.width, y + image.height)
+        for image, (x, y) in zip((woman, man, small, tiny), places, strict=True)
+    ]
+    return canvas, regions
+
+
+def inside(box: list[float], region: tuple[int, int, int, int]) -> bool:
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return region[0] <= cx <= region[2] and region[1] <= cy <= region[3]
+
+
+def crop_score(model_dir: Path, image: Image.Image, region: list[float]) -> float | None:
+    """That face's crop (the card's crop of its person box) sent to the model alone."""
+    model = RatingModel(model_dir, engine="onnxruntime", threads=1, stored_crops=True)
+    crop = encode(model.spec.crop(image, region), "PNG")
+    (rated,) = model.rate_prepared([model.prepare_crop(crop)])
+    return rated.score
+
+
+def test_a_group_photo_lists_every_face_largest_first_each_scored_as_its_crop_alone(
+    service_url: str, model_dirs: dict[str, Path]
+) -> None:
+    photo, regions = group_photo()
+    (result,) = rate(service_url, [encode(photo, "PNG")], faces="all")["results"]
+    assert result["error"]["code"] == "several_faces" and result["score"] is None
+    faces = result["faces"]
+    assert len(faces) == 4, [f["box"] for f in faces]
+    for face, region in zip(faces, regions, strict=True):  # the documented order: largest first
+        assert inside(face["box"], region), (face["box"], region)
+        assert len(face["landmarks"]) == 5 and face["confidence"] > 0.66
+        assert face["main"] is False  # several faces: the one-person rule scores none
+    sizes = [math.dist(f["box"][:2], f["box"][2:]) for f in faces]
+    assert sizes == sorted(sizes, reverse=True)
+    *scored, tiny = faces
+    assert tiny["error"]["code"] == "face_too_small" and tiny["score"] is None
+    assert tiny["region"] is None and tiny["box"] is not None
+    scores = []
+    for face in scored:
+        assert face["error"] is None and face["quality"] is not None
+        assert face["score"] == crop_score(model_dirs["man"], photo, face["region"])
+        scores.append(face["score"])
+    assert len(set(scores)) > 1  # the faces' crops differ, and so do their scores
+
+
+def test_one_person_with_faces_all_has_one_main_face_scored_like_the_photo(
+    service_url: str,
+) -> None:
+    plain, every = (
+        rate(service_url, [photo_bytes("man.png")], **fields)["results"][0]
+        for fields in ({}, {"faces": "all"})
+    )
+    assert plain["faces"] is None
+    (face,) = every.pop("faces")
+    assert every == {k: v for k, v in plain.items() if k != "faces"}
+    assert face["main"] is True and face["score"] == plain["score"]
+    assert face["region"] == plain["box"] and face["quality"] == plain["quality"]
+
+
+def test_faces_all_works_from_a_multipart_form_too(service_url: str) -> None:
+    parts = [("files", ("a.png", photo_bytes("man.png"), "image/png"))]
+    answer = httpx.post(
+        f"{service_url}/v1/rate", files=parts, data={"gender": "m", "faces": "all"}, timeout=60
+    )
+    assert answer.status_code == 200 and len(answer.json()["results"][0]["faces"]) == 1
+    wrong = httpx.post(
+        f"{service_url}/v1/rate", files=parts, data={"gender": "m", "faces": "some"}, timeout=60
+    )
+    assert wrong.status_code == 422 and "faces" in wrong.json()["detail"]
