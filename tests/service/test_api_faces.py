@@ -12,7 +12,7 @@ from PIL import Image
 from prettymeter.faces import FaceDetector, main_faces
 from prettymeter.faces.quality import TOO_DARK, measure
 from prettymeter.rating_model import RatingModel
-from tests.support.paths import DATA
+from tests.support.group import group_photo
 from tests.support.photos import b64, encode, man_photo, photo_bytes
 from tests.support.quality_variants import scaled_exposure
 
@@ -59,25 +59,6 @@ def test_kserve_v1_predictions_carry_the_same_quality(service_url: str) -> None:
 
 
 # -- every face (faces=all) -------------------------------------------------------------------
-
-
-def group_photo() -> tuple[Image.Image, list[tuple[int, int, int, int]]]:
-    """The two fixtures side by side, a smaller copy of the man and a tiny one (a face under
-    the rule's 8 % minimum): the photo and where each copy was pasted, largest face first."""
-    man = man_photo()
-    woman = Image.open(DATA / "woman.jpg").convert("RGB")
-    woman = woman.resize((round(woman.width * 2.5), round(woman.height * 2.5)))  # 800 × 600
-    small = man.resize((300, 360))
-    tiny = man.resize((125, 150))
-    canvas = Image.new("RGB", (1600, 600), (235, 235, 235))
-    places = [(500, 0), (0, 0), (1300, 240), (1320, 40)]  # woman, man, small, tiny
-    for image, at in zip((woman, man, small, tiny), places, strict=True):
-        canvas.paste(image, at)
-    regions = [
-        (x, y, x + image.width, y + image.height)
-        for image, (x, y) in zip((woman, man, small, tiny), places, strict=True)
-    ]
-    return canvas, regions
 
 
 def inside(box: list[float], region: tuple[int, int, int, int]) -> bool:
