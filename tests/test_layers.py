@@ -97,7 +97,7 @@ CORE_RANKS: list[tuple[str, ...]] = [
     ("io", "imaging"),
     ("card", "faces", "probes"),
     ("scoring",),
-    ("inference",),
+    ("inference", "every_face"),
     ("rating_model", "verification"),
     ("predict", "batch"),
 ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,8 +28,13 @@ from prettymeter.errors import ImageError, PrettyMeterError
 
 if TYPE_CHECKING:
     from prettymeter.faces.mtcnn import FaceDetector
+    from prettymeter.faces.person import Face, PersonResult
+    from prettymeter.faces.quality import Quality
 
 Photo = str | Path | bytes | bytearray | memoryview | Image.Image
+Scored = tuple[float | None, float | None]  # (label 0-1, ensemble std) or (None, None)
+
+FACE_MODES = ("one", "all")  # `faces=`: the one-person rule's answer, or every face too
 
 RESAMPLING = {
     "nearest": Image.Resampling.NEAREST,
@@ -39,7 +44,6 @@ RESAMPLING = {
     "box": Image.Resampling.BOX,
     "hamming": Image.Resampling.HAMMING,
 }
-
 
 # -- the card's preprocessing ---------------------------------------------------------------------
 
@@ -123,12 +127,35 @@ class Prepared:
     single person); `region` is what the model was given: the person box for a model trained
     on person crops, the whole photo for a model trained on whole photos. A photo scored whole
     although it breaks the one-person rule (`strict=False`) has both an array and its error.
+    `quality` measures the person's face (faces.quality) when one was found; `faces` holds
+    every face, each ready for the model on its own (None unless every face was asked for).
     """
 
     array: np.ndarray | None = None
     box: Box | None = None
     region: Box | None = None
     image_size: tuple[int, int] | None = None
+    error: ImageError | None = None
+    quality: Quality | None = None
+    faces: tuple[PreparedFace, ...] | None = None
+
+    def inputs(self) -> list[np.ndarray | None]:
+        """What this photo sends to the model, in order: its own input, then each face's."""
+        return [self.array, *(f.array for f in self.faces or ())]
+
+
+@dataclass(frozen=True)
+class PreparedFace:
+    """One face of a photo: face box and landmarks in the photo's pixels, its person box
+    (`region`) cropped as the card's rule crops a person, or `face_too_small`."""
+
+    box: Box
+    landmarks: tuple[tuple[float, float], ...]
+    confidence: float
+    main: bool
+    region: Box | None = None
+    array: np.ndarray | None = None
+    quality: Quality | None = None
     error: ImageError | None = None
 
 
@@ -146,8 +173,16 @@ def decode_base64(text: object) -> bytes:
         ) from exc
 
 
-def _rounded(box: Sequence[float]) -> Box:
+def rounded(box: Sequence[float]) -> Box:
     return (round(box[0], 1), round(box[1], 1), round(box[2], 1), round(box[3], 1))
+
+
+def face_quality(image: Image.Image, face: Face) -> Quality:
+    """One detected face's quality on the decoded photo (eye distance in the photo's pixels)."""
+    from prettymeter.faces.quality import measure
+
+    scale = float(image.info.get(imaging.DECODE_SCALE, 1))
+    return measure(image, face.box, face.landmarks, scale)
 
 
 class PhotoPreparer:
@@ -191,13 +226,17 @@ class PhotoPreparer:
             image = self.decode(photo)
         except ImageError as exc:
             return Prepared(error=exc)
+        from prettymeter.faces.person import find_person
+
+        person = find_person(image, self.detector if self.detects else None)
+        return self.prepared(image, person, strict)
+
+    def prepared(self, image: Image.Image, person: PersonResult, strict: bool) -> Prepared:
+        """A decoded photo and the person rule's answer on it → the model input or the error."""
         width, height = imaging.full_size(image)  # boxes and size in the photo's pixels
         whole: Box = (0.0, 0.0, float(width), float(height))
         found: Box | None = None
         if self.detects:
-            from prettymeter.faces import find_person
-
-            person = find_person(image, self.detector)
             found = person.person_box
             if found is None:
                 reason = person.filter_reason or NO_FACE
@@ -208,10 +247,13 @@ class PhotoPreparer:
                 # Not strict: scored whole, as the seed did; the reason stays with the result.
                 array = self.spec.array(image, None)
                 return Prepared(array, None, whole, (width, height), error=refused)
-        box = _rounded(imaging.to_full(found, image)) if found is not None else None
+        box = rounded(imaging.to_full(found, image)) if found is not None else None
+        face = person.face if found is not None else None
+        quality = face_quality(image, face) if face is not None else None
+        size = (width, height)
         if self.spec.crops_person and found is not None:
-            return Prepared(self.spec.array(image, found), box, box, (width, height))
-        return Prepared(self.spec.array(image, None), box, whole, (width, height))
+            return Prepared(self.spec.array(image, found), box, box, size, quality=quality)
+        return Prepared(self.spec.array(image, None), box, whole, size, quality=quality)
 
 
 # -- model output → what a person reads ------------------------------------------------------------
@@ -232,9 +274,23 @@ class Rating:
     error: str | None = None
     message: str | None = None
     source: str | None = None
+    quality: Quality | None = None
+    faces: tuple[FaceRating, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class FaceRating:
+    """One face of a photo (`faces="all"`): where it is, and its own rating (`rating.region` is
+    the person box its crop was cut from; `rating.error` is `face_too_small` without a score)."""
+
+    box: Box
+    landmarks: tuple[tuple[float, float], ...]
+    confidence: float
+    main: bool
+    rating: Rating
 
 
 def score_of(label: float) -> float:
@@ -248,8 +304,33 @@ def rating(
     label: float | None,
     std: float | None,
     source: str | None = None,
+    faces: Sequence[Scored] = (),
 ) -> Rating:
-    """Turn the model's label (None when the photo was not scored) into the result."""
+    """Turn the model's label (None when the photo was not scored) into the result; `faces`:
+    each prepared face's (label, std), in order."""
+    result = _rating(card, prepared, label, std, source)
+    if prepared.faces is None:
+        return result
+    rated = tuple(
+        FaceRating(
+            f.box,
+            f.landmarks,
+            f.confidence,
+            f.main,
+            _rating(card, Prepared(None, f.region, f.region, None, f.error, f.quality), *scored),
+        )
+        for f, scored in zip(prepared.faces, faces, strict=True)
+    )
+    return replace(result, faces=rated)
+
+
+def _rating(
+    card: ModelCard,
+    prepared: Prepared,
+    label: float | None,
+    std: float | None,
+    source: str | None = None,
+) -> Rating:
     error = prepared.error
     if label is None:
         return Rating(
@@ -271,6 +352,7 @@ def rating(
         region=prepared.region,
         image_size=prepared.image_size,
         source=source,
+        quality=prepared.quality,
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,11 +20,13 @@ from prettymeter import imaging
 from prettymeter.card import CARD_FILE, ModelCard
 from prettymeter.errors import ImageError, PrettyMeterError
 from prettymeter.inference import (
+    FACE_MODES,
     InputSpec,
     Photo,
     PhotoPreparer,
     Prepared,
     Rating,
+    Scored,
     load_detector,
     rating,
     read_photo,
@@ -35,8 +37,6 @@ from prettymeter.scoring import Scorer
 
 if TYPE_CHECKING:
     from prettymeter.faces.mtcnn import FaceDetector
-
-Scored = tuple[float | None, float | None]  # (label 0-1, ensemble std) or (None, None)
 
 
 class RatingModel:
@@ -81,6 +81,7 @@ class RatingModel:
             )
         self.batch_size = max(1, batch_size)
         self.max_file_bytes = max_file_bytes
+        self._every_detector: Any = None  # the thorough search `faces="all"` runs
 
     @property
     def detector(self) -> FaceDetector | None:
@@ -98,12 +99,15 @@ class RatingModel:
 
     # -- photo → model input -------------------------------------------------------------------
 
-    def prepare(self, photo: Photo, strict: bool = True) -> Prepared:
+    def prepare(self, photo: Photo, strict: bool = True, faces: str = "one") -> Prepared:
         """A path, bytes or image → the model input, or the reason it cannot be scored.
 
         Never raises for a bad photo: a missing or too large file, an undecodable photo or one
         without a single clearly visible person (`strict`) has its error in the result.
+        `faces="all"` prepares every face of the photo too, each on its own crop.
         """
+        if faces not in FACE_MODES:
+            raise PrettyMeterError(f"faces {faces!r} is unknown; use 'one' or 'all'")
         if self.preparer is None:
             raise PrettyMeterError(
                 f"{self.model_dir} was loaded for stored crops only; load it without "
@@ -112,7 +116,13 @@ class RatingModel:
         data = read_photo(photo, self.max_file_bytes)
         if isinstance(data, ImageError):
             return Prepared(error=data)
-        return self.preparer.prepare(data, strict)
+        if faces == "one":
+            return self.preparer.prepare(data, strict)
+        from prettymeter.every_face import prepare_every, thorough
+
+        if self._every_detector is None:  # made once; a race makes two equal copies
+            self._every_detector = thorough(self.preparer.detector)
+        return prepare_every(self.preparer, self._every_detector, data, strict)
 
     def prepare_crop(self, crop: bytes) -> Prepared:
         """A crop the detect stage stored (the card's crop of the photo) → the model input."""
@@ -123,12 +133,15 @@ class RatingModel:
     def score(self, prepared: Sequence[Prepared]) -> list[Scored]:
         """Run the engine on the prepared photos, `batch_size` at a time; (label, std) each, or
         (None, None) for a photo that has no input."""
-        results: list[Scored] = [(None, None)] * len(prepared)
-        ready = [i for i, p in enumerate(prepared) if p.array is not None]
+        return self.score_arrays([p.array for p in prepared])
+
+    def score_arrays(self, arrays: Sequence[np.ndarray | None]) -> list[Scored]:
+        """The engine on model inputs in batches; (None, None) where an input is None."""
+        results: list[Scored] = [(None, None)] * len(arrays)
+        ready = [i for i, a in enumerate(arrays) if a is not None]
         for start in range(0, len(ready), self.batch_size):
             chunk = ready[start : start + self.batch_size]
-            arrays = np.stack([prepared[i].array for i in chunk])  # type: ignore[misc]
-            labels, stds = self.scorer.run(arrays)
+            labels, stds = self.scorer.run(np.stack([arrays[i] for i in chunk]))  # type: ignore[misc]
             for j, i in enumerate(chunk):
                 results[i] = (float(labels[j]), float(stds[j]) if stds is not None else None)
         return results
@@ -139,24 +152,32 @@ class RatingModel:
         label: float | None,
         std: float | None = None,
         source: str | None = None,
+        faces: Sequence[Scored] = (),
     ) -> Rating:
-        """One photo's rating from the model's label (None when the photo was not scored)."""
-        return rating(self.card, prepared, label, std, source)
+        """One photo's rating from the model's label (None when the photo was not scored) and,
+        with every face prepared, each face's (label, std)."""
+        return rating(self.card, prepared, label, std, source, faces)
 
     def rate_prepared(
         self, prepared: Sequence[Prepared], sources: Sequence[str | None] | None = None
     ) -> list[Rating]:
-        """Score prepared photos and rate them, in order."""
+        """Score prepared photos (every face of them too, all in the same batches), in order."""
         names = sources if sources is not None else [None] * len(prepared)
-        return [
-            self.rating(p, label, std, source)
-            for p, (label, std), source in zip(prepared, self.score(prepared), names, strict=True)
-        ]
+        inputs = [p.inputs() for p in prepared]
+        scores = iter(self.score_arrays([a for row in inputs for a in row]))
+        ratings = []
+        for p, row, source in zip(prepared, inputs, names, strict=True):
+            (label, std), *faces = [next(scores) for _ in row]
+            ratings.append(self.rating(p, label, std, source, faces))
+        return ratings
 
-    def rate(self, photos: Iterable[Photo], strict: bool = True) -> list[Rating]:
-        """One Rating per photo, in order; a bad photo gets an error and never stops the rest."""
+    def rate(
+        self, photos: Iterable[Photo], strict: bool = True, faces: str = "one"
+    ) -> list[Rating]:
+        """One Rating per photo, in order; a bad photo gets an error and never stops the rest.
+        `faces="all"`: each Rating lists every face of its photo (`Rating.faces`)."""
         items = list(photos)
-        prepared = [self.prepare(p, strict) for p in items]
+        prepared = [self.prepare(p, strict, faces) for p in items]
         return self.rate_prepared(prepared, [source_of(p) for p in items])
 
     def __repr__(self) -> str:
@@ -209,20 +230,23 @@ class Rater:
     def spec(self) -> InputSpec:
         return self.model.spec
 
-    def prepare(self, photo: Photo, strict: bool = True) -> Prepared:
+    def prepare(self, photo: Photo, strict: bool = True, faces: str = "one") -> Prepared:
         """Read a path (missing file → error `not_found`) and prepare it."""
-        return self.model.prepare(photo, strict)
+        return self.model.prepare(photo, strict, faces)
 
     def score(self, prepared: Sequence[Prepared]) -> list[Scored]:
         """Run the engine on the prepared photos in batches; (label, std) or (None, None)."""
         return self.model.score(prepared)
 
-    def rate(self, photos: Iterable[Photo], strict: bool = True) -> list[Rating]:
-        """One Rating per photo, in order; a bad photo gets an error and never stops the rest."""
-        return self.model.rate(photos, strict)
+    def rate(
+        self, photos: Iterable[Photo], strict: bool = True, faces: str = "one"
+    ) -> list[Rating]:
+        """One Rating per photo, in order; a bad photo gets an error and never stops the rest.
+        `faces="all"` lists every face of each photo with its own score (`Rating.faces`)."""
+        return self.model.rate(photos, strict, faces)
 
-    def rate_one(self, photo: Photo, strict: bool = True) -> Rating:
-        return self.rate([photo], strict)[0]
+    def rate_one(self, photo: Photo, strict: bool = True, faces: str = "one") -> Rating:
+        return self.rate([photo], strict, faces)[0]
 
     def __repr__(self) -> str:
         return f"Rater({self.card.name!r}, engine={self.scorer.engine!r})"

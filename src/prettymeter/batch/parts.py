@@ -82,7 +82,7 @@ def merge(work: Path, out: Path, fmt: str, parts: int, metadata: dict[str, Any])
     from prettymeter.contract import STAGE_METADATA_KEY
 
     errors: Counter[str] = Counter()
-    rows = scored = 0
+    rows = photos = scored = 0
     result = work / f"result{out.suffix}"
     with atomic_path(result) as tmp:
         writer: Any
@@ -99,10 +99,16 @@ def merge(work: Path, out: Path, fmt: str, parts: int, metadata: dict[str, Any])
             for number in range(parts):
                 table = pq.read_table(part_path(work, number), schema=RESULT_SCHEMA)
                 rows += table.num_rows
+                photos += len(set(table.column("position").to_pylist()))  # rows per face
                 scored += table.num_rows - table.column("score").null_count
                 errors.update(e for e in table.column("error").to_pylist() if e)
                 writer.write_table(table if fmt == "parquet" else csv_table(table))
-    counts = {"photos": rows, "scored": scored, "errors": dict(sorted(errors.items()))}
+    counts = {
+        "photos": photos,
+        "rows": rows,
+        "scored": scored,
+        "errors": dict(sorted(errors.items())),
+    }
     atomic_write_text(work / MERGED, json.dumps(counts))
     os.replace(result, out)
     return counts

@@ -1,4 +1,5 @@
-"""The table `rate` writes: a row per photo, Parquet or CSV (boxes as JSON text), read back."""
+"""The table `rate` writes: a row per photo (with `--faces all` a row per face), Parquet or CSV
+(boxes as JSON text), read back."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ import pyarrow.parquet as pq
 
 from prettymeter.batch.sources import Item
 from prettymeter.errors import PrettyMeterError
-from prettymeter.inference import Rating
+from prettymeter.inference import FaceRating, Rating
 
 OUTPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
-BOX_COLUMNS = ("box", "region")
+BOX_COLUMNS = ("box", "region", "face_box")
 
 RESULT_SCHEMA = pa.schema(
     [
@@ -31,6 +32,12 @@ RESULT_SCHEMA = pa.schema(
         pa.field("height", pa.int64()),
         pa.field("error", pa.string()),
         pa.field("message", pa.string()),
+        # `--faces all`: the face's index on its photo (largest first), whether it is the face
+        # the one-person rule scores, the detector's confidence and the face box; null per photo
+        pa.field("face", pa.int64()),
+        pa.field("main", pa.bool_()),
+        pa.field("confidence", pa.float64()),
+        pa.field("face_box", pa.list_(pa.float64())),
     ]
 )
 
@@ -48,25 +55,46 @@ def _box(box: Sequence[float] | None) -> list[float] | None:
     return [float(v) for v in box] if box is not None else None
 
 
-def results_table(chunk: list[Item], ratings: list[Rating]) -> pa.Table:
-    """One finished part: the chunk's photos and their ratings as RESULT_SCHEMA rows."""
-    columns: dict[str, list[Any]] = {
-        "position": [item.position for item in chunk],
-        "path": [item.path for item in chunk],
-        "score": [r.score for r in ratings],
-        "rate": [r.rate for r in ratings],
-        "percentile": [r.percentile for r in ratings],
-        "uncertainty": [r.uncertainty for r in ratings],
+def _row(item: Item, r: Rating, width_height: tuple[int, int] | None) -> dict[str, Any]:
+    return {
+        "position": item.position,
+        "path": item.path,
+        "score": r.score,
+        "rate": r.rate,
+        "percentile": r.percentile,
+        "uncertainty": r.uncertainty,
         # the box the score was given for, as the v1 API answers
-        "box": [_box(r.box) if r.score is not None else None for r in ratings],
-        "region": [_box(r.region) for r in ratings],
-        "width": [r.image_size[0] if r.image_size else None for r in ratings],
-        "height": [r.image_size[1] if r.image_size else None for r in ratings],
-        "error": [r.error for r in ratings],
-        "message": [r.message for r in ratings],
+        "box": _box(r.box) if r.score is not None else None,
+        "region": _box(r.region),
+        "width": width_height[0] if width_height else None,
+        "height": width_height[1] if width_height else None,
+        "error": r.error,
+        "message": r.message,
     }
+
+
+def _face_row(item: Item, photo: Rating, index: int, face: FaceRating) -> dict[str, Any]:
+    row = _row(item, face.rating, photo.image_size)
+    return row | {
+        "face": index,
+        "main": face.main,
+        "confidence": face.confidence,
+        "face_box": _box(face.box),
+    }
+
+
+def results_table(chunk: list[Item], ratings: list[Rating]) -> pa.Table:
+    """One finished part: the chunk's photos and their ratings as RESULT_SCHEMA rows; a photo
+    rated with every face (`faces="all"`) gives a row per face (one row when it has none)."""
+    rows: list[dict[str, Any]] = []
+    for item, r in zip(chunk, ratings, strict=True):
+        if r.faces:
+            rows.extend(_face_row(item, r, i, face) for i, face in enumerate(r.faces))
+        else:
+            rows.append(_row(item, r, r.image_size))
     return pa.Table.from_arrays(
-        [pa.array(columns[f.name], type=f.type) for f in RESULT_SCHEMA], schema=RESULT_SCHEMA
+        [pa.array([row.get(f.name) for row in rows], type=f.type) for f in RESULT_SCHEMA],
+        schema=RESULT_SCHEMA,
     )
 
 

@@ -34,7 +34,7 @@ from prettymeter.batch.results import output_format, results_table
 from prettymeter.batch.sources import Collection, Item, Photo, Shard, open_collection
 from prettymeter.errors import ImageError, PrettyMeterError
 from prettymeter.hardware import usable_cores
-from prettymeter.inference import Prepared
+from prettymeter.inference import FACE_MODES, Prepared
 from prettymeter.io import atomic_path, ensure_new_output
 
 if TYPE_CHECKING:
@@ -53,6 +53,7 @@ def rate_collection(
     *,
     rater: Rater | None = None,
     whole: bool = False,
+    faces: str = "one",
     shard: Shard | str | None = None,
     threads: int | None = None,
     batch_size: int = 32,
@@ -64,12 +65,15 @@ def rate_collection(
 
     A photo that cannot be scored gets its error code and message in the table; it never stops
     the run. Pass a loaded `rater` to reuse it (then `model`, `engine`, `batch_size` are unused).
+    `faces="all"`: a row per face of each photo (RatingModel.rate's `faces`).
     """
     source, out = Path(source), Path(out)
     fmt = output_format(out)
     shard = shard if isinstance(shard, Shard) else Shard.parse(shard)
     if part_rows < 1 or batch_size < 1:
         raise PrettyMeterError("--part-rows and --batch-size must be at least 1")
+    if faces not in FACE_MODES:
+        raise PrettyMeterError(f"--faces {faces!r} is unknown; use 'one' or 'all'")
     work = partial_dir(out)
     remove_trash(work)
     if not (work / MERGED).is_file():  # else a killed run's finished table is being moved in
@@ -98,6 +102,7 @@ def rate_collection(
         "shard": str(shard),
         "part_rows": part_rows,
         "format": fmt,
+        **({"faces": faces} if faces != "one" else {}),  # a plain run's manifest as before
     }
     summary: dict[str, Any] = {
         "source": str(source),
@@ -126,7 +131,7 @@ def rate_collection(
         task = bar.add_task("rate", total=len(mine), completed=resumed)
         ahead = max(2, -(-2 * workers // part_rows))
         for number, chunk, prepared in _prepared_chunks(
-            todo, collection, loaded, not whole, pool, ahead
+            todo, collection, loaded, (not whole, faces), pool, ahead
         ):
             ratings = loaded.rate_prepared(prepared)
             with atomic_path(part_path(work, number)) as tmp:
@@ -147,7 +152,7 @@ def rate_collection(
     }
 
 
-def _prepare_one(loaded: RatingModel, photo: Photo, strict: bool) -> Prepared:
+def _prepare_one(loaded: RatingModel, photo: Photo, how: tuple[bool, str]) -> Prepared:
     """`RatingModel.prepare`, with anything unexpected turned into this photo's error."""
     if photo is None:
         return Prepared(error=ImageError("not_an_image", "the table row has no image bytes"))
@@ -157,7 +162,7 @@ def _prepare_one(loaded: RatingModel, photo: Photo, strict: bool) -> Prepared:
             error=ImageError("not_an_image", f"{photo} is not a regular file (pipe or device)")
         )
     try:
-        return loaded.prepare(photo, strict)
+        return loaded.prepare(photo, *how)
     except ImageError as exc:
         return Prepared(error=exc)
     except Exception as exc:  # one bad file never stops the run
@@ -173,18 +178,19 @@ def _prepared_chunks(
     todo: list[tuple[int, list[Item]]],
     collection: Collection,
     loaded: RatingModel,
-    strict: bool,
+    how: tuple[bool, str],
     pool: ThreadPoolExecutor,
     ahead: int,
 ) -> Iterator[tuple[int, list[Item], list[Prepared]]]:
-    """Chunks with every photo prepared on the pool, `ahead` chunks in flight, in order."""
+    """Chunks with every photo prepared on the pool (`how`: strict, faces), `ahead` chunks in
+    flight, in order."""
     pending: deque[tuple[int, list[Item], list[Future[Prepared]]]] = deque()
     queue = iter(todo)
 
     def submit() -> None:
         for number, chunk in queue:
             photos = collection.load(chunk)
-            futures = [pool.submit(_prepare_one, loaded, photo, strict) for photo in photos]
+            futures = [pool.submit(_prepare_one, loaded, photo, how) for photo in photos]
             pending.append((number, chunk, futures))
             return
 
@@ -212,6 +218,7 @@ def _metadata(manifest: dict[str, Any], collection: Collection, demo: bool) -> d
         "engine": manifest["engine"],
         "demo_model": demo,
         "whole": manifest["whole"],
+        "faces": manifest.get("faces", "one"),
         "shard": manifest["shard"],
         "version": __version__,
     }

@@ -21,6 +21,12 @@ def rate(
     whole: bool = typer.Option(
         False, "--whole", help="score the whole photo when no single person is found"
     ),
+    faces: str = typer.Option(
+        "one",
+        "--faces",
+        help="'all': a row per face of each photo (face index, face box, main, score, ...), "
+        "each face scored on its own crop; needs a model trained on person crops",
+    ),
     shard: str = typer.Option(
         "0/1",
         "--shard",
@@ -54,6 +60,7 @@ def rate(
         out,
         model,
         whole=whole,
+        faces=faces,
         shard=shard,
         threads=threads,
         batch_size=batch_size,
@@ -69,6 +76,8 @@ def rate(
     if result["shard"] != "0/1":
         rows["shard"] = result["shard"]
     rows["photos"] = result["photos"]
+    if faces == "all":
+        rows["rows (faces)"] = result["rows"]
     rows["scored"] = result["scored"]
     for code, count in result["errors"].items():
         rows[f"error: {code}"] = count

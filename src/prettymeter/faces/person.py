@@ -48,6 +48,7 @@ class PersonResult:
     person_box: Box | None = None
     filter_reason: str | None = None
     confidence: float | None = None
+    face: Face | None = None  # the main face (largest), with its landmarks
 
 
 def person_box_from_face(face_box: Box, width: int, height: int) -> Box:
@@ -80,6 +81,11 @@ class Detector(Protocol):
     def detect(self, image: Image.Image) -> list[Face]: ...
 
 
+def face_too_small(box: Box, width: int, height: int) -> bool:
+    """A face box shorter than MIN_FACE_FRACTION of the photo's shorter side: no useful crop."""
+    return min(box[2] - box[0], box[3] - box[1]) < MIN_FACE_FRACTION * min(width, height)
+
+
 def find_person(image: Image.Image, detector: Detector | None) -> PersonResult:
     """Faces → main faces → person box, or the reason the photo is filtered.
 
@@ -89,7 +95,11 @@ def find_person(image: Image.Image, detector: Detector | None) -> PersonResult:
     width, height = image.size
     if detector is None:
         return PersonResult(person_box=(0.0, 0.0, float(width), float(height)))
-    faces = detector.detect(image)
+    return person_from_faces(detector.detect(image), width, height)
+
+
+def person_from_faces(faces: list[Face], width: int, height: int) -> PersonResult:
+    """The person rule on the faces found on a photo of this size."""
     main = main_faces(faces)
     if not main:
         return PersonResult(faces=faces, filter_reason=NO_FACE)
@@ -97,9 +107,7 @@ def find_person(image: Image.Image, detector: Detector | None) -> PersonResult:
     reason: str | None = None
     if len(main) > 1:
         reason = SEVERAL_FACES
-    elif min(face.box[2] - face.box[0], face.box[3] - face.box[1]) < MIN_FACE_FRACTION * min(
-        width, height
-    ):
+    elif face_too_small(face.box, width, height):
         reason = FACE_TOO_SMALL
     return PersonResult(
         faces=faces,
@@ -108,4 +116,34 @@ def find_person(image: Image.Image, detector: Detector | None) -> PersonResult:
         person_box=None if reason else person_box_from_face(face.box, width, height),
         filter_reason=reason,
         confidence=face.confidence,
+        face=face,
     )
+
+
+@dataclass(frozen=True)
+class PersonFace:
+    """One face of a photo with its own person box (None: too small for a crop), and whether it
+    is the photo's main face under the one-person rule (the face a plain request scores)."""
+
+    face: Face
+    person_box: Box | None
+    main: bool
+
+
+def every_person(
+    faces: list[Face], width: int, height: int, limit: int
+) -> tuple[PersonResult, list[PersonFace]]:
+    """The person rule's answer and every confident face, largest first, at most `limit`."""
+    person = person_from_faces(faces, width, height)
+    confident = [f for f in faces if f.confidence > MIN_CONFIDENCE]
+    confident.sort(key=lambda f: f.diagonal, reverse=True)
+    return person, [
+        PersonFace(
+            face=f,
+            person_box=None
+            if face_too_small(f.box, width, height)
+            else person_box_from_face(f.box, width, height),
+            main=person.person_box is not None and f is person.face,
+        )
+        for f in confident[:limit]
+    ]

@@ -7,7 +7,9 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, Field
 
 from prettymeter.contract import FILTER_REASONS
-from prettymeter.inference import Rating
+from prettymeter.every_face import MAX_FACES, WHOLE_PHOTO_MODEL
+from prettymeter.faces.quality import ADVICE, ADVICE_MESSAGES, Quality
+from prettymeter.inference import FaceRating, Rating
 
 
 class PredictRequest(BaseModel):
@@ -28,14 +30,77 @@ class RateRequest(BaseModel):
     instances: list[str] = Field(description="photos as base64")
     gender: str | None = Field(None, description="pick the model by gender: 'm' or 'w'")
     model: str | None = Field(None, description="pick the model by route or card name")
+    faces: Literal["one", "all"] = Field(
+        "one",
+        description="'all': each result also lists every face of its photo (`faces`), each "
+        f"scored on its own crop, largest first, at most {MAX_FACES}",
+    )
 
 
 class PhotoError(BaseModel):
     code: str = Field(
         description=", ".join(FILTER_REASONS)
-        + ", not_an_image, too_large, unsupported_format, invalid_base64"
+        + f", not_an_image, too_large, unsupported_format, invalid_base64, {WHOLE_PHOTO_MODEL}"
     )
     message: str = Field(description="one line: what is wrong and what to do")
+
+
+class Advice(BaseModel):
+    code: str = Field(description=", ".join(ADVICE))
+    message: str = Field(description="one line: what pulls the photo down and what to do")
+
+
+class FaceQuality(BaseModel):
+    """What in the photo may pull the score down, measured on the face (docs/api.md)."""
+
+    sharpness: float = Field(description="variance of the Laplacian of the face at 128 px")
+    brightness: float = Field(description="mean luma of the face, 0-255")
+    dark_share: float = Field(description="share of the face at luma <= 25")
+    bright_share: float = Field(description="share of the face at luma >= 247")
+    eye_distance: float | None = Field(description="inter-eye distance in the photo's pixels")
+    roll: float | None = Field(description="head roll from the eye line, degrees")
+    yaw: float | None = Field(description="head yaw estimated from the landmarks, degrees")
+    advice: list[Advice] = Field(description="what to change, in a fixed order; may be []")
+
+    @classmethod
+    def of(cls, q: Quality) -> Self:
+        advice = [Advice(code=c, message=ADVICE_MESSAGES[c]) for c in q.advice]
+        return cls(**{**q.to_dict(), "advice": advice})
+
+
+class FaceResult(BaseModel):
+    """One face of a photo (`faces=all`), scored on its own person crop."""
+
+    box: list[float] = Field(description="face box x1, y1, x2, y2 in the photo's pixels")
+    landmarks: list[list[float]] = Field(
+        description="5 points [x, y]: the eyes (image left first), nose tip, mouth corners"
+    )
+    confidence: float = Field(description="the face detector's confidence, 0-1")
+    main: bool = Field(description="the face a plain request scores (the one-person rule's)")
+    region: list[float] | None = Field(description="the person box this face's crop was cut from")
+    score: float | None = Field(description="0-10, one decimal; null for face_too_small")
+    rate: float | None
+    percentile: float | None
+    uncertainty: float | None
+    quality: FaceQuality | None
+    error: PhotoError | None = Field(description="face_too_small: no useful crop of this face")
+
+    @classmethod
+    def of(cls, f: FaceRating) -> Self:
+        r = f.rating
+        return cls(
+            box=list(f.box),
+            landmarks=[list(p) for p in f.landmarks],
+            confidence=f.confidence,
+            main=f.main,
+            region=list(r.region) if r.region is not None else None,
+            score=r.score,
+            rate=r.rate,
+            percentile=r.percentile,
+            uncertainty=r.uncertainty,
+            quality=FaceQuality.of(r.quality) if r.quality is not None else None,
+            error=PhotoError(code=r.error, message=r.message or r.error) if r.error else None,
+        )
 
 
 class PhotoResult(BaseModel):
@@ -60,6 +125,16 @@ class PhotoResult(BaseModel):
     )
     image_size: list[int] | None = Field(description="width, height after EXIF orientation")
     error: PhotoError | None = Field(description="why this photo has no score")
+    quality: FaceQuality | None = Field(
+        default=None,
+        description="the scored person's face quality measures and advice; null without a "
+        "score or when no face was detected (detection off on a whole-photo model)",
+    )
+    faces: list[FaceResult] | None = Field(
+        default=None,
+        description=f"with faces=all: every face of the photo, largest first, at most "
+        f"{MAX_FACES}; null otherwise",
+    )
 
     @classmethod
     def from_rating(cls, r: Rating, **extra: Any) -> Self:
@@ -76,6 +151,8 @@ class PhotoResult(BaseModel):
             region=list(r.region) if r.region is not None else None,
             image_size=list(r.image_size) if r.image_size is not None else None,
             error=PhotoError(code=r.error, message=r.message or r.error) if r.error else None,
+            quality=FaceQuality.of(r.quality) if r.quality is not None and scored else None,
+            faces=[FaceResult.of(f) for f in r.faces] if r.faces is not None else None,
         )
 
 

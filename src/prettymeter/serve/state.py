@@ -203,10 +203,15 @@ class ServiceState:
     # -- scoring ---------------------------------------------------------------------------------
 
     async def score(
-        self, served: ServedModel, payloads: list[bytes | ImageError], strict: bool
+        self,
+        served: ServedModel,
+        payloads: list[bytes | ImageError],
+        strict: bool,
+        faces: str = "one",
     ) -> list[Rating]:
         """Every photo's rating: decode + detect in the thread pool (the model's `prepare`), the
-        good ones scored through the micro-batcher, each rated by the model."""
+        good ones (and with `faces="all"` every face's crop) scored through the micro-batcher,
+        each rated by the model."""
         assert self.prep_pool is not None
         loop = asyncio.get_running_loop()
         model = served.model
@@ -214,20 +219,22 @@ class ServiceState:
         async def prepare(payload: bytes | ImageError) -> Prepared:
             if isinstance(payload, ImageError):
                 return Prepared(error=payload)
-            return await loop.run_in_executor(self.prep_pool, model.prepare, payload, strict)
+            return await loop.run_in_executor(self.prep_pool, model.prepare, payload, strict, faces)
 
         prepared = await asyncio.gather(*(prepare(p) for p in payloads))
         futures = [
-            served.batcher.submit(p.array) if p.array is not None else None for p in prepared
+            [served.batcher.submit(a) if a is not None else None for a in p.inputs()]
+            for p in prepared
         ]
         self.metrics.queue_depth.labels(served.route).set(served.batcher.depth)
         ratings = []
         try:
-            for item, future in zip(prepared, futures, strict=True):
-                label, std = await future if future is not None else (None, None)
-                ratings.append(model.rating(item, label, std))
+            for item, row in zip(prepared, futures, strict=True):
+                scored = [await f if f is not None else (None, None) for f in row]
+                (label, std), *face_scores = scored
+                ratings.append(model.rating(item, label, std, faces=face_scores))
         finally:  # a timed-out request takes its photos out of the next batch
-            for future in futures:
+            for future in (f for row in futures for f in row):
                 if future is not None and not future.done():
                     future.cancel()
         for r in ratings:

@@ -131,7 +131,11 @@ def pick_model(state: ServiceState, gender: str | None, name: str | None) -> Ser
 
 
 async def score(
-    request: Request, model: ServedModel, payloads: list[bytes | ImageError], strict: bool
+    request: Request,
+    model: ServedModel,
+    payloads: list[bytes | ImageError],
+    strict: bool,
+    faces: str = "one",
 ) -> list[Rating]:
     """Admit the photos (429 at once when full), then rate them within the time limit (504);
     the error codes of the photos left without a score go to the request log."""
@@ -147,7 +151,7 @@ async def score(
         )
     timeout = state.settings.limits.request_timeout_s
     try:
-        ratings = await asyncio.wait_for(state.score(model, payloads, strict), timeout)
+        ratings = await asyncio.wait_for(state.score(model, payloads, strict, faces), timeout)
     except TimeoutError:
         state.metrics.rejected.labels("timeout").inc()
         fail(504, f"scoring took longer than {timeout:g} s; retry later or send fewer photos")

@@ -7,6 +7,7 @@ import asyncio
 from fastapi import APIRouter, Request
 
 from prettymeter.errors import ImageError, PrettyMeterError
+from prettymeter.inference import FACE_MODES
 from prettymeter.serve.multipart import TooManyPartsError, parse_form
 from prettymeter.serve.routes.common import (
     check_count,
@@ -19,6 +20,7 @@ from prettymeter.serve.routes.common import (
     ready_or_503,
     score,
     service,
+    short,
 )
 from prettymeter.serve.schemas import (
     ERROR_RESPONSES,
@@ -42,14 +44,20 @@ MULTIPART_SCHEMA = {
         },
         "gender": {"type": "string", "enum": ["m", "w"]},
         "model": {"type": "string", "description": "route or card name instead of gender"},
+        "faces": {
+            "type": "string",
+            "enum": list(FACE_MODES),
+            "description": "'all': every face of each photo, scored on its own crop",
+        },
     },
 }
 
 
 async def read_rate_request(
     request: Request,
-) -> tuple[list[bytes | ImageError], str | None, str | None]:
-    """The photos (or per-photo errors), gender and model of a JSON or multipart request."""
+) -> tuple[list[bytes | ImageError], str | None, str | None, str]:
+    """The photos (or per-photo errors), gender, model and faces mode of a JSON or multipart
+    request."""
     state = service(request)
     kind = content_type(request)
     if kind == "multipart/form-data":
@@ -69,12 +77,15 @@ async def read_rate_request(
         payloads: list[bytes | ImageError] = [bytes(part.data) for part in files]
         gender = form.fields.get("gender") or None
         name = form.fields.get("model") or None
-        return payloads, gender, name
+        faces = form.fields.get("faces") or "one"
+        if faces not in FACE_MODES:
+            fail(422, f"faces: {short(faces)} is not one of 'one', 'all'; see /docs")
+        return payloads, gender, name, faces
     if kind in ("", "application/json") or kind.endswith("+json"):
         json_body: RateRequest = await read_json(request, RateRequest)
         check_count(state, len(json_body.instances), "instances")
         payloads = [decoded(text) for text in json_body.instances]
-        return payloads, json_body.gender, json_body.model
+        return payloads, json_body.gender, json_body.model, json_body.faces
     fail(
         415,
         f"content type {kind!r} is not accepted; send multipart/form-data files or "
@@ -92,15 +103,16 @@ async def read_rate_request(
         "Multipart (`files` + `gender` or `model`) or JSON (`instances` + `gender` or `model`). "
         "One result per photo, in order; a photo that cannot be scored gets an `error` "
         "(no_face, several_faces, face_too_small, not_an_image, too_large, unsupported_format, "
-        "invalid_base64) and does not fail the others."
+        "invalid_base64) and does not fail the others. `faces=all` (form field or JSON key) "
+        "adds `faces` to each result: every face, largest first, each scored on its own crop."
     ),
 )
 async def rate(request: Request) -> RateResponse:
     state = service(request)
     ready_or_503(state)
-    payloads, gender, name = await read_rate_request(request)
+    payloads, gender, name, faces = await read_rate_request(request)
     model = pick_model(state, gender, name)
-    ratings = await score(request, model, payloads, strict=True)
+    ratings = await score(request, model, payloads, strict=True, faces=faces)
     results = [RateResult.from_rating(r, index=index) for index, r in enumerate(ratings)]
     return RateResponse(model=model.card.name, demo=model.card.demo, results=results)
 
