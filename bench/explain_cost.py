@@ -69,7 +69,7 @@ def main() -> None:
     print(f"model {model.card.name} ({model.engine}), input {model.spec.input_size} px")
     print(f"plain:        {plain_ms:7.1f} ms per photo (1 model input)")
     print(
-        f"explain=true: {explain_ms:7.1f} ms per photo (+{inputs} inputs in one batch, grid "
+        f"explain=true: {explain_ms:7.1f} ms per photo (+ one batch of {inputs} inputs, grid "
         f"{args.grid}) = {explain_ms / plain_ms:.2f} x plain"
     )
     assert model.explained(prepared, rated, args.grid).explanation is not None
