@@ -97,7 +97,7 @@ CORE_RANKS: list[tuple[str, ...]] = [
     ("io", "imaging"),
     ("card", "faces", "probes"),
     ("scoring",),
-    ("inference", "every_face"),
+    ("inference", "every_face", "explain"),
     ("rating_model", "verification"),
     ("predict", "batch"),
 ]

@@ -138,6 +138,7 @@ class Prepared:
     error: ImageError | None = None
     quality: Quality | None = None
     faces: tuple[PreparedFace, ...] | None = None
+    landmarks: tuple[tuple[float, float], ...] | None = None  # the person's face, photo pixels
 
     def inputs(self) -> list[np.ndarray | None]:
         """What this photo sends to the model, in order: its own input, then each face's."""
@@ -175,6 +176,14 @@ def decode_base64(text: object) -> bytes:
 
 def rounded(box: Sequence[float]) -> Box:
     return (round(box[0], 1), round(box[1], 1), round(box[2], 1), round(box[3], 1))
+
+
+def full_points(image: Image.Image, face: Face) -> tuple[tuple[float, float], ...] | None:
+    """A face's landmarks in the photo's pixels (None when the detector gave none)."""
+    if not face.landmarks:
+        return None
+    scale = float(image.info.get(imaging.DECODE_SCALE, 1))
+    return tuple((round(x * scale, 1), round(y * scale, 1)) for x, y in face.landmarks)
 
 
 def face_quality(image: Image.Image, face: Face) -> Quality:
@@ -251,9 +260,12 @@ class PhotoPreparer:
         face = person.face if found is not None else None
         quality = face_quality(image, face) if face is not None else None
         size = (width, height)
+        points = full_points(image, face) if face is not None else None
         if self.spec.crops_person and found is not None:
-            return Prepared(self.spec.array(image, found), box, box, size, quality=quality)
-        return Prepared(self.spec.array(image, None), box, whole, size, quality=quality)
+            array = self.spec.array(image, found)
+            return Prepared(array, box, box, size, quality=quality, landmarks=points)
+        array = self.spec.array(image, None)
+        return Prepared(array, box, whole, size, quality=quality, landmarks=points)
 
 
 # -- model output → what a person reads ------------------------------------------------------------
@@ -276,6 +288,7 @@ class Rating:
     source: str | None = None
     quality: Quality | None = None
     faces: tuple[FaceRating, ...] | None = None
+    explanation: dict[str, Any] | None = None  # explain=true: prettymeter.explain
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -11,6 +11,7 @@ limits and protocols.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ import numpy as np
 from prettymeter import imaging
 from prettymeter.card import CARD_FILE, ModelCard
 from prettymeter.errors import ImageError, PrettyMeterError
+from prettymeter.explain import DEFAULT_GRID, explain, to_input
 from prettymeter.inference import (
     FACE_MODES,
     InputSpec,
@@ -171,14 +173,54 @@ class RatingModel:
             ratings.append(self.rating(p, label, std, source, faces))
         return ratings
 
+    def explained(self, prepared: Prepared, rated: Rating, grid: int = DEFAULT_GRID) -> Rating:
+        """The rating with `explanation` (prettymeter.explain) on the scored person and on each
+        scored face: one engine call per face, the variants in one batch (not `batch_size`)."""
+        size = prepared.image_size
+        if size is None:
+            return rated
+
+        def explain_one(array: np.ndarray | None, region: Any, points: Any) -> Any:
+            if array is None or region is None or not points or len(points) < 5:
+                return None
+            where = to_input(points, region, size, array.shape[-1])
+            return explain(array, where, lambda batch: self.scorer.run(batch)[0], grid)
+
+        result = rated
+        if rated.score is not None:
+            note = explain_one(prepared.array, prepared.region, prepared.landmarks)
+            result = replace(result, explanation=note)
+        if rated.faces is not None and prepared.faces is not None:
+            faces = tuple(
+                replace(
+                    f,
+                    rating=replace(
+                        f.rating, explanation=explain_one(p.array, p.region, p.landmarks)
+                    ),
+                )
+                if f.rating.score is not None
+                else f
+                for f, p in zip(rated.faces, prepared.faces, strict=True)
+            )
+            result = replace(result, faces=faces)
+        return result
+
     def rate(
-        self, photos: Iterable[Photo], strict: bool = True, faces: str = "one"
+        self,
+        photos: Iterable[Photo],
+        strict: bool = True,
+        faces: str = "one",
+        explain: bool = False,
     ) -> list[Rating]:
         """One Rating per photo, in order; a bad photo gets an error and never stops the rest.
-        `faces="all"`: each Rating lists every face of its photo (`Rating.faces`)."""
+        `faces="all"`: each Rating lists every face of its photo (`Rating.faces`); `explain`:
+        each scored person and face gets its `explanation` (prettymeter.explain)."""
         items = list(photos)
         prepared = [self.prepare(p, strict, faces) for p in items]
-        return self.rate_prepared(prepared, [source_of(p) for p in items])
+        rated = self.rate_prepared(prepared, [source_of(p) for p in items])
+        if not explain:
+            return rated
+        return [self.explained(p, r) for p, r in zip(prepared, rated, strict=True)]
 
     def __repr__(self) -> str:
         return f"RatingModel({self.card.name!r}, engine={self.engine!r})"
@@ -239,11 +281,16 @@ class Rater:
         return self.model.score(prepared)
 
     def rate(
-        self, photos: Iterable[Photo], strict: bool = True, faces: str = "one"
+        self,
+        photos: Iterable[Photo],
+        strict: bool = True,
+        faces: str = "one",
+        explain: bool = False,
     ) -> list[Rating]:
         """One Rating per photo, in order; a bad photo gets an error and never stops the rest.
-        `faces="all"` lists every face of each photo with its own score (`Rating.faces`)."""
-        return self.model.rate(photos, strict, faces)
+        `faces="all"` lists every face of each photo with its own score (`Rating.faces`);
+        `explain` adds why each score (`Rating.explanation`, prettymeter.explain)."""
+        return self.model.rate(photos, strict, faces, explain)
 
     def rate_one(self, photo: Photo, strict: bool = True, faces: str = "one") -> Rating:
         return self.rate([photo], strict, faces)[0]

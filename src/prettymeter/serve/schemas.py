@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from prettymeter.contract import FILTER_REASONS
 from prettymeter.every_face import MAX_FACES, WHOLE_PHOTO_MODEL
+from prettymeter.explain import NOTE, REGIONS
 from prettymeter.faces.quality import ADVICE, ADVICE_MESSAGES, Quality
 from prettymeter.inference import FaceRating, Rating
 
@@ -34,6 +35,11 @@ class RateRequest(BaseModel):
         "one",
         description="'all': each result also lists every face of its photo (`faces`), each "
         f"scored on its own crop, largest first, at most {MAX_FACES}",
+    )
+    explain: bool = Field(
+        False,
+        description="true: each scored photo (and face) gains `explanation`, how much each "
+        "face region moves the score (occlusion); what the model reacts to, not what is beautiful",
     )
 
 
@@ -68,6 +74,29 @@ class FaceQuality(BaseModel):
         return cls(**{**q.to_dict(), "advice": advice})
 
 
+EXPLANATION_HELP = (
+    "with explain=true: how much each face region moves the score (occlusion); null otherwise"
+)
+
+
+class RegionDelta(BaseModel):
+    name: str = Field(description=f"one of {', '.join(REGIONS)}")
+    delta: float = Field(description="score(original) - score(region occluded), 0-10 scale")
+
+
+class Explanation(BaseModel):
+    """Why this score (explain=true): each region of the face occluded with the card's mean
+    colour, and a coarse grid of occluded cells; what the model reacts to, not what is
+    beautiful."""
+
+    regions: list[RegionDelta]
+    heatmap: list[list[float]] = Field(
+        description="grid × grid rows (top first): score(original) - score(cell occluded)"
+    )
+    grid: int = Field(description="cells per side of the heat map")
+    note: str = Field(description=NOTE)
+
+
 class FaceResult(BaseModel):
     """One face of a photo (`faces=all`), scored on its own person crop."""
 
@@ -84,6 +113,7 @@ class FaceResult(BaseModel):
     uncertainty: float | None
     quality: FaceQuality | None
     error: PhotoError | None = Field(description="face_too_small: no useful crop of this face")
+    explanation: Explanation | None = Field(default=None, description=EXPLANATION_HELP)
 
     @classmethod
     def of(cls, f: FaceRating) -> Self:
@@ -100,6 +130,7 @@ class FaceResult(BaseModel):
             uncertainty=r.uncertainty,
             quality=FaceQuality.of(r.quality) if r.quality is not None else None,
             error=PhotoError(code=r.error, message=r.message or r.error) if r.error else None,
+            explanation=Explanation(**r.explanation) if r.explanation else None,
         )
 
 
@@ -135,6 +166,7 @@ class PhotoResult(BaseModel):
         description=f"with faces=all: every face of the photo, largest first, at most "
         f"{MAX_FACES}; null otherwise",
     )
+    explanation: Explanation | None = Field(default=None, description=EXPLANATION_HELP)
 
     @classmethod
     def from_rating(cls, r: Rating, **extra: Any) -> Self:
@@ -153,6 +185,7 @@ class PhotoResult(BaseModel):
             error=PhotoError(code=r.error, message=r.message or r.error) if r.error else None,
             quality=FaceQuality.of(r.quality) if r.quality is not None and scored else None,
             faces=[FaceResult.of(f) for f in r.faces] if r.faces is not None else None,
+            explanation=Explanation(**r.explanation) if r.explanation else None,
         )
 
 

@@ -208,10 +208,14 @@ class ServiceState:
         payloads: list[bytes | ImageError],
         strict: bool,
         faces: str = "one",
+        explain: bool = False,
     ) -> list[Rating]:
         """Every photo's rating: decode + detect in the thread pool (the model's `prepare`), the
         good ones (and with `faces="all"` every face's crop) scored through the micro-batcher,
-        each rated by the model."""
+        each rated by the model. `explain`: each photo's occluded variants then go to the
+        engine directly in the inference pool, one batch per face (`RatingModel.explained`):
+        they are one request's own batch already, and the micro-batcher's largest batch would
+        split them."""
         assert self.prep_pool is not None
         loop = asyncio.get_running_loop()
         model = served.model
@@ -237,6 +241,16 @@ class ServiceState:
             for future in (f for row in futures for f in row):
                 if future is not None and not future.done():
                     future.cancel()
+        if explain:
+            assert self.inference_pool is not None
+            ratings = list(
+                await asyncio.gather(
+                    *(
+                        loop.run_in_executor(self.inference_pool, model.explained, p, r)
+                        for p, r in zip(prepared, ratings, strict=True)
+                    )
+                )
+            )
         for r in ratings:
             self.metrics.images.labels(
                 "scored" if r.score is not None or r.error is None else r.error

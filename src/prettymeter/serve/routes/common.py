@@ -136,6 +136,7 @@ async def score(
     payloads: list[bytes | ImageError],
     strict: bool,
     faces: str = "one",
+    explain: bool = False,
 ) -> list[Rating]:
     """Admit the photos (429 at once when full), then rate them within the time limit (504);
     the error codes of the photos left without a score go to the request log."""
@@ -151,7 +152,9 @@ async def score(
         )
     timeout = state.settings.limits.request_timeout_s
     try:
-        ratings = await asyncio.wait_for(state.score(model, payloads, strict, faces), timeout)
+        ratings = await asyncio.wait_for(
+            state.score(model, payloads, strict, faces, explain), timeout
+        )
     except TimeoutError:
         state.metrics.rejected.labels("timeout").inc()
         fail(504, f"scoring took longer than {timeout:g} s; retry later or send fewer photos")

@@ -49,15 +49,20 @@ MULTIPART_SCHEMA = {
             "enum": list(FACE_MODES),
             "description": "'all': every face of each photo, scored on its own crop",
         },
+        "explain": {
+            "type": "string",
+            "enum": ["true", "false"],
+            "description": "true: each scored photo and face gains `explanation` (occlusion)",
+        },
     },
 }
 
 
 async def read_rate_request(
     request: Request,
-) -> tuple[list[bytes | ImageError], str | None, str | None, str]:
-    """The photos (or per-photo errors), gender, model and faces mode of a JSON or multipart
-    request."""
+) -> tuple[list[bytes | ImageError], str | None, str | None, str, bool]:
+    """The photos (or per-photo errors), gender, model, faces mode and explain flag of a JSON
+    or multipart request."""
     state = service(request)
     kind = content_type(request)
     if kind == "multipart/form-data":
@@ -80,12 +85,15 @@ async def read_rate_request(
         faces = form.fields.get("faces") or "one"
         if faces not in FACE_MODES:
             fail(422, f"faces: {short(faces)} is not one of 'one', 'all'; see /docs")
-        return payloads, gender, name, faces
+        explain = (form.fields.get("explain") or "false").lower()
+        if explain not in ("true", "false"):
+            fail(422, f"explain: {short(explain)} is not 'true' or 'false'; see /docs")
+        return payloads, gender, name, faces, explain == "true"
     if kind in ("", "application/json") or kind.endswith("+json"):
         json_body: RateRequest = await read_json(request, RateRequest)
         check_count(state, len(json_body.instances), "instances")
         payloads = [decoded(text) for text in json_body.instances]
-        return payloads, json_body.gender, json_body.model, json_body.faces
+        return payloads, json_body.gender, json_body.model, json_body.faces, json_body.explain
     fail(
         415,
         f"content type {kind!r} is not accepted; send multipart/form-data files or "
@@ -104,15 +112,18 @@ async def read_rate_request(
         "One result per photo, in order; a photo that cannot be scored gets an `error` "
         "(no_face, several_faces, face_too_small, not_an_image, too_large, unsupported_format, "
         "invalid_base64) and does not fail the others. `faces=all` (form field or JSON key) "
-        "adds `faces` to each result: every face, largest first, each scored on its own crop."
+        "adds `faces` to each result: every face, largest first, each scored on its own crop. "
+        "`explain=true` adds `explanation` to each scored photo and face: how much each face "
+        "region moves the score, and a coarse heat map — what the model reacts to, not what "
+        "is beautiful."
     ),
 )
 async def rate(request: Request) -> RateResponse:
     state = service(request)
     ready_or_503(state)
-    payloads, gender, name, faces = await read_rate_request(request)
+    payloads, gender, name, faces, explain = await read_rate_request(request)
     model = pick_model(state, gender, name)
-    ratings = await score(request, model, payloads, strict=True, faces=faces)
+    ratings = await score(request, model, payloads, strict=True, faces=faces, explain=explain)
     results = [RateResult.from_rating(r, index=index) for index, r in enumerate(ratings)]
     return RateResponse(model=model.card.name, demo=model.card.demo, results=results)
 

@@ -1,0 +1,79 @@
+"""What `explain=true` costs on one loaded model at c=1: ms per photo for a plain rating vs a
+rating with its explanation (the 7 occluded regions and the heat map's cells, one batch).
+
+    .venv/bin/python bench/explain_cost.py [--repeats 10] [--model DIR] [--grid 4]
+
+`--model` defaults to the EfficientNetV2-S benchmark model `bench/bench_model.py` makes (made
+on first use, slow); `--model tiny` uses the tiny test model (checks the script only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import testkit  # noqa: F401 - first: the repository root on the import path
+
+from prettymeter.explain import REGIONS
+from prettymeter.rating_model import RatingModel
+from tests.support.paths import DATA
+
+
+def median_ms(run: Callable[[], object], repeats: int) -> float:
+    run()  # the first call compiles this batch size on engines that compile per size
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return 1000 * statistics.median(times)
+
+
+def model_dir(choice: str | None) -> Path:
+    if choice == "tiny":
+        from tests.support.models import model_dirs
+
+        return model_dirs(Path(tempfile.gettempdir()) / "explain-cost")["man"]
+    if choice is not None:
+        return Path(choice)
+    from bench_model import default_work, prepare
+
+    return prepare(default_work())["model"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--model", default=None, help="a model dir, or 'tiny'")
+    parser.add_argument("--grid", type=int, default=4)
+    args = parser.parse_args()
+    model = RatingModel(model_dir(args.model), engine="auto")
+    photo = (DATA / "man.png").read_bytes()
+    prepared = model.prepare(photo)
+    rated = model.rate_prepared([prepared])[0]
+
+    def plain() -> object:
+        return model.rate_prepared([model.prepare(photo)])
+
+    def explained() -> object:
+        p = model.prepare(photo)
+        return model.explained(p, model.rate_prepared([p])[0], args.grid)
+
+    plain_ms = median_ms(plain, args.repeats)
+    explain_ms = median_ms(explained, args.repeats)
+    inputs = 1 + len(REGIONS) + args.grid**2
+    print(f"model {model.card.name} ({model.engine}), input {model.spec.input_size} px")
+    print(f"plain:        {plain_ms:7.1f} ms per photo (1 model input)")
+    print(
+        f"explain=true: {explain_ms:7.1f} ms per photo (+ one batch of {inputs} inputs, grid "
+        f"{args.grid}) = {explain_ms / plain_ms:.2f} x plain"
+    )
+    assert model.explained(prepared, rated, args.grid).explanation is not None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""Why this score: how much each region of a face moves it, found by occluding the region.
+
+One scored input (a face's crop, or the photo's main person) and its 5 landmarks give a set of
+variants: the original, each face region filled with the card's mean colour (zeros after the
+card's normalization, so the model sees a flat, neutral patch), and each cell of a coarse grid
+filled the same way. All variants go to the engine in one batch; a region's `delta` is
+score(original) − score(occluded) on the 0-10 scale. It shows what the model reacts to, not
+what is beautiful. No gradients are needed, so it works on every engine (docs/decisions.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+NOTE = "what the model reacts to, not what is beautiful"
+# A 4×4 grid is 16 variants, with the 7 regions and the original 24 inputs in one batch: a
+# finer grid costs its square in engine work (docs/decisions.md).
+DEFAULT_GRID = 4
+REGIONS = (
+    "eyes",
+    "brows",
+    "nose",
+    "mouth",
+    "forehead_and_hair",
+    "cheeks_and_jaw",
+    "background",
+)
+Box = Sequence[float]
+Points = Sequence[Sequence[float]]
+LabelsOf = Callable[[np.ndarray], np.ndarray]
+
+
+def to_input(points: Points, region: Box, image_size: Sequence[int], size: int) -> np.ndarray:
+    """Landmarks in the photo's pixels → the model input's pixels, as the card's crop maps
+    them: the region clipped to the photo, padded to a centred square, resized to `size`."""
+    width, height = image_size
+    left, top = max(0.0, region[0]), max(0.0, region[1])
+    right, bottom = min(float(width), region[2]), min(float(height), region[3])
+    w, h = right - left, bottom - top
+    side = max(w, h, 1e-6)
+    offset = np.array([left - (side - w) / 2, top - (side - h) / 2])
+    return (np.asarray(points, dtype=np.float64) - offset) * (size / side)
+
+
+def region_masks(points: np.ndarray, size: int) -> dict[str, np.ndarray]:
+    """Boolean (size, size) masks of the face regions, in a frame set by the landmarks (left
+    eye, right eye, nose, left and right mouth corner, in input pixels): the origin between
+    the eyes, u along the eye line (so a tilted head tilts the regions), v towards the mouth,
+    both in units of the inter-eye distance. The regions do not overlap: each pixel belongs
+    to the first region in REGIONS that claims it; background is everything outside the head
+    (an ellipse around face and hair)."""
+    left_eye, right_eye, nose, mouth_l, mouth_r = points[:5]
+    origin = (left_eye + right_eye) / 2
+    axis = right_eye - left_eye
+    distance = max(float(np.hypot(*axis)), 1.0)
+    u_axis = axis / distance
+    v_axis = np.array([-u_axis[1], u_axis[0]])
+    ys, xs = np.mgrid[0:size, 0:size] + 0.5  # pixel centres
+    dx, dy = xs - origin[0], ys - origin[1]
+    u = (dx * u_axis[0] + dy * u_axis[1]) / distance
+    v = (dx * v_axis[0] + dy * v_axis[1]) / distance
+
+    def frame(p: np.ndarray) -> tuple[float, float]:
+        d = p - origin
+        return float(d @ u_axis) / distance, float(d @ v_axis) / distance
+
+    nose_u, nose_v = frame(nose)
+    (mouth_lu, mouth_lv), (mouth_ru, mouth_rv) = frame(mouth_l), frame(mouth_r)
+    mouth_v = (mouth_lv + mouth_rv) / 2
+    near_eye = (np.abs(np.abs(u) - 0.5) < 0.3) & (np.abs(v) < 0.2)
+    brows = (np.abs(np.abs(u) - 0.5) < 0.35) & (v >= -0.5) & (v < -0.2)
+    nose_mask = (np.abs(u - nose_u) < 0.25) & (v >= 0.2) & (v < nose_v + 0.15)
+    low, high = min(mouth_lu, mouth_ru) - 0.15, max(mouth_lu, mouth_ru) + 0.15
+    mouth = (u > low) & (u < high) & (np.abs(v - mouth_v) < 0.25)
+    # The head: wide enough for the hair at the sides, from above the hairline to the chin.
+    centre_v, half_v = (mouth_v - 1.7) / 2 + 0.25, (mouth_v + 1.7) / 2 + 0.45
+    head = (u / 1.35) ** 2 + ((v - centre_v) / half_v) ** 2 <= 1.0
+    claims = {
+        "eyes": near_eye,
+        "brows": brows,
+        "nose": nose_mask,
+        "mouth": mouth,
+        "forehead_and_hair": head & (v < -0.2),
+        "cheeks_and_jaw": head,
+        "background": ~head,
+    }
+    masks: dict[str, np.ndarray] = {}
+    taken = np.zeros((size, size), dtype=bool)
+    for name in REGIONS:
+        masks[name] = claims[name] & ~taken
+        taken |= masks[name]
+    return masks
+
+
+def grid_masks(size: int, grid: int) -> list[np.ndarray]:
+    """The grid's cells, row by row, as boolean (size, size) masks."""
+    edges = np.linspace(0, size, grid + 1).round().astype(int)
+    cells = []
+    for row in range(grid):
+        for col in range(grid):
+            mask = np.zeros((size, size), dtype=bool)
+            mask[edges[row] : edges[row + 1], edges[col] : edges[col + 1]] = True
+            cells.append(mask)
+    return cells
+
+
+def occluded(array: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The model input with the masked pixels set to the card's mean colour (zero)."""
+    variant = array.copy()
+    variant[:, mask] = 0.0
+    return variant
+
+
+def variants(
+    array: np.ndarray, points: np.ndarray, grid: int = DEFAULT_GRID
+) -> tuple[np.ndarray, list[str]]:
+    """The batch one explanation scores: the original, each region occluded (REGIONS order),
+    then each grid cell occluded (row by row); and the region names."""
+    size = array.shape[-1]
+    masks = region_masks(points, size)
+    batch = [array] + [occluded(array, masks[n]) for n in REGIONS]
+    batch += [occluded(array, m) for m in grid_masks(size, grid)]
+    return np.stack(batch), list(REGIONS)
+
+
+def explain(
+    array: np.ndarray,
+    points_in_input: np.ndarray,
+    labels_of: LabelsOf,
+    grid: int = DEFAULT_GRID,
+) -> dict[str, Any]:
+    """One input's explanation: `labels_of` runs the engine once on the whole batch of
+    variants. Deltas and heat map cells are score(original) − score(occluded), 0-10 scale."""
+    batch, names = variants(array, points_in_input, grid)
+    labels = np.asarray(labels_of(batch), dtype=np.float64) * 10.0
+    base = labels[0]
+    deltas = [round(float(base - labels[1 + i]), 3) for i in range(len(names))]
+    cells = base - labels[1 + len(names) :]
+    heatmap = [[round(float(c), 3) for c in row] for row in cells.reshape(grid, grid)]
+    return {
+        "regions": [{"name": n, "delta": d} for n, d in zip(names, deltas, strict=True)],
+        "heatmap": heatmap,
+        "grid": grid,
+        "note": NOTE,
+    }

@@ -1,0 +1,57 @@
+"""/v1/rate explain=true over a live service: the explanation of the photo and of each face
+equals the one the loaded model computes in-process, and a plain answer carries none."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from prettymeter.explain import NOTE, REGIONS
+from prettymeter.rating_model import RatingModel
+from tests.support.photos import b64, photo_bytes
+
+
+def rate(url: str, photos: list[bytes], **fields: object) -> dict:
+    body = {"instances": [b64(p) for p in photos], "gender": "m", **fields}
+    answer = httpx.post(f"{url}/v1/rate", json=body, timeout=120)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def test_explain_true_gives_the_deltas_the_model_computes(
+    service_url: str, model_dirs: dict[str, Path]
+) -> None:
+    photo = photo_bytes("man.png")
+    result = rate(service_url, [photo], explain=True, faces="all")["results"][0]
+    model = RatingModel(model_dirs["man"], engine="onnxruntime", threads=1)
+    expected = model.rate([photo], faces="all", explain=True)[0]
+    assert expected.explanation is not None
+    explanation = result["explanation"]
+    assert explanation["note"] == NOTE and explanation["grid"] == 4
+    assert [r["name"] for r in explanation["regions"]] == list(REGIONS)
+    for got, want in zip(explanation["regions"], expected.explanation["regions"], strict=True):
+        assert got["delta"] == pytest.approx(want["delta"], abs=5e-3)
+    assert len(explanation["heatmap"]) == 4 and all(len(row) == 4 for row in explanation["heatmap"])
+    face = result["faces"][0]
+    assert face["score"] is not None and face["explanation"]["regions"] is not None
+
+
+def test_a_plain_answer_carries_no_explanation(service_url: str) -> None:
+    result = rate(service_url, [photo_bytes("man.png")], faces="all")["results"][0]
+    assert result["score"] is not None and result["explanation"] is None
+    assert all(face["explanation"] is None for face in result["faces"])
+
+
+def test_explain_works_from_a_multipart_form_and_refuses_other_words(service_url: str) -> None:
+    files = {"files": ("man.png", photo_bytes("man.png"), "image/png")}
+    answer = httpx.post(
+        f"{service_url}/v1/rate", files=files, data={"gender": "m", "explain": "true"}, timeout=120
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["results"][0]["explanation"]["note"] == NOTE
+    answer = httpx.post(
+        f"{service_url}/v1/rate", files=files, data={"gender": "m", "explain": "yes"}, timeout=120
+    )
+    assert answer.status_code == 422 and "explain" in answer.text
