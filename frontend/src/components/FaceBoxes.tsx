@@ -21,6 +21,9 @@ export function FaceBoxes({ faces, size, chosen, onChoose, detailsId }: FaceBoxe
       {faces.map((face, i) => {
         const style = boxStyle(face.box, size);
         if (!style) return null;
+        // The chip sits above the box; it moves below a box at the photo's top edge and to the
+        // box's right edge in the photo's right half, so the card never clips it.
+        const place = `${face.box[1] < size[1] * 0.15 ? ' below' : ''}${face.box[0] > size[0] / 2 ? ' end' : ''}`;
         const label =
           face.score !== null
             ? fill(m.faceChip, { n: i + 1, score: face.score.toFixed(1) })
@@ -28,7 +31,7 @@ export function FaceBoxes({ faces, size, chosen, onChoose, detailsId }: FaceBoxe
         return (
           <div
             key={i}
-            className={`face-box${chosen === i ? ' chosen' : ''}${face.error ? ' failed' : ''}`}
+            className={`face-box${chosen === i ? ' chosen' : ''}${face.error ? ' failed' : ''}${place}`}
             style={style}
             data-testid="face-box"
           >

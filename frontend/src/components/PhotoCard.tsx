@@ -27,7 +27,7 @@ export function PhotoCard({ photo, position, scoring, onRemove }: PhotoCardProps
   const [chosen, setChosen] = useState<number | null>(null);
   const detailsId = `face-details-${photo.id}`;
   return (
-    <li className="card" data-testid="photo-card" aria-busy={preparing || scoring}>
+    <li className={faces.length > 1 ? 'card every-face' : 'card'} data-testid="photo-card" aria-busy={preparing || scoring}>
       <div className="frame">
         <div className="inner" style={{ '--ar': ratio } as CSSProperties}>
           {photo.url ? <img src={photo.url} alt={fill(m.photoAlt, { n: position, name: photo.name })} /> : null}
@@ -64,7 +64,7 @@ export function PhotoCard({ photo, position, scoring, onRemove }: PhotoCardProps
             <AdviceList quality={result.quality} />
           </>
         ) : null}
-        {result && result.error ? (
+        {result && result.error && !(faces.length && result.error.code === 'several_faces') ? (
           <p className="photo-error" data-testid="photo-error" data-code={result.error.code}>
             {photoErrorMessage(m, result.error.code, result.error.message)}
           </p>
