@@ -3,6 +3,7 @@
 
 import { About } from './components/About';
 import { DropZone } from './components/DropZone';
+import { EveryoneSwitch } from './components/EveryoneSwitch';
 import { Gallery } from './components/Gallery';
 import { GenderPicker } from './components/GenderPicker';
 import { Header } from './components/Header';
@@ -43,6 +44,7 @@ export function App({ canvasApi = browserCanvas, settingsLoader = () => loadSett
           <section className="controls" aria-label={messages.m.photos}>
             <DropZone enabled={settings !== null} count={gallery.photos.length} maxFiles={maxFiles} onFiles={gallery.add} />
             <GenderPicker gender={rating.gender} onChoose={rating.chooseGender} />
+            <EveryoneSwitch on={rating.everyone} onChange={rating.chooseEveryone} />
             <SendBar
               block={rating.block}
               sending={rating.sending}

@@ -7,6 +7,27 @@ export interface PhotoError {
   message: string;
 }
 
+export interface Advice {
+  code: string;
+  message: string;
+}
+
+/** What in the photo pulls the score down (only `advice` is shown). */
+export interface Quality {
+  advice: Advice[];
+}
+
+/** One face of a `faces=all` answer, in the pixels of the image the service received. */
+export interface FaceResult {
+  box: [number, number, number, number];
+  main: boolean;
+  score: number | null;
+  percentile: number | null;
+  uncertainty: number | null;
+  quality: Quality | null;
+  error: PhotoError | null;
+}
+
 export interface PhotoResult {
   index: number;
   score: number | null;
@@ -16,6 +37,9 @@ export interface PhotoResult {
   box: [number, number, number, number] | null;
   image_size: [number, number] | null;
   error: PhotoError | null;
+  quality?: Quality | null;
+  /** Every face (only when sent with `faces=all`). */
+  faces?: FaceResult[] | null;
 }
 
 export interface RateResponse {
@@ -108,10 +132,12 @@ export async function ratePhotos(
   gender: Gender,
   fetchImpl: typeof fetch = fetch,
   timeoutMs = REQUEST_TIMEOUT_MS,
+  everyFace = false,
 ): Promise<RateResponse> {
   const form = new FormData();
   for (const photo of photos) form.append('files', photo.blob, photo.name);
   form.append('gender', gender);
+  if (everyFace) form.append('faces', 'all');
   const response = await request(`${apiBaseUrl}/v1/rate`, { method: 'POST', body: form }, fetchImpl, timeoutMs);
   if (!response.ok) throw await errorFromResponse(response);
   let body: unknown;

@@ -82,7 +82,25 @@ const en = {
     too_large: 'This photo is too large for the server.',
     unsupported_format: 'The server does not accept this type of file. Use JPEG or PNG.',
     invalid_base64: 'The photo was damaged on the way. Try again.',
+    whole_photo_model:
+      'This model was trained on whole photos and cannot score single faces. Turn off “Score everyone on the photo”.',
   } as Record<string, string>,
+  advice: {
+    blurred: 'The face is blurred: hold the camera still and focus on the face.',
+    too_dark: 'The face is too dark: add light or face the light.',
+    overexposed: 'The face is overexposed: avoid direct light or the flash.',
+    face_small: 'The face is small: come closer or crop the photo.',
+    head_tilted: 'The head is tilted: hold the head level.',
+    head_turned: 'The head is turned: look straight at the camera.',
+  } as Record<string, string>,
+  everyone: 'Score everyone on the photo',
+  everyoneNote:
+    'Off by default: the people on a group photo did not all ask to be rated. Turn it on only with their consent.',
+  faceChip: 'Face {n}: {score}',
+  faceChipError: 'Face {n}: not scored',
+  faceTitle: 'Face {n}',
+  faceHint: 'Point at, tap or focus a score on the photo to see its details.',
+  adviceTitle: 'What pulls the score down',
   errors: {
     too_large:
       'The photos are too large for the server (HTTP 413). Send fewer photos at once or smaller ones.',
@@ -156,7 +174,25 @@ const ru: Messages = {
     too_large: 'Эта фотография слишком большая для сервера.',
     unsupported_format: 'Сервер не принимает такой тип файла. Используйте JPEG или PNG.',
     invalid_base64: 'Фотография повредилась по дороге. Попробуйте ещё раз.',
+    whole_photo_model:
+      'Эта модель обучена на целых фотографиях и не умеет оценивать отдельные лица. Выключите «Оценить всех на фото».',
   },
+  advice: {
+    blurred: 'Лицо размыто: держите камеру неподвижно и наведите фокус на лицо.',
+    too_dark: 'Лицо слишком тёмное: добавьте света или повернитесь к свету.',
+    overexposed: 'Лицо пересвечено: избегайте прямого света и вспышки.',
+    face_small: 'Лицо слишком мелкое: подойдите ближе или обрежьте фото.',
+    head_tilted: 'Голова наклонена: держите голову ровно.',
+    head_turned: 'Голова повёрнута: смотрите прямо в камеру.',
+  },
+  everyone: 'Оценить всех на фото',
+  everyoneNote:
+    'По умолчанию выключено: не все люди на групповом фото просили их оценивать. Включайте только с их согласия.',
+  faceChip: 'Лицо {n}: {score}',
+  faceChipError: 'Лицо {n}: без оценки',
+  faceTitle: 'Лицо {n}',
+  faceHint: 'Наведите, нажмите или выберите клавиатурой оценку на фото, чтобы увидеть подробности.',
+  adviceTitle: 'Что снижает оценку',
   errors: {
     too_large:
       'Фотографии слишком большие для сервера (HTTP 413). Отправьте меньше фотографий за раз или фотографии поменьше.',
@@ -207,6 +243,11 @@ export function requestErrorMessage(messages: Messages, error: unknown): string 
     default:
       return e.unknown;
   }
+}
+
+/** One advice line: ours in the chosen language, else the server's English message. */
+export function adviceMessage(messages: Messages, code: string, serverMessage: string): string {
+  return messages.advice[code] ?? serverMessage;
 }
 
 /** The line shown on a photo the server could not score. */

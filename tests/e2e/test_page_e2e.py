@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.group import group_photo
 from tests.support.live import ServiceProcess
 from tests.support.models import model_dirs
 from tests.support.paths import REPO
@@ -314,5 +315,91 @@ def test_the_page_scores_a_photo_under_its_csp_with_no_violation_in_the_console(
         browser.wait_for("window.__cspViolations.length", "the planted violation")
         browser.call("Runtime.evaluate", expression="1")  # let the log entry arrive
         assert any(CSP_WORDS.search(m) for m in browser.messages()), browser.messages()
+    finally:
+        browser.close()
+
+
+# -- every face on a group photo (faces=all), against a model trained on person crops ------------
+
+# Keeps each /v1/rate answer the page receives, so the test compares the chips with the faces the
+# service really listed for the compressed photo (the page, not the test, sent it).
+KEEP_ANSWERS = """
+window.__rateAnswers = [];
+const pageFetch = window.fetch.bind(window);
+window.fetch = async (...args) => {
+  const response = await pageFetch(...args);
+  if (String(args[0]).endsWith('/v1/rate')) {
+    response.clone().json().then((body) => window.__rateAnswers.push(body), () => {});
+  }
+  return response;
+};
+"""
+
+
+@pytest.fixture(scope="module")
+def crop_service(
+    built_page: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServiceProcess]:
+    """The page served with tiny exported models trained on person crops (detector mtcnn), the
+    kind of model that scores each face of a group photo (the demo model scores whole photos)."""
+    models = model_dirs(tmp_path_factory.mktemp("crop-models"))
+    args = ["--man", str(models["man"]), "--woman", str(models["woman"])]
+    service = ServiceProcess([*args, "--web-dir", str(built_page)], name="crop-model")
+    try:
+        service.wait_ready()
+        yield service
+    finally:
+        service.stop()
+
+
+def test_with_the_switch_on_a_group_photo_shows_one_chip_per_face(
+    crop_service: ServiceProcess, tmp_path: Path
+) -> None:
+    photo, _ = group_photo()
+    path = tmp_path / "group.jpg"
+    photo.save(path, quality=92)
+    browser = DevTools(tmp_path / "profile")
+    try:
+        for domain in ("Runtime.enable", "Page.enable", "DOM.enable"):
+            browser.call(domain)
+        browser.call("Page.addScriptToEvaluateOnNewDocument", source=KEEP_ANSWERS)
+        browser.call("Page.navigate", url=f"{crop_service.url}/")
+        browser.wait_for(
+            "(() => { const i = document.querySelector('input[type=file]');"
+            " return !!i && !i.disabled; })()",
+            "an enabled file input",
+        )
+        root = browser.call("DOM.getDocument")["root"]["nodeId"]
+        node = browser.call("DOM.querySelector", nodeId=root, selector="input[type=file]")
+        browser.call("DOM.setFileInputFiles", nodeId=node["nodeId"], files=[str(path)])
+        browser.wait_for("document.querySelectorAll('img[alt^=\"Photo 1\"]').length", "a preview")
+        browser.wait_for(click_by_text("label", "Man (M)"), "the gender choice")
+        switch = "document.querySelector('[role=switch]')"
+        assert browser.evaluate(f"{switch}.checked") is False  # off by default
+        browser.evaluate(f"{switch}.click(); 1")
+        browser.wait_for(click_by_text("button", "Rate"), "an enabled Rate button")
+        faces = browser.wait_for(
+            "(() => { const a = window.__rateAnswers[0]; return a && a.results[0].faces; })()",
+            "an answer with faces",
+        )
+        browser.wait_for(
+            "document.querySelectorAll('[data-testid=face-chip]').length", "the face chips"
+        )
+        chips = browser.evaluate(
+            "Array.from(document.querySelectorAll('[data-testid=face-chip]'))"
+            ".map((c) => c.getAttribute('aria-label'))"
+        )
+        # the man, the woman and the smaller man at least (the tiny copy may be below the search)
+        assert len(faces) >= 3, faces
+        assert len(chips) == len(faces), (chips, faces)
+        for i, (chip, face) in enumerate(zip(chips, faces, strict=True)):
+            words = f"{face['score']:.1f}" if face["score"] is not None else "not scored"
+            assert chip == f"Face {i + 1}: {words}", (chip, face)
+        # tapping a chip lists its details
+        browser.evaluate("document.querySelector('[data-testid=face-chip]').click(); 1")
+        browser.wait_for(
+            "document.querySelector('[data-testid=face-details]').textContent.startsWith('Face 1')",
+            "the chosen face's details",
+        )
     finally:
         browser.close()

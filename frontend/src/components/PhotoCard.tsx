@@ -1,10 +1,13 @@
 // One photo: the preview with its person box, a remove button, and its score or its error.
 
-import type { CSSProperties } from 'react';
+import { useState, type CSSProperties } from 'react';
 import { fill, photoErrorMessage } from '../i18n';
 import { useMessages } from '../messages';
 import type { Photo } from '../photos';
-import { PersonBox } from './PersonBox';
+import { AdviceList } from './AdviceList';
+import { FaceBoxes } from './FaceBoxes';
+import { FaceDetails } from './FaceDetails';
+import { PersonBox, servedSize } from './PersonBox';
 import { ScoreBar } from './ScoreBar';
 
 export interface PhotoCardProps {
@@ -20,13 +23,19 @@ export function PhotoCard({ photo, position, scoring, onRemove }: PhotoCardProps
   const ratio = photo.width && photo.height ? photo.width / photo.height : 1;
   const preparing = photo.status === 'preparing';
   const result = photo.result;
+  const faces = result?.faces ?? [];
+  const [chosen, setChosen] = useState<number | null>(null);
+  const detailsId = `face-details-${photo.id}`;
   return (
-    <li className="card" data-testid="photo-card" aria-busy={preparing || scoring}>
+    <li className={faces.length > 1 ? 'card every-face' : 'card'} data-testid="photo-card" aria-busy={preparing || scoring}>
       <div className="frame">
         <div className="inner" style={{ '--ar': ratio } as CSSProperties}>
           {photo.url ? <img src={photo.url} alt={fill(m.photoAlt, { n: position, name: photo.name })} /> : null}
           {photo.original ? <p className="no-preview">{m.noPreview}</p> : null}
-          {result && photo.url ? <PersonBox result={result} photo={photo} /> : null}
+          {result && photo.url && !faces.length ? <PersonBox result={result} photo={photo} /> : null}
+          {result && photo.url && faces.length ? (
+            <FaceBoxes faces={faces} size={servedSize(result, photo)} chosen={chosen} onChoose={setChosen} detailsId={detailsId} />
+          ) : null}
         </div>
         {preparing || scoring ? (
           <div className="overlay" role="status">
@@ -52,13 +61,15 @@ export function PhotoCard({ photo, position, scoring, onRemove }: PhotoCardProps
                 <span className="uncertainty"> ({fill(m.uncertainty, { value: result.uncertainty.toFixed(1) })})</span>
               ) : null}
             </p>
+            <AdviceList quality={result.quality} />
           </>
         ) : null}
-        {result && result.error ? (
+        {result && result.error && !(faces.length && result.error.code === 'several_faces') ? (
           <p className="photo-error" data-testid="photo-error" data-code={result.error.code}>
             {photoErrorMessage(m, result.error.code, result.error.message)}
           </p>
         ) : null}
+        {faces.length ? <FaceDetails faces={faces} chosen={chosen} id={detailsId} /> : null}
       </div>
     </li>
   );

@@ -51,6 +51,9 @@ export interface UseRating {
   /** Remove every photo and what the last answer said. */
   clearAll: () => void;
   model: ShownModel | null;
+  /** "Score everyone on the photo": sends faces=all (off by default). */
+  everyone: boolean;
+  chooseEveryone: (on: boolean) => void;
 }
 
 export function useRating({ settings, models, gallery, showError }: RatingOptions): UseRating {
@@ -59,6 +62,7 @@ export function useRating({ settings, models, gallery, showError }: RatingOption
   const [inFlight, setInFlight] = useState<ReadonlySet<number>>(new Set());
   const [lastSentKey, setLastSentKey] = useState<string | null>(null);
   const [answered, setAnswered] = useState<Answered | null>(null);
+  const [everyone, setEveryone] = useState(false);
   // Guards the request itself, not only the disabled button: a double click sends once.
   const sendingRef = useRef(false);
   const { photos, current, setResults, forgetResults, clear } = gallery;
@@ -72,6 +76,16 @@ export function useRating({ settings, models, gallery, showError }: RatingOption
       setAnswered(null);
     },
     [gender, forgetResults],
+  );
+
+  const chooseEveryone = useCallback(
+    (on: boolean) => {
+      setEveryone(on);
+      // The shown answers were asked the other way; clear them so Rate asks again.
+      forgetResults();
+      setLastSentKey(null);
+    },
+    [forgetResults],
   );
 
   const send = useCallback(async () => {
@@ -89,6 +103,9 @@ export function useRating({ settings, models, gallery, showError }: RatingOption
         settings.apiBaseUrl,
         batch.map((photo, i) => ({ blob: photo.blob as Blob, name: uploadName(photo, i + 1) })),
         gender,
+        fetch,
+        undefined,
+        everyone,
       );
       const byId = new Map<number, PhotoResult>();
       batch.forEach((photo, i) => {
@@ -105,7 +122,7 @@ export function useRating({ settings, models, gallery, showError }: RatingOption
       setSending(false);
       setInFlight(new Set());
     }
-  }, [settings, gender, lastSentKey, current, setResults, showError]);
+  }, [settings, gender, lastSentKey, current, setResults, showError, everyone]);
 
   const clearAll = useCallback(() => {
     clear();
@@ -116,5 +133,5 @@ export function useRating({ settings, models, gallery, showError }: RatingOption
   const model = useMemo(() => shownModel(answered, models, gender), [answered, models, gender]);
   const block = sendBlock({ photos, gender, sending, lastSentKey });
 
-  return { gender, chooseGender, block, sending, inFlight, send, clearAll, model };
+  return { gender, chooseGender, block, sending, inFlight, send, clearAll, model, everyone, chooseEveryone };
 }
