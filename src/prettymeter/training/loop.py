@@ -32,7 +32,13 @@ from prettymeter.training.distributed import (
 )
 from prettymeter.training.logger import Logger, redraw_curves
 from prettymeter.training.member import MemberRows, Session, batch_loss, predict_rows, score_kept
-from prettymeter.training.records import ConfigRecord, read_record, training_versions, write_record
+from prettymeter.training.records import (
+    ConfigRecord,
+    MemberState,
+    read_record,
+    training_versions,
+    write_record,
+)
 from prettymeter.training.report import prepare_run, protocol_name, write_results
 
 if TYPE_CHECKING:
@@ -65,7 +71,7 @@ class Trainee:
     weights: torch.Tensor
 
 
-def fit_member(s: Session, member: str, rows: MemberRows, epochs: int) -> dict[str, Any]:
+def fit_member(s: Session, member: str, rows: MemberRows, epochs: int) -> MemberState:
     """Train one model (a fold, or the refit) from the shared initial weights; resumable.
 
     Each epoch is checkpointed; the kept epoch is the one with the lowest weighted loss on
@@ -77,17 +83,17 @@ def fit_member(s: Session, member: str, rows: MemberRows, epochs: int) -> dict[s
     counts = {"train": len(rows.train), "inner": len(rows.inner), "outer": len(rows.outer)}
     validation = s.config.validation if len(rows.inner) else "fixed"
     state = checkpoint.member_state(folder, member, epochs, validation, counts)
-    if state["done"]:
+    if state.done:
         return state
     t = build_trainee(s, member, folder, state)
-    for epoch in range(state["epochs_done"], epochs):
+    for epoch in range(state.epochs_done, epochs):
         started = time.perf_counter()
         row, seen, seed = run_epoch(s, t, member, rows, epoch, epochs)
         improved = validate_inner(s, t, rows, folder, state, row)
         if improved:
-            state["best_epoch"] = epoch + 1
+            state.best_epoch = epoch + 1
         row["seconds"] = time.perf_counter() - started
-        state["history"].append(row)
+        state.history.append(row)
         if s.dist.master:  # checkpoint the epoch (resume starts after it), then log it
             checkpoint.save_checkpoint(
                 folder, state, t.model, t.optimizer, epoch=epoch + 1, improved=improved,
@@ -95,12 +101,12 @@ def fit_member(s: Session, member: str, rows: MemberRows, epochs: int) -> dict[s
             )  # fmt: skip
             log_epoch(s, member, row, epochs, improved and len(rows.inner) > 0)
         else:
-            state["epochs_done"] = epoch + 1
+            state.epochs_done = epoch + 1
         barrier(s.dist)
     return finish_member(s, t, member, rows, folder, state, epochs)
 
 
-def build_trainee(s: Session, member: str, folder: Path, state: dict[str, Any]) -> Trainee:
+def build_trainee(s: Session, member: str, folder: Path, state: MemberState) -> Trainee:
     """The model from the shared initial weights and its optimizer, resumed when a run was cut."""
     import torch
     from torch.nn.parallel import DistributedDataParallel
@@ -114,9 +120,9 @@ def build_trainee(s: Session, member: str, folder: Path, state: dict[str, Any]) 
     if c.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
-    if state["last_file"]:
+    if state.last_file:
         checkpoint.resume_member(folder, state, model, optimizer)
-        s.log.line(f"[{member}] resumed after epoch {state['epochs_done']}")
+        s.log.line(f"[{member}] resumed after epoch {state.epochs_done}")
     scaler = torch.amp.GradScaler(enabled=s.dtype == torch.float16 and s.device.type == "cuda")
     net: nn.Module = model
     if d.world > 1:
@@ -224,7 +230,7 @@ class RunningLog:
 
 
 def validate_inner(
-    s: Session, t: Trainee, rows: MemberRows, folder: Path, state: dict, row: dict
+    s: Session, t: Trainee, rows: MemberRows, folder: Path, state: MemberState, row: dict
 ) -> bool:
     """Score the inner part into `row`; True when this epoch is the best so far (or no inner)."""
     if not len(rows.inner):
@@ -236,9 +242,9 @@ def validate_inner(
     val_loss = float(weighted_loss(pred_val, y_val, t.weights[rows.inner], s.config))
     m = regression_metrics(pred_val.numpy(), y_val.numpy())
     row.update(val_loss=val_loss, val_pc=m["pc"], val_mae=m["mae"], val_rmse=m["rmse"])
-    improved = state["best_val_loss"] is None or val_loss < state["best_val_loss"]
+    improved = state.best_val_loss is None or val_loss < state.best_val_loss
     if improved:
-        state["best_val_loss"] = val_loss
+        state.best_val_loss = val_loss
     return improved
 
 
@@ -260,22 +266,22 @@ def finish_member(
     member: str,
     rows: MemberRows,
     folder: Path,
-    state: dict[str, Any],
+    state: MemberState,
     epochs: int,
-) -> dict[str, Any]:
+) -> MemberState:
     """Keep the best epoch's weights, score the outer rows with them once, mark the member done."""
     d = s.dist
     digests = rank_digests(t.model, d)
     if d.master:
-        state["rank_weights_sha256"] = digests
+        state.rank_weights_sha256 = digests
         checkpoint.keep_best(folder, state)
     barrier(d)
-    if len(rows.outer) and state.get("outer_pred") is None:
+    if len(rows.outer) and state.outer_pred is None:
         score_kept(t.model, s, rows, folder, state)
     if d.master:
-        state["done"] = True
+        state.done = True
         checkpoint.write_state(folder, state)
-        kept = f"kept epoch {state['best_epoch']}/{epochs}" + (
+        kept = f"kept epoch {state.best_epoch}/{epochs}" + (
             f" (lowest loss on {len(rows.inner)} inner rows)" if len(rows.inner) else " (the last)"
         )
         scored = f"; scored {len(rows.outer)} outer rows" if len(rows.outer) else ""
@@ -375,12 +381,12 @@ def train(config: TrainConfig) -> Path:
     # trained on it nor chose its epoch on it.
     oof, oof_std = np.full(n, np.nan), np.full(n, np.nan)
     for plan, state in zip(plans, member_states, strict=True):
-        oof[plan.outer] = state["outer_pred"]
-        oof_std[plan.outer] = state["outer_std"]
-    best_epochs = [st["best_epoch"] for st in member_states]
+        oof[plan.outer] = state.outer_pred
+        oof_std[plan.outer] = state.outer_std
+    best_epochs = [st.best_epoch or 0 for st in member_states]  # set by the first epoch
 
     members = [f"fold_{f}/{checkpoint.BEST_FILE}" for f in range(n_folds)]
-    std_scales = [float(st.get("std_scale", 1.0)) for st in member_states]
+    std_scales = [st.std_scale for st in member_states]
     refit_epochs = None
     if c.final == "refit":  # every protocol row, for the epoch count the inner parts chose
         refit_epochs = max(1, round(float(np.mean(best_epochs))))
