@@ -16,34 +16,48 @@ TORCH = {"torch", "torchvision", "facenet_pytorch", "safetensors", "onnxscript"}
 MAX_LINES = 420
 
 
-def module_name(path: Path) -> str:
-    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+def module_name(path: Path, package: Path = PACKAGE) -> str:
+    parts = path.relative_to(package.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imports_of(path: Path) -> set[str]:
-    """Every module name an import statement in the file names (absolute imports only)."""
+def imports_of(path: Path, module: str | None = None) -> set[str]:
+    """Every module name an import statement in the file names, relative imports resolved.
+
+    `module` is the file's dotted name (from `module_name` when not given); a relative import
+    `from ..data import tables` inside `prettymeter.core_thing` counts as `prettymeter.data.tables`.
+    """
+    module = module if module is not None else module_name(path)
+    package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            source = ".".join([*base, *([node.module] if node.module else [])])
+            if source:
+                found.add(source)
             # `from prettymeter.data import tables` names the module prettymeter.data.tables
-            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+            found.update(f"{source}.{alias.name}" for alias in node.names)
     return found
 
 
-@pytest.fixture(scope="module")
-def graph() -> dict[str, set[str]]:
-    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+def import_graph(package: Path) -> dict[str, set[str]]:
+    """Module → the modules of ours it imports and the top-level names of others it imports."""
+    modules = {module_name(p, package): p for p in package.rglob("*.py")}
     edges: dict[str, set[str]] = {}
     for name, path in modules.items():
-        named = imports_of(path)
+        named = imports_of(path, name)
         edges[name] = {m for m in named if m in modules and m != name} | {
             m.split(".")[0] for m in named if not m.startswith("prettymeter")
         }
     return edges
+
+
+@pytest.fixture(scope="module")
+def graph() -> dict[str, set[str]]:
+    return import_graph(PACKAGE)
 
 
 def layer(module: str) -> str:
@@ -70,22 +84,56 @@ def test_the_core_data_and_serve_never_import_training_or_torch(graph: dict) -> 
             assert not imported & TORCH, f"{module} imports {sorted(imported & TORCH)}"
 
 
+# Which layer may import which. The core (file formats `tables`, `labels`, `photo` included)
+# sits below `data/`: nothing in the core — `batch/` and `predict` among it — or in `serve/`
+# imports a data stage; only training, the demo and the CLI drive the stages.
+ALLOWED = {
+    "core": {"core"},
+    "data": {"core", "data"},
+    "training": {"core", "data", "training"},
+    "serve": {"core", "serve"},
+    "demo": {"core", "data", "training", "demo"},
+    "cli": {"core", "data", "training", "serve", "demo", "cli"},
+}
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Every `module → target` edge whose target's layer the module's layer may not import."""
+    return [
+        f"{module} → {target}"
+        for module, imported in sorted(graph.items())
+        for target in sorted(imported)
+        if target.startswith("prettymeter.") and layer(target) not in ALLOWED[layer(module)]
+    ]
+
+
 def test_imports_only_point_down(graph: dict) -> None:
-    allowed = {
-        "core": {"core", "data"},  # inference, batch and predict read photos and tables
-        "data": {"core", "data"},
-        "training": {"core", "data", "training"},
-        "serve": {"core", "serve"},
-        "demo": {"core", "data", "training", "demo"},
-        "cli": {"core", "data", "training", "serve", "demo", "cli"},
-    }
-    for module, imported in graph.items():
-        for target in (m for m in imported if m.startswith("prettymeter.")):
-            assert layer(target) in allowed[layer(module)], f"{module} → {target}"
+    assert not upward_imports(graph)
     # and the torch-free core below data never reaches up into it
     low = ("prettymeter.errors", "prettymeter.console", "prettymeter.io", "prettymeter.imaging")
     for module in low:
         assert not {m for m in graph[module] if layer(m) != "core"}, module
+
+
+def test_the_layer_check_catches_a_planted_core_to_data_import(tmp_path: Path) -> None:
+    """A tiny fake package with one absolute and one relative core → data import, one lazy."""
+    package = tmp_path / "prettymeter"
+    (package / "data").mkdir(parents=True)
+    (package / "batch").mkdir()
+    for init in (package, package / "data", package / "batch"):
+        (init / "__init__.py").write_text("", encoding="utf-8")
+    (package / "data" / "ingest.py").write_text("from prettymeter import tables\n", "utf-8")
+    (package / "tables.py").write_text("import json\n", encoding="utf-8")
+    (package / "verification.py").write_text(
+        "def f():\n    from prettymeter.data.ingest import x\n", encoding="utf-8"
+    )
+    (package / "batch" / "sources.py").write_text("from ..data import ingest\n", "utf-8")
+    found = upward_imports(import_graph(package))
+    assert found == [
+        "prettymeter.batch.sources → prettymeter.data",
+        "prettymeter.batch.sources → prettymeter.data.ingest",
+        "prettymeter.verification → prettymeter.data.ingest",
+    ], found
 
 
 # The core from the bottom up: a core module imports only core modules of its own rank or below.
@@ -94,8 +142,8 @@ def test_imports_only_point_down(graph: dict) -> None:
 # everything that scores wraps it: `predict` and `batch` here, `serve` and `training` above.
 CORE_RANKS: list[tuple[str, ...]] = [
     ("errors", "contract", "console", "hardware", "memory"),
-    ("io", "imaging"),
-    ("card", "faces", "probes"),
+    ("io", "imaging", "tables"),
+    ("card", "faces", "probes", "labels", "photo"),
     ("scoring",),
     ("inference", "every_face", "explain"),
     ("rating_model", "verification"),

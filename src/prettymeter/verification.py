@@ -42,7 +42,7 @@ CANDIDATES = ("openvino-bf16", "openvino-int8")
 def read_crops(table: Path) -> tuple[list[str], list[bytes], np.ndarray]:
     """Paths, stored crops and labels of the table's usable rows (a label and a crop), in the
     order training numbers them (folds.csv)."""
-    from prettymeter.data.tables import open_table
+    from prettymeter.tables import open_table
 
     parquet = open_table(Path(table), ("path", "crop", "label"))
     data = parquet.read(columns=["path", "crop", "label"])

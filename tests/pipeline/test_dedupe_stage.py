@@ -161,7 +161,7 @@ def test_our_phash_has_the_same_bits_as_imagehash() -> None:
     import imagehash
     from PIL import Image
 
-    from prettymeter.data.photo import perceptual_hash
+    from prettymeter.photo import perceptual_hash
 
     for seed in range(20):
         image = Image.open(io.BytesIO(photo(seed, size=40 + seed)))

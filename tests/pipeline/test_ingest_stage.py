@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from pipeline_helpers import photo, write
 
-from prettymeter.data import tables
+from prettymeter import tables
 from prettymeter.data.ingest import ingest, rejects_path
 from prettymeter.errors import PrettyMeterError
 

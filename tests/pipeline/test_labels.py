@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from prettymeter.data.labels import LabelError, Labels, format_name, parse_name
+from prettymeter.labels import LabelError, Labels, format_name, parse_name
 
 
 def test_a_well_formed_name_gives_its_labels() -> None:

@@ -17,8 +17,8 @@ from prettymeter.data.normalize import (
     normalize_rates,
     plot_paths,
 )
-from prettymeter.data.tables import read_metadata
 from prettymeter.errors import PrettyMeterError
+from prettymeter.tables import read_metadata
 
 
 def _table(path: Path, rows: list[dict]) -> Path:
@@ -229,7 +229,7 @@ def test_bad_settings_and_empty_results_are_clear_errors(tmp_path: Path) -> None
 def test_normalize_streams_every_column_of_the_kept_rows_in_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from prettymeter.data import tables
+    from prettymeter import tables
 
     monkeypatch.setattr(tables, "BATCH_ROWS", 3)
     rows = [

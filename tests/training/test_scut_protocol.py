@@ -49,8 +49,8 @@ def _write_list(path: Path, names: list[str], score: dict[str, float]) -> None:
 
 def _scut_archive(root: Path, n: int = 160) -> tuple[Path, dict[str, dict]]:
     """SCUT-FBP5500_v2/ with drawn photos; returns it and, per image name, score/split/fold."""
-    from prettymeter.data.labels import parse_name
     from prettymeter.data.synth import generate
+    from prettymeter.labels import parse_name
 
     generate(root / "drawn", n, seed=7, size=48)
     ds = root / "SCUT-FBP5500_v2"

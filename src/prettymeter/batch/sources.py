@@ -102,7 +102,7 @@ class FolderCollection(Collection):
     kind = "folder"
 
     def __init__(self, root: Path) -> None:
-        from prettymeter.data.photo import walk_files  # as ingest: hidden folders skipped
+        from prettymeter.photo import walk_files  # as ingest: hidden folders skipped
 
         files, _ = walk_files(root)
         photos = [f for f in files if Path(f).suffix.lower() in imaging.IMAGE_EXTENSIONS]
@@ -142,7 +142,7 @@ class TableCollection(Collection):
     kind = "table"
 
     def __init__(self, table: Path) -> None:
-        from prettymeter.data.tables import open_table
+        from prettymeter.tables import open_table
 
         self.parquet = open_table(table, required=("path", "image"))
         paths = self.parquet.read(columns=["path"]).column("path").to_pylist()

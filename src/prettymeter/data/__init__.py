@@ -1,1 +1,1 @@
-"""The data layer: labels, tables, photo facts, the pipeline stages and the synthetic set."""
+"""The data stages: ingest, dedupe, detect, normalize, the synthetic set and the plots."""

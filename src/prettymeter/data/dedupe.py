@@ -13,8 +13,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from prettymeter.data.photo import perceptual_hash_bytes
-from prettymeter.data.tables import (
+from prettymeter.errors import PrettyMeterError
+from prettymeter.io import atomic_path, ensure_new_output
+from prettymeter.photo import perceptual_hash_bytes
+from prettymeter.tables import (
     DEDUPE_FIELDS,
     BatchWriter,
     carried_schema,
@@ -25,8 +27,6 @@ from prettymeter.data.tables import (
     track_batches,
     with_fields,
 )
-from prettymeter.errors import PrettyMeterError
-from prettymeter.io import atomic_path, ensure_new_output
 
 MERGE_MODES = ("all", "exact")
 DEFAULT_THRESHOLD = 6

@@ -29,11 +29,11 @@ from prettymeter.contract import (
     MIN_CONFIDENCE,
     MTCNN,
 )
-from prettymeter.data.tables import open_table
 from prettymeter.errors import ImageError, PrettyMeterError
 from prettymeter.faces.person import PersonResult, find_person
 from prettymeter.hardware import usable_cores
 from prettymeter.io import atomic_path, ensure_new_output, open_parts_folder
+from prettymeter.tables import open_table
 
 PART_ROWS = 64  # rows per finished part in DST.partial/: what a kill can lose at most
 

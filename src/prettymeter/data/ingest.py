@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from prettymeter.contract import INGEST_METADATA_KEY
-from prettymeter.data.labels import LabelError, parse_name
-from prettymeter.data.photo import inspect_image, walk_files
-from prettymeter.data.tables import INGEST_SCHEMA, BatchWriter
 from prettymeter.errors import ImageError, PrettyMeterError
 from prettymeter.io import atomic_path, ensure_new_output
+from prettymeter.labels import LabelError, parse_name
+from prettymeter.photo import inspect_image, walk_files
+from prettymeter.tables import INGEST_SCHEMA, BatchWriter
 
 FORMATS = ("filenames", "scut-fbp5500")
 SHOWN_REJECTS = 100  # listed on stderr; every one is in the rejects CSV

@@ -16,8 +16,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from prettymeter.data.labels import GENDERS, UNKNOWN_COUNTRY
-from prettymeter.data.tables import (
+from prettymeter.errors import PrettyMeterError
+from prettymeter.io import atomic_path, ensure_new_output
+from prettymeter.labels import GENDERS, UNKNOWN_COUNTRY
+from prettymeter.tables import (
     DEDUPE_FIELDS,
     NORMALIZE_FIELDS,
     BatchWriter,
@@ -27,8 +29,6 @@ from prettymeter.data.tables import (
     put_column,
     with_fields,
 )
-from prettymeter.errors import PrettyMeterError
-from prettymeter.io import atomic_path, ensure_new_output
 
 LABEL_MIN = 0.001
 LABEL_MAX = 0.999

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from prettymeter.data.labels import UNKNOWN_COUNTRY, format_name
 from prettymeter.errors import PrettyMeterError
+from prettymeter.labels import UNKNOWN_COUNTRY, format_name
 
 COUNTRIES = ("ru", "us", "de", "fr", "br", "in", "jp")
 UNKNOWN_SHARE = 0.2

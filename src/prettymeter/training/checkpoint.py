@@ -6,7 +6,6 @@ them, so a run killed at any moment resumes from the last state.json it finished
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from prettymeter.errors import PrettyMeterError
-from prettymeter.io import atomic_path, atomic_write_text
+from prettymeter.io import atomic_path
 from prettymeter.training.distributed import unwrap
-from prettymeter.training.records import to_json
+from prettymeter.training.records import MemberState
 
 if TYPE_CHECKING:
     import torch
@@ -105,45 +104,41 @@ def record_rows(folder: Path, kind: str, rows: np.ndarray, n: int) -> None:
 
 def member_state(
     folder: Path, member: str, epochs: int, validation: str, rows: dict[str, int]
-) -> dict[str, Any]:
+) -> MemberState:
     """The member's state.json as a killed run left it, or a fresh one."""
     if (folder / STATE_FILE).is_file():
-        return read_state(folder)
-    return {
-        "member": member,
-        "epochs_done": 0,
-        "epochs": epochs,
-        "validation": validation,
-        "best_epoch": None,
-        "best_val_loss": None,
-        "best_file": None,
-        "last_file": None,
-        "history": [],
-        "outer_pred": None,
-        "done": False,
-        **{f"{kind}_rows": count for kind, count in rows.items()},
-    }
+        return MemberState.read(folder)
+    return MemberState(
+        member=member,
+        epochs=epochs,
+        validation=validation,
+        train_rows=rows["train"],
+        inner_rows=rows["inner"],
+        outer_rows=rows["outer"],
+    )
 
 
-def read_state(folder: Path) -> dict[str, Any]:
-    return dict(json.loads((folder / STATE_FILE).read_text(encoding="utf-8")))
+def read_state(folder: Path) -> MemberState:
+    return MemberState.read(folder)
 
 
-def write_state(folder: Path, state: dict[str, Any]) -> None:
-    atomic_write_text(folder / STATE_FILE, to_json(state))
+def write_state(folder: Path, state: MemberState) -> None:
+    state.write(folder)
 
 
 def resume_member(
-    folder: Path, state: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer
+    folder: Path, state: MemberState, model: nn.Module, optimizer: torch.optim.Optimizer
 ) -> None:
     """Load the last epoch's weights and optimizer state into a freshly built member."""
-    load_weights(model, folder / state["last_file"])
-    load_optimizer(optimizer, folder / state["optim_file"], state["optimizer"]["param_groups"])
+    if not (state.last_file and state.optim_file and state.optimizer):
+        raise PrettyMeterError(f"{folder / STATE_FILE} names no epoch files; train anew")
+    load_weights(model, folder / state.last_file)
+    load_optimizer(optimizer, folder / state.optim_file, state.optimizer["param_groups"])
 
 
 def save_checkpoint(
     folder: Path,
-    state: dict[str, Any],
+    state: MemberState,
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     *,
@@ -158,23 +153,25 @@ def save_checkpoint(
     last_file = f"epoch_{epoch:03d}.safetensors"
     optim_file = f"epoch_{epoch:03d}.optim.safetensors"
     save_weights(model, folder / last_file)
-    state["optimizer"] = save_optimizer(optimizer, folder / optim_file)
-    state["optim_file"] = optim_file
-    state["last_file"] = last_file
+    state.optimizer = save_optimizer(optimizer, folder / optim_file)
+    state.optim_file = optim_file
+    state.last_file = last_file
     if improved:
-        state["best_file"] = last_file
-    state["epochs_done"] = epoch
-    state["rng"] = {"epoch_seed": seed, "note": "every epoch reseeds from (seed, member, epoch)"}
+        state.best_file = last_file
+    state.epochs_done = epoch
+    state.rng = {"epoch_seed": seed, "note": "every epoch reseeds from (seed, member, epoch)"}
     record_rows(folder, "train", seen, n)
     if not (folder / ROW_RECORDS["inner"]).exists():  # fixed policy: an empty record
         record_rows(folder, "inner", inner, n)
     write_state(folder, state)
-    keep = {state["best_file"], state["last_file"], state["optim_file"]}
+    keep = {state.best_file, state.last_file, state.optim_file}
     for old in folder.glob("epoch_*.safetensors"):
         if old.name not in keep:
             old.unlink()
 
 
-def keep_best(folder: Path, state: dict[str, Any]) -> None:
+def keep_best(folder: Path, state: MemberState) -> None:
     """The kept epoch's weights as the member's best.safetensors."""
-    shutil.copyfile(folder / state["best_file"], folder / BEST_FILE)
+    if state.best_file is None:
+        raise PrettyMeterError(f"{folder / STATE_FILE} has no kept epoch; train anew")
+    shutil.copyfile(folder / state.best_file, folder / BEST_FILE)

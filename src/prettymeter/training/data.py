@@ -13,9 +13,9 @@ import numpy as np
 from prettymeter import imaging
 from prettymeter.console import progress_bar
 from prettymeter.contract import INGEST_METADATA_KEY, MTCNN, NO_DETECTOR, STAGE_METADATA_KEY
-from prettymeter.data.tables import detect_settings, open_table
 from prettymeter.errors import PrettyMeterError
 from prettymeter.hardware import usable_cores
+from prettymeter.tables import detect_settings, open_table
 from prettymeter.training.config import REQUIRED_COLUMNS
 from prettymeter.training.records import DatasetRecord
 

@@ -51,8 +51,8 @@ def evaluate(
     (default: beside the table); returns the metrics.
     """
     from prettymeter.data.plots import error_by_range_plot, oof_scatter
-    from prettymeter.data.tables import detect_settings, open_table
     from prettymeter.rating_model import RatingModel
+    from prettymeter.tables import detect_settings, open_table
     from prettymeter.training.metrics import error_by_range, regression_metrics
 
     data = Path(data)

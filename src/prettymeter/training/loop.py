@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,10 +32,17 @@ from prettymeter.training.distributed import (
 )
 from prettymeter.training.logger import Logger, redraw_curves
 from prettymeter.training.member import MemberRows, Session, batch_loss, predict_rows, score_kept
-from prettymeter.training.records import ConfigRecord, read_record, training_versions, write_record
+from prettymeter.training.records import (
+    ConfigRecord,
+    MemberState,
+    read_record,
+    training_versions,
+    write_record,
+)
 from prettymeter.training.report import prepare_run, protocol_name, write_results
 
 if TYPE_CHECKING:
+    import torch
     from torch import nn
 
 
@@ -51,37 +59,70 @@ def outer_folds(c: TrainConfig, table: TrainingTable, run: Path) -> np.ndarray:
     return folds.make_folds(table.labels, table.groups, int(c.folds), seed=c.seed)
 
 
-def fit_member(s: Session, member: str, rows: MemberRows, epochs: int) -> dict[str, Any]:
+@dataclass
+class Trainee:
+    """One member's model as the epochs see it: the weights, their wrapper, optimizer, targets."""
+
+    model: nn.Module
+    net: nn.Module  # the model, wrapped by DDP and/or torch.compile when asked
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    labels: torch.Tensor
+    weights: torch.Tensor
+
+
+def fit_member(s: Session, member: str, rows: MemberRows, epochs: int) -> MemberState:
     """Train one model (a fold, or the refit) from the shared initial weights; resumable.
 
     Each epoch is checkpointed; the kept epoch is the one with the lowest weighted loss on
     `rows.inner` (the last one when that is empty). Only then are `rows.outer` predicted, once,
     with the kept weights. Returns the member's state: history, kept epoch, outer predictions.
     """
+    folder = s.run / member
+    folder.mkdir(parents=True, exist_ok=True)
+    counts = {"train": len(rows.train), "inner": len(rows.inner), "outer": len(rows.outer)}
+    validation = s.config.validation if len(rows.inner) else "fixed"
+    state = checkpoint.member_state(folder, member, epochs, validation, counts)
+    if state.done:
+        return state
+    t = build_trainee(s, member, folder, state)
+    for epoch in range(state.epochs_done, epochs):
+        started = time.perf_counter()
+        row, seen, seed = run_epoch(s, t, member, rows, epoch, epochs)
+        improved = validate_inner(s, t, rows, folder, state, row)
+        if improved:
+            state.best_epoch = epoch + 1
+        row["seconds"] = time.perf_counter() - started
+        state.history.append(row)
+        if s.dist.master:  # checkpoint the epoch (resume starts after it), then log it
+            checkpoint.save_checkpoint(
+                folder, state, t.model, t.optimizer, epoch=epoch + 1, improved=improved,
+                seed=seed, seen=seen, inner=rows.inner, n=len(s.table.labels),
+            )  # fmt: skip
+            log_epoch(s, member, row, epochs, improved and len(rows.inner) > 0)
+        else:
+            state.epochs_done = epoch + 1
+        barrier(s.dist)
+    return finish_member(s, t, member, rows, folder, state, epochs)
+
+
+def build_trainee(s: Session, member: str, folder: Path, state: MemberState) -> Trainee:
+    """The model from the shared initial weights and its optimizer, resumed when a run was cut."""
     import torch
     from torch.nn.parallel import DistributedDataParallel
 
     from prettymeter.training.model import build_model
 
     c, d = s.config, s.dist
-    n = len(s.table.labels)
-    folder = s.run / member
-    folder.mkdir(parents=True, exist_ok=True)
-    counts = {"train": len(rows.train), "inner": len(rows.inner), "outer": len(rows.outer)}
-    validation = c.validation if len(rows.inner) else "fixed"
-    state = checkpoint.member_state(folder, member, epochs, validation, counts)
-    if state["done"]:
-        return state
-
     model = build_model(c.backbone, None)
     model.load_state_dict(s.init_state)
     model.to(s.device)
     if c.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
-    if state["last_file"]:
+    if state.last_file:
         checkpoint.resume_member(folder, state, model, optimizer)
-        s.log.line(f"[{member}] resumed after epoch {state['epochs_done']}")
+        s.log.line(f"[{member}] resumed after epoch {state.epochs_done}")
     scaler = torch.amp.GradScaler(enabled=s.dtype == torch.float16 and s.device.type == "cuda")
     net: nn.Module = model
     if d.world > 1:
@@ -90,134 +131,157 @@ def fit_member(s: Session, member: str, rows: MemberRows, epochs: int) -> dict[s
         )
     if c.compile:
         net = torch.compile(net)  # type: ignore[assignment]
-
+    n = len(s.table.labels)
     labels = torch.as_tensor(s.table.labels, dtype=torch.float32)
     weights = torch.as_tensor(
         s.table.weights if c.sample_weights else np.ones(n), dtype=torch.float32
     )
+    return Trainee(model, net, optimizer, scaler, labels, weights)
+
+
+def run_epoch(
+    s: Session, t: Trainee, member: str, rows: MemberRows, epoch: int, epochs: int
+) -> tuple[dict[str, Any], np.ndarray, int]:
+    """One epoch over this rank's share of `rows.train`; returns its row, the rows seen, seed."""
+    import torch
+
+    c, d = s.config, s.dist
     per_rank = len(rows.train) // d.world
     steps = max(1, per_rank // c.batch_size) if per_rank >= c.batch_size else (1 if per_rank else 0)
-
-    for epoch in range(state["epochs_done"], epochs):
-        started = time.perf_counter()
-        seed = epoch_seed(c.seed, member, epoch)
-        torch.manual_seed(seed + d.rank)  # dropout and friends
-        order = torch.Generator().manual_seed(seed)  # the same permutation on every rank
-        augment_rng = torch.Generator().manual_seed(seed + 7919 * (d.rank + 1))
-        perm = rows.train[torch.randperm(len(rows.train), generator=order).numpy()]
-        mine = perm[d.rank * per_rank : (d.rank + 1) * per_rank]
-        model.train()
-        run_loss = run_l1 = 0.0
-        run_n = 0
-        lo, hi = math.inf, -math.inf
-        total_loss = 0.0
-        with progress_bar() as bar:
-            task = bar.add_task(
-                f"{member} epoch {epoch + 1}/{epochs}", total=steps, visible=d.master
-            )
-            for step in range(steps):
-                batch_rows = mine[step * c.batch_size : (step + 1) * c.batch_size]
-                if c.schedule == "cosine":  # from the step index alone, so resume needs no state
-                    progress = (epoch * steps + step) / max(1, epochs * steps)
-                    for group in optimizer.param_groups:
-                        group["lr"] = c.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
-                index = torch.as_tensor(batch_rows, device=s.images_on_device.device)
-                raw = s.images_on_device.index_select(0, index).to(s.device, non_blocking=True)
-                x = augment_batch(raw, c, augment_rng) if c.augment else normalize_batch(raw)
-                if c.channels_last:
-                    x = x.contiguous(memory_format=torch.channels_last)
-                y = labels[batch_rows].to(s.device, non_blocking=True)
-                w = weights[batch_rows].to(s.device, non_blocking=True)
-                objective, loss, pred = batch_loss(net, s, x, y, w)
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(objective).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                value = float(loss.detach())
-                if not math.isfinite(float(objective.detach())):
-                    raise PrettyMeterError(
-                        f"[{member}] the loss became {float(objective)} at epoch {epoch + 1}; "
-                        "lower --lr or use --precision fp32"
-                    )
-                total_loss += value
-                run_loss += value
-                run_l1 += float((pred.detach() - y).abs().mean())
-                run_n += 1
-                lo = min(lo, float(pred.detach().min()))
-                hi = max(hi, float(pred.detach().max()))
-                bar.advance(task)
-                if c.log_every and (step + 1) % c.log_every == 0:
-                    s.log.line(
-                        f"[{member}] epoch {epoch + 1} batch {step + 1}/{steps} "
-                        f"loss {run_loss / run_n:.5f} "
-                        f"l1 {run_l1 / run_n:.4f} pred min {lo:.3f} max {hi:.3f}"
-                    )
-                    run_loss = run_l1 = 0.0
-                    run_n = 0
-                    lo, hi = math.inf, -math.inf
-        train_seconds = time.perf_counter() - started
-        average_buffers(model, d)
-        row: dict[str, Any] = {
-            "member": member,
-            "epoch": epoch + 1,
-            "train_loss": total_loss / max(1, steps),
-            "lr": float(optimizer.param_groups[0]["lr"]),
-            "images_per_s": steps * c.batch_size * d.world / max(train_seconds, 1e-9),
-        }
-        improved = True  # with no inner part the last epoch is kept
-        if len(rows.inner):
-            from prettymeter.training.metrics import regression_metrics
-
-            pred_val = predict_rows(model, s, rows.inner, record=(folder, "inner"))[0]
-            y_val = labels[rows.inner]
-            val_loss = float(weighted_loss(pred_val, y_val, weights[rows.inner], c))
-            m = regression_metrics(pred_val.numpy(), y_val.numpy())
-            row.update(val_loss=val_loss, val_pc=m["pc"], val_mae=m["mae"], val_rmse=m["rmse"])
-            improved = state["best_val_loss"] is None or val_loss < state["best_val_loss"]
-            if improved:
-                state["best_val_loss"] = val_loss
-        if improved:
-            state["best_epoch"] = epoch + 1
-        row["seconds"] = time.perf_counter() - started
-        state["history"].append(row)
-
-        if d.master:  # checkpoint the epoch (resume starts after it), then log it
-            # Every rank's batches this epoch: the first steps × batch rows of its share.
-            used = min(steps * c.batch_size, per_rank)
-            seen = np.concatenate(
-                [perm[r * per_rank : r * per_rank + used] for r in range(d.world)]
-            )
-            checkpoint.save_checkpoint(
-                folder, state, model, optimizer, epoch=epoch + 1, improved=improved, seed=seed,
-                seen=seen, inner=rows.inner, n=n,
-            )  # fmt: skip
-            s.log.row(row)
-            s.log.line(
-                f"[{member}] epoch {epoch + 1}/{epochs} train {row['train_loss']:.5f}"
-                + (
-                    f" inner val {row['val_loss']:.5f} pc {row['val_pc']:.3f}"
-                    if "val_loss" in row
-                    else ""
+    started = time.perf_counter()
+    seed = epoch_seed(c.seed, member, epoch)
+    torch.manual_seed(seed + d.rank)  # dropout and friends
+    order = torch.Generator().manual_seed(seed)  # the same permutation on every rank
+    augment_rng = torch.Generator().manual_seed(seed + 7919 * (d.rank + 1))
+    perm = rows.train[torch.randperm(len(rows.train), generator=order).numpy()]
+    mine = perm[d.rank * per_rank : (d.rank + 1) * per_rank]
+    t.model.train()
+    running = RunningLog(s, member, epoch, steps)
+    total_loss = 0.0
+    with progress_bar() as bar:
+        task = bar.add_task(f"{member} epoch {epoch + 1}/{epochs}", total=steps, visible=d.master)
+        for step in range(steps):
+            batch_rows = mine[step * c.batch_size : (step + 1) * c.batch_size]
+            if c.schedule == "cosine":  # from the step index alone, so resume needs no state
+                progress = (epoch * steps + step) / max(1, epochs * steps)
+                for group in t.optimizer.param_groups:
+                    group["lr"] = c.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+            index = torch.as_tensor(batch_rows, device=s.images_on_device.device)
+            raw = s.images_on_device.index_select(0, index).to(s.device, non_blocking=True)
+            x = augment_batch(raw, c, augment_rng) if c.augment else normalize_batch(raw)
+            if c.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            y = t.labels[batch_rows].to(s.device, non_blocking=True)
+            w = t.weights[batch_rows].to(s.device, non_blocking=True)
+            objective, loss, pred = batch_loss(t.net, s, x, y, w)
+            t.optimizer.zero_grad(set_to_none=True)
+            t.scaler.scale(objective).backward()
+            t.scaler.step(t.optimizer)
+            t.scaler.update()
+            if not math.isfinite(float(objective.detach())):
+                raise PrettyMeterError(
+                    f"[{member}] the loss became {float(objective)} at epoch {epoch + 1}; "
+                    "lower --lr or use --precision fp32"
                 )
-                + f" {row['images_per_s']:.1f} img/s"
-                + (" *best*" if improved and len(rows.inner) else "")
-            )
-            redraw_curves(s.run)
-        else:
-            state["epochs_done"] = epoch + 1
-        barrier(d)
+            total_loss += float(loss.detach())
+            running.add(step, float(loss.detach()), pred.detach(), y)
+            bar.advance(task)
+    train_seconds = time.perf_counter() - started
+    average_buffers(t.model, d)
+    row: dict[str, Any] = {
+        "member": member,
+        "epoch": epoch + 1,
+        "train_loss": total_loss / max(1, steps),
+        "lr": float(t.optimizer.param_groups[0]["lr"]),
+        "images_per_s": steps * c.batch_size * d.world / max(train_seconds, 1e-9),
+    }
+    # Every rank's batches this epoch: the first steps × batch rows of its share.
+    used = min(steps * c.batch_size, per_rank)
+    seen = np.concatenate([perm[r * per_rank : r * per_rank + used] for r in range(d.world)])
+    return row, seen, seed
 
-    digests = rank_digests(model, d)
+
+class RunningLog:
+    """The every-`log_every`-batches line: mean loss and L1, prediction range since the last."""
+
+    def __init__(self, s: Session, member: str, epoch: int, steps: int) -> None:
+        self.s, self.member, self.epoch, self.steps = s, member, epoch, steps
+        self.reset()
+
+    def reset(self) -> None:
+        self.loss = self.l1 = 0.0
+        self.n = 0
+        self.lo, self.hi = math.inf, -math.inf
+
+    def add(self, step: int, loss: float, pred: torch.Tensor, y: torch.Tensor) -> None:
+        self.loss += loss
+        self.l1 += float((pred - y).abs().mean())
+        self.n += 1
+        self.lo = min(self.lo, float(pred.min()))
+        self.hi = max(self.hi, float(pred.max()))
+        every = self.s.config.log_every
+        if every and (step + 1) % every == 0:
+            self.s.log.line(
+                f"[{self.member}] epoch {self.epoch + 1} batch {step + 1}/{self.steps} "
+                f"loss {self.loss / self.n:.5f} "
+                f"l1 {self.l1 / self.n:.4f} pred min {self.lo:.3f} max {self.hi:.3f}"
+            )
+            self.reset()
+
+
+def validate_inner(
+    s: Session, t: Trainee, rows: MemberRows, folder: Path, state: MemberState, row: dict
+) -> bool:
+    """Score the inner part into `row`; True when this epoch is the best so far (or no inner)."""
+    if not len(rows.inner):
+        return True  # with no inner part the last epoch is kept
+    from prettymeter.training.metrics import regression_metrics
+
+    pred_val = predict_rows(t.model, s, rows.inner, record=(folder, "inner"))[0]
+    y_val = t.labels[rows.inner]
+    val_loss = float(weighted_loss(pred_val, y_val, t.weights[rows.inner], s.config))
+    m = regression_metrics(pred_val.numpy(), y_val.numpy())
+    row.update(val_loss=val_loss, val_pc=m["pc"], val_mae=m["mae"], val_rmse=m["rmse"])
+    improved = state.best_val_loss is None or val_loss < state.best_val_loss
+    if improved:
+        state.best_val_loss = val_loss
+    return improved
+
+
+def log_epoch(s: Session, member: str, row: dict[str, Any], epochs: int, best: bool) -> None:
+    """The epoch's row into the log and its line on the console; the curves redrawn."""
+    s.log.row(row)
+    s.log.line(
+        f"[{member}] epoch {row['epoch']}/{epochs} train {row['train_loss']:.5f}"
+        + (f" inner val {row['val_loss']:.5f} pc {row['val_pc']:.3f}" if "val_loss" in row else "")
+        + f" {row['images_per_s']:.1f} img/s"
+        + (" *best*" if best else "")
+    )
+    redraw_curves(s.run)
+
+
+def finish_member(
+    s: Session,
+    t: Trainee,
+    member: str,
+    rows: MemberRows,
+    folder: Path,
+    state: MemberState,
+    epochs: int,
+) -> MemberState:
+    """Keep the best epoch's weights, score the outer rows with them once, mark the member done."""
+    d = s.dist
+    digests = rank_digests(t.model, d)
     if d.master:
-        state["rank_weights_sha256"] = digests
+        state.rank_weights_sha256 = digests
         checkpoint.keep_best(folder, state)
     barrier(d)
-    if len(rows.outer) and state.get("outer_pred") is None:
-        score_kept(model, s, rows, folder, state)
+    if len(rows.outer) and state.outer_pred is None:
+        score_kept(t.model, s, rows, folder, state)
     if d.master:
-        state["done"] = True
+        state.done = True
         checkpoint.write_state(folder, state)
-        kept = f"kept epoch {state['best_epoch']}/{epochs}" + (
+        kept = f"kept epoch {state.best_epoch}/{epochs}" + (
             f" (lowest loss on {len(rows.inner)} inner rows)" if len(rows.inner) else " (the last)"
         )
         scored = f"; scored {len(rows.outer)} outer rows" if len(rows.outer) else ""
@@ -317,12 +381,12 @@ def train(config: TrainConfig) -> Path:
     # trained on it nor chose its epoch on it.
     oof, oof_std = np.full(n, np.nan), np.full(n, np.nan)
     for plan, state in zip(plans, member_states, strict=True):
-        oof[plan.outer] = state["outer_pred"]
-        oof_std[plan.outer] = state["outer_std"]
-    best_epochs = [st["best_epoch"] for st in member_states]
+        oof[plan.outer] = state.outer_pred
+        oof_std[plan.outer] = state.outer_std
+    best_epochs = [st.best_epoch or 0 for st in member_states]  # set by the first epoch
 
     members = [f"fold_{f}/{checkpoint.BEST_FILE}" for f in range(n_folds)]
-    std_scales = [float(st.get("std_scale", 1.0)) for st in member_states]
+    std_scales = [st.std_scale for st in member_states]
     refit_epochs = None
     if c.final == "refit":  # every protocol row, for the epoch count the inner parts chose
         refit_epochs = max(1, round(float(np.mean(best_epochs))))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +19,7 @@ from prettymeter.training.config import TrainConfig
 from prettymeter.training.data import TrainingTable
 from prettymeter.training.distributed import Dist, gather_predictions, unwrap
 from prettymeter.training.logger import Logger
+from prettymeter.training.records import MemberState
 
 if TYPE_CHECKING:
     import torch
@@ -117,7 +118,7 @@ def batch_loss(
 
 
 def score_kept(
-    model: nn.Module, s: Session, rows: MemberRows, folder: Path, state: dict[str, Any]
+    model: nn.Module, s: Session, rows: MemberRows, folder: Path, state: MemberState
 ) -> None:
     """Every choice is made: the kept weights fit the std's scale on the inner rows (1 without
     them), then predict the scored rows, once, with stds on that scale."""
@@ -129,6 +130,6 @@ def score_kept(
         pred, std = predict_rows(model, s, rows.inner, (folder, "inner"))
         scale = std_scale(pred.numpy(), std.numpy(), s.table.labels[rows.inner])
     pred, std = predict_rows(model, s, rows.outer, (folder, "outer"))
-    state["std_scale"] = scale
-    state["outer_pred"] = pred.numpy().tolist()
-    state["outer_std"] = (std.numpy() * scale).tolist()
+    state.std_scale = scale
+    state.outer_pred = pred.numpy().tolist()
+    state.outer_std = (std.numpy() * scale).tolist()

@@ -1,8 +1,8 @@
-"""The run folder's JSON files as typed records: config.json, dataset.json, run.json, metrics.json.
+"""The run folder's JSON files as typed records: config, dataset, run, metrics, member state.
 
-`train` writes them, `export` (and `--resume`) read them back by field. Fields added by later
-versions have defaults, so a run folder written by an earlier version still loads; one that
-cannot is refused in one line.
+`train` writes them (a member's state.json after every epoch), `export` (and `--resume`) read
+them back by field. Fields added by later versions have defaults, so a run folder written by an
+earlier version still loads; one that cannot is refused in one line.
 """
 
 from __future__ import annotations
@@ -195,6 +195,50 @@ def json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serializable: {type(value)}")
+
+
+class MemberState(BaseModel):
+    """A member folder's state.json: where its epochs stand, the kept epoch, the outer rows'
+    predictions. Written after every epoch; a killed run resumes from it."""
+
+    model_config = ConfigDict(extra="allow")
+    FILE: ClassVar[str] = "state.json"
+
+    member: str
+    epochs: int
+    validation: str
+    epochs_done: int = 0
+    best_epoch: int | None = None
+    best_val_loss: float | None = None
+    best_file: str | None = None
+    last_file: str | None = None
+    optim_file: str | None = None
+    optimizer: dict[str, Any] | None = None  # the optimizer's param groups (its slots: a file)
+    rng: dict[str, Any] | None = None
+    history: list[dict[str, Any]] = Field(default_factory=list)
+    train_rows: int = 0
+    inner_rows: int = 0
+    outer_rows: int = 0
+    rank_weights_sha256: list[str] | None = None
+    std_scale: float = 1.0  # states written before the variance head have none: no rescale
+    outer_pred: list[float] | None = None
+    outer_std: list[float] | None = None
+    done: bool = False
+
+    @classmethod
+    def read(cls, folder: Path) -> MemberState:
+        path = folder / cls.FILE
+        try:
+            return cls.model_validate_json(path.read_text(encoding="utf-8"))
+        except (ValidationError, ValueError) as exc:
+            first = str(exc).splitlines()[0]
+            raise PrettyMeterError(
+                f"{path} is not a member state this version reads ({first}); "
+                "train into a new run folder instead of --resume"
+            ) from None
+
+    def write(self, folder: Path) -> None:
+        atomic_write_text(folder / self.FILE, to_json(self.model_dump()))
 
 
 @dataclass
