@@ -28,12 +28,13 @@ REGIONS = (
     "cheeks_and_jaw",
     "background",
 )
-Box = Sequence[float]
 Points = Sequence[Sequence[float]]
 LabelsOf = Callable[[np.ndarray], np.ndarray]
 
 
-def to_input(points: Points, region: Box, image_size: Sequence[int], size: int) -> np.ndarray:
+def to_input(
+    points: Points, region: Sequence[float], image_size: Sequence[int], size: int
+) -> np.ndarray:
     """Landmarks in the photo's pixels → the model input's pixels, as the card's crop maps
     them: the region clipped to the photo, padded to a centred square, resized to `size`."""
     width, height = image_size
