@@ -53,7 +53,7 @@ def train_rate(sizes: Sizes, device: str, fast: bool) -> float:
     """Training steps/s × batch on random data; `fast`: bf16 autocast + channels-last."""
     import torch
 
-    from prettymeter.training.model import build_model
+    from prettymeter.training.model import build_model, label_and_log_var
 
     torch.manual_seed(0)
     model = build_model(sizes.backbone, None).to(device).train()
@@ -66,7 +66,7 @@ def train_rate(sizes: Sizes, device: str, fast: bool) -> float:
 
     def step() -> None:
         with torch.autocast(device, dtype=torch.bfloat16, enabled=fast):
-            pred = model(x).float().view(-1)
+            pred = label_and_log_var(model(x))[0]
         loss = ((pred - y) ** 2).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -89,7 +89,7 @@ def export_fp16(weights: Path, sizes: Sizes, path: Path) -> None:
     import torch
 
     from prettymeter.training.checkpoint import load_weights
-    from prettymeter.training.model import build_model
+    from prettymeter.training.model import build_model, label_and_log_var
 
     net = build_model(sizes.backbone, None).eval()
     load_weights(net, weights)
@@ -100,7 +100,7 @@ def export_fp16(weights: Path, sizes: Sizes, path: Path) -> None:
             self.inner = inner.half()
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.inner(x.half()).float().reshape(-1).clamp(0.0, 1.0)
+            return label_and_log_var(self.inner(x.half()))[0].clamp(0.0, 1.0)
 
     example = torch.randn(2, 3, sizes.image_size, sizes.image_size)
     # the TorchScript exporter: seconds where the dynamo one takes a minute on a small machine
@@ -122,7 +122,7 @@ def fp16_drift(model_dir: Path, weights: Path, sizes: Sizes, device: str) -> dic
 
     from prettymeter import imaging
     from prettymeter.card import ONNX_FILE
-    from prettymeter.scoring import probe_photos
+    from prettymeter.probes import probe_photos
 
     fp16 = model_dir.parent / "model-fp16.onnx"
     export_fp16(weights, sizes, fp16)

@@ -264,12 +264,16 @@ def verify_model_dir(
     return verification
 
 
-def verify_after_export(model_dir: Path, table: Path, folds_file: Path) -> Verification | None:
+def verify_after_export(
+    model_dir: Path, table: Path, folds_file: Path, shown_as: Path | None = None
+) -> Verification | None:
     """`export`'s last step: verify on the run's out-of-fold rows; a run whose table is gone
-    leaves the card unverified with one line saying how to verify it later."""
+    leaves the card unverified with one line saying how to verify it later. `shown_as`: the
+    folder the user will know it by (export verifies its staging folder)."""
     from prettymeter.console import summary
 
-    hint = f"pretty-meter verify {model_dir} --table TABLE.parquet"
+    shown = shown_as or model_dir
+    hint = f"pretty-meter verify {shown} --table TABLE.parquet"
     try:
         if not Path(table).is_file():
             raise PrettyMeterError(f"the run's table {table} is not here")
@@ -278,7 +282,7 @@ def verify_after_export(model_dir: Path, table: Path, folds_file: Path) -> Verif
     except PrettyMeterError as exc:
         print(f"engines not verified ({exc}); run `{hint}`")
         return None
-    summary(f"verify: {model_dir}", verification_rows(verification))
+    summary(f"verify: {shown}", verification_rows(verification))
     return verification
 
 

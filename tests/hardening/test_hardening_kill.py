@@ -192,10 +192,18 @@ def compare_models(ref: Path, got: Path) -> None:
 
     ref_card, ref_onnx = load_model_dir(ref)
     got_card, got_onnx = load_model_dir(got)
-    skip = {"created", "created_at", "onnx_sha256", "export"}
+    skip = {"created", "created_at", "onnx_sha256", "export", "verification"}
     left = {k: v for k, v in ref_card.model_dump().items() if k not in skip}
     right = {k: v for k, v in got_card.model_dump().items() if k not in skip}
     assert right == left
+    # The engine verification is measured again (its time and img/s differ; a verdict near a
+    # limit may too): the same engines judged on the same crops.
+    assert ref_card.verification is not None and got_card.verification is not None
+    verdicts = [
+        {name: e.crops for name, e in v.engines.items()}
+        for v in (ref_card.verification, got_card.verification)
+    ]
+    assert verdicts[1] == verdicts[0]
     size = ref_card.input_size
     batch = np.random.default_rng(0).normal(size=(3, 3, size, size)).astype(np.float32)
     outputs = [
