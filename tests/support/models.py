@@ -68,8 +68,8 @@ def calibrated_net(
     far from drawn ones. So the batch-norm statistics are set from the calibration photos, and
     the head is fitted (ridge) to spread each group's labels over 0.1-0.9 by brightness:
     different photos get clearly different scores, photos unlike them stay nearer the middle.
-    Drawn photos spread as widely as real ones, so the engines' drift check (which scores drawn
-    probe photos) sees as much of this model's bf16 drift as real photos would."""
+    Drawn photos spread as widely as real ones, so the engines' load-time tripwire (which scores
+    drawn probe photos) sees as much of this model's bf16 drift as real photos would."""
     import torch
 
     from prettymeter.training.model import build_model, set_head
