@@ -7,28 +7,17 @@ and scoring of a one-person photo and of a 4-face group photo, plain vs every fa
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 import testkit  # noqa: F401 - first: the repository root on the import path
+from machine import wall_ms
 
 from prettymeter.rating_model import RatingModel
 from tests.support.group import group_photo
 from tests.support.paths import DATA
 from tests.support.photos import encode
-
-
-def best_ms(run: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return 1000 * statistics.median(times)
 
 
 def main() -> None:
@@ -50,8 +39,8 @@ def main() -> None:
         for faces in ("one", "all"):
             prepared = model.prepare(photo, faces=faces)
             inputs = sum(a is not None for a in prepared.inputs())
-            prep = best_ms(partial(model.prepare, photo, faces=faces), args.repeats)
-            score = best_ms(partial(model.rate_prepared, [prepared]), args.repeats)
+            prep = wall_ms(partial(model.prepare, photo, faces=faces), args.repeats, warm=0)
+            score = wall_ms(partial(model.rate_prepared, [prepared]), args.repeats, warm=0)
             print(
                 f"{name:10s} faces={faces}: prepare {prep:6.1f} ms, score {score:6.1f} ms "
                 f"({inputs} model inputs)"

@@ -10,27 +10,15 @@ on first use, slow); `--model tiny` uses the tiny test model (checks the script 
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import testkit  # noqa: F401 - first: the repository root on the import path
+from machine import wall_ms
 
 from prettymeter.explain import REGIONS
 from prettymeter.rating_model import RatingModel
 from tests.support.paths import DATA
-
-
-def median_ms(run: Callable[[], object], repeats: int) -> float:
-    run()  # the first call compiles this batch size on engines that compile per size
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return 1000 * statistics.median(times)
 
 
 def model_dir(choice: str | None) -> Path:
@@ -63,8 +51,8 @@ def main() -> None:
         p = model.prepare(photo)
         return model.explained(p, model.rate_prepared([p])[0], args.grid)
 
-    plain_ms = median_ms(plain, args.repeats)
-    explain_ms = median_ms(explained, args.repeats)
+    plain_ms = wall_ms(plain, args.repeats)  # warm: compiles this batch size
+    explain_ms = wall_ms(explained, args.repeats)
     inputs = 1 + len(REGIONS) + args.grid**2
     print(f"model {model.card.name} ({model.engine}), input {model.spec.input_size} px")
     print(f"plain:        {plain_ms:7.1f} ms per photo (1 model input)")

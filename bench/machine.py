@@ -312,6 +312,18 @@ def cpu_ms(run: Callable[[], object], repeats: int, warm: int = 1) -> float:
     return statistics.median(samples) * 1000
 
 
+def wall_ms(run: Callable[[], object], repeats: int, warm: int = 1) -> float:
+    """Median wall-clock ms of one call of `run` (the latency one client sees)."""
+    for _ in range(warm):
+        run()
+    samples = []
+    for _ in range(max(1, repeats)):
+        started = time.perf_counter()
+        run()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples) * 1000
+
+
 def ceiling_img_s(cpu_ms_per_photo: float, cores: int) -> float:
     """Photos per second the machine's cores could process at this CPU cost per photo, if
     nothing else ran and every core were busy with it."""

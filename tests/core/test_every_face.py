@@ -7,7 +7,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from prettymeter import card as card_module
@@ -16,6 +15,7 @@ from prettymeter.errors import PrettyMeterError
 from prettymeter.every_face import MAX_FACES, WHOLE_PHOTO_MODEL
 from prettymeter.faces.person import Face, every_person
 from prettymeter.rating_model import Rater, RatingModel
+from tests.support.engine_models import engine_batches
 from tests.support.paths import DATA
 
 
@@ -47,14 +47,7 @@ def test_the_photo_and_its_faces_go_to_the_engine_in_one_batch(
     model_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     model = RatingModel(model_dirs["man"], engine="onnxruntime", threads=1)
-    batches: list[int] = []
-    real = model.scorer.run
-
-    def counted(arrays: np.ndarray):  # type: ignore[no-untyped-def]
-        batches.append(len(arrays))
-        return real(arrays)
-
-    monkeypatch.setattr(model.scorer, "run", counted)
+    batches = engine_batches(model, monkeypatch)
     rated = model.rate([DATA / "man.png", DATA / "woman.jpg"], faces="all")
     assert batches == [4]  # two photos, one face each
     for r in rated:

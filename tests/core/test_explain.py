@@ -18,6 +18,7 @@ from prettymeter.explain import (
     to_input,
 )
 from prettymeter.rating_model import RatingModel
+from tests.support.engine_models import engine_batches
 from tests.support.paths import DATA
 
 SIZE = 64
@@ -101,14 +102,7 @@ def test_each_delta_equals_the_score_recomputed_with_that_region_occluded(
 def test_one_engine_call_per_face_and_none_without_explain(
     model: RatingModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    batches: list[int] = []
-    real = model.scorer.run
-
-    def counted(arrays: np.ndarray):  # type: ignore[no-untyped-def]
-        batches.append(len(arrays))
-        return real(arrays)
-
-    monkeypatch.setattr(model.scorer, "run", counted)
+    batches = engine_batches(model, monkeypatch)
     plain = model.rate([DATA / "man.png"], faces="all")[0]
     assert plain.explanation is None and plain.faces is not None
     assert all(f.rating.explanation is None for f in plain.faces)

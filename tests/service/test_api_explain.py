@@ -10,21 +10,15 @@ import pytest
 
 from prettymeter.explain import NOTE, REGIONS
 from prettymeter.rating_model import RatingModel
-from tests.support.photos import b64, photo_bytes
-
-
-def rate(url: str, photos: list[bytes], **fields: object) -> dict:
-    body = {"instances": [b64(p) for p in photos], "gender": "m", **fields}
-    answer = httpx.post(f"{url}/v1/rate", json=body, timeout=120)
-    assert answer.status_code == 200, answer.text
-    return answer.json()
+from tests.support.live import v1_rate
+from tests.support.photos import photo_bytes
 
 
 def test_explain_true_gives_the_deltas_the_model_computes(
     service_url: str, model_dirs: dict[str, Path]
 ) -> None:
     photo = photo_bytes("man.png")
-    result = rate(service_url, [photo], explain=True, faces="all")["results"][0]
+    result = v1_rate(service_url, [photo], explain=True, faces="all")["results"][0]
     model = RatingModel(model_dirs["man"], engine="onnxruntime", threads=1)
     expected = model.rate([photo], faces="all", explain=True)[0]
     assert expected.explanation is not None
@@ -39,7 +33,7 @@ def test_explain_true_gives_the_deltas_the_model_computes(
 
 
 def test_a_plain_answer_carries_no_explanation(service_url: str) -> None:
-    result = rate(service_url, [photo_bytes("man.png")], faces="all")["results"][0]
+    result = v1_rate(service_url, [photo_bytes("man.png")], faces="all")["results"][0]
     assert result["score"] is not None and result["explanation"] is None
     assert all(face["explanation"] is None for face in result["faces"])
 

@@ -13,15 +13,9 @@ from prettymeter.faces import FaceDetector, main_faces
 from prettymeter.faces.quality import TOO_DARK, measure
 from prettymeter.rating_model import RatingModel
 from tests.support.group import group_photo
+from tests.support.live import v1_rate
 from tests.support.photos import b64, encode, man_photo, photo_bytes
 from tests.support.quality_variants import scaled_exposure
-
-
-def rate(url: str, photos: list[bytes], **fields: object) -> dict:
-    body = {"instances": [b64(p) for p in photos], "gender": "m", **fields}
-    answer = httpx.post(f"{url}/v1/rate", json=body, timeout=120)
-    assert answer.status_code == 200, answer.text
-    return answer.json()
 
 
 def test_a_scored_photo_carries_its_face_quality_as_measured_on_the_detected_face(
@@ -29,7 +23,7 @@ def test_a_scored_photo_carries_its_face_quality_as_measured_on_the_detected_fac
 ) -> None:
     photo = man_photo()
     dark = scaled_exposure(photo, 0.25)
-    plain, darkened = rate(service_url, [encode(photo, "PNG"), encode(dark, "PNG")])["results"]
+    plain, darkened = v1_rate(service_url, [encode(photo, "PNG"), encode(dark, "PNG")])["results"]
     detector = FaceDetector()
     for result, image in ((plain, photo), (darkened, dark)):
         face = main_faces(detector.detect(image))[0]
@@ -45,13 +39,13 @@ def test_a_scored_photo_carries_its_face_quality_as_measured_on_the_detected_fac
 
 def test_a_photo_without_a_score_has_no_quality(service_url: str) -> None:
     blank = encode(Image.new("RGB", (200, 150), (90, 120, 200)), "PNG")
-    (result,) = rate(service_url, [blank])["results"]
+    (result,) = v1_rate(service_url, [blank])["results"]
     assert result["error"]["code"] == "no_face" and result["quality"] is None
 
 
 def test_kserve_v1_predictions_carry_the_same_quality(service_url: str) -> None:
     photo = photo_bytes("woman.jpg")
-    (ours,) = rate(service_url, [photo])["results"]
+    (ours,) = v1_rate(service_url, [photo])["results"]
     v1 = httpx.post(
         f"{service_url}/v1/models/man:predict", json={"instances": [b64(photo)]}, timeout=60
     ).json()["predictions"][0]
@@ -78,7 +72,7 @@ def test_a_group_photo_lists_every_face_largest_first_each_scored_as_its_crop_al
     service_url: str, model_dirs: dict[str, Path]
 ) -> None:
     photo, regions = group_photo()
-    (result,) = rate(service_url, [encode(photo, "PNG")], faces="all")["results"]
+    (result,) = v1_rate(service_url, [encode(photo, "PNG")], faces="all")["results"]
     assert result["error"]["code"] == "several_faces" and result["score"] is None
     faces = result["faces"]
     assert len(faces) == 4, [f["box"] for f in faces]
@@ -103,7 +97,7 @@ def test_one_person_with_faces_all_has_one_main_face_scored_like_the_photo(
     service_url: str,
 ) -> None:
     plain, every = (
-        rate(service_url, [photo_bytes("man.png")], **fields)["results"][0]
+        v1_rate(service_url, [photo_bytes("man.png")], **fields)["results"][0]
         for fields in ({}, {"faces": "all"})
     )
     assert plain["faces"] is None

@@ -1,9 +1,11 @@
-"""Models and tables for the engine tests: a labelled table of stored crops, and one-layer ONNX
-models whose scores bf16 either keeps (a mean of the pixels) or cannot keep (a ±1 sum)."""
+"""Models and tables for the engine tests: a labelled table of stored crops, one-layer ONNX
+models whose scores bf16 either keeps (a mean of the pixels) or cannot keep (a ±1 sum), and a
+counter of the batches a loaded model sends to its engine."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -99,3 +101,16 @@ def pixel_model(model_dir: Path, sensitive: bool, gain: float = 4.0) -> Path:
     )
     card_module.write_card(model_dir, card)
     return model_dir
+
+
+def engine_batches(model: Any, monkeypatch: Any) -> list[int]:
+    """The sizes of the batches `model` (a RatingModel) sends to its engine from now on."""
+    batches: list[int] = []
+    real = model.scorer.run
+
+    def counted(arrays: np.ndarray):  # type: ignore[no-untyped-def]
+        batches.append(len(arrays))
+        return real(arrays)
+
+    monkeypatch.setattr(model.scorer, "run", counted)
+    return batches

@@ -189,3 +189,17 @@ def rss_mb(pid: int | str = "self") -> float:
 def peak_rss_mb(pid: int | str = "self") -> float:
     """A process's peak resident memory (VmHWM)."""
     return _status_kb(pid, "VmHWM") / 1024
+
+
+def v1_rate(url: str, photos: list[bytes], **fields: object) -> dict[str, Any]:
+    """POST photos to a live service's /v1/rate as JSON (gender m, extra keys as given); the
+    answer's JSON, after checking it is a 200."""
+    import httpx
+
+    from tests.support.photos import b64
+
+    body = {"instances": [b64(p) for p in photos], "gender": "m", **fields}
+    answer = httpx.post(f"{url}/v1/rate", json=body, timeout=120)
+    assert answer.status_code == 200, answer.text
+    answer_json: dict[str, Any] = answer.json()
+    return answer_json
