@@ -263,6 +263,22 @@ class DevTools:
             self.process.wait(timeout=15)
 
 
+def pick_files(browser: DevTools, url: str, script: str, *files: Path) -> None:
+    """Open the page with `script` run before its own, and pick `files` in its file input."""
+    for domain in ("Runtime.enable", "Page.enable", "DOM.enable"):
+        browser.call(domain)
+    browser.call("Page.addScriptToEvaluateOnNewDocument", source=script)
+    browser.call("Page.navigate", url=url)
+    browser.wait_for(
+        "(() => { const i = document.querySelector('input[type=file]');"
+        " return !!i && !i.disabled; })()",
+        "an enabled file input",
+    )
+    root = browser.call("DOM.getDocument")["root"]["nodeId"]
+    node = browser.call("DOM.querySelector", nodeId=root, selector="input[type=file]")
+    browser.call("DOM.setFileInputFiles", nodeId=node["nodeId"], files=[str(f) for f in files])
+
+
 def click_by_text(selector: str, text: str) -> str:
     return (
         f"(() => {{ const el = Array.from(document.querySelectorAll({json.dumps(selector)}))"
@@ -282,22 +298,8 @@ def test_the_page_scores_a_photo_under_its_csp_with_no_violation_in_the_console(
     assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy
     browser = DevTools(tmp_path / "profile")
     try:
-        for domain in ("Runtime.enable", "Log.enable", "Page.enable", "DOM.enable"):
-            browser.call(domain)
-        browser.call("Page.addScriptToEvaluateOnNewDocument", source=WATCH_VIOLATIONS)
-        browser.call("Page.navigate", url=f"{main.url}/")
-        browser.wait_for(
-            "(() => { const i = document.querySelector('input[type=file]');"
-            " return !!i && !i.disabled; })()",
-            "an enabled file input",
-        )
-        root = browser.call("DOM.getDocument")["root"]["nodeId"]
-        node = browser.call("DOM.querySelector", nodeId=root, selector="input[type=file]")
-        browser.call(
-            "DOM.setFileInputFiles",
-            nodeId=node["nodeId"],
-            files=[str(REPO / "tests" / "data" / "man.png")],
-        )
+        browser.call("Log.enable")
+        pick_files(browser, f"{main.url}/", WATCH_VIOLATIONS, REPO / "tests" / "data" / "man.png")
         browser.wait_for("document.querySelectorAll('img[alt^=\"Photo 1\"]').length", "a preview")
         browser.wait_for(click_by_text("label", "Man (M)"), "the gender choice")
         browser.wait_for(click_by_text("button", "Rate"), "an enabled Rate button")
@@ -360,18 +362,7 @@ def test_with_the_switch_on_a_group_photo_shows_one_chip_per_face(
     photo.save(path, quality=92)
     browser = DevTools(tmp_path / "profile")
     try:
-        for domain in ("Runtime.enable", "Page.enable", "DOM.enable"):
-            browser.call(domain)
-        browser.call("Page.addScriptToEvaluateOnNewDocument", source=KEEP_ANSWERS)
-        browser.call("Page.navigate", url=f"{crop_service.url}/")
-        browser.wait_for(
-            "(() => { const i = document.querySelector('input[type=file]');"
-            " return !!i && !i.disabled; })()",
-            "an enabled file input",
-        )
-        root = browser.call("DOM.getDocument")["root"]["nodeId"]
-        node = browser.call("DOM.querySelector", nodeId=root, selector="input[type=file]")
-        browser.call("DOM.setFileInputFiles", nodeId=node["nodeId"], files=[str(path)])
+        pick_files(browser, f"{crop_service.url}/", KEEP_ANSWERS, path)
         browser.wait_for("document.querySelectorAll('img[alt^=\"Photo 1\"]').length", "a preview")
         browser.wait_for(click_by_text("label", "Man (M)"), "the gender choice")
         switch = "document.querySelector('[role=switch]')"
