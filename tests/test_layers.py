@@ -143,7 +143,7 @@ def test_the_layer_check_catches_a_planted_core_to_data_import(tmp_path: Path) -
 CORE_RANKS: list[tuple[str, ...]] = [
     ("errors", "contract", "console", "hardware", "memory"),
     ("io", "imaging", "tables"),
-    ("card", "faces", "probes", "labels", "photo"),
+    ("card", "faces", "probes", "labels", "photo", "parts"),
     ("scoring",),
     ("inference", "every_face", "explain"),
     ("rating_model", "verification"),

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from prettymeter.batch import partial_dir, parts, rate_collection, read_results
+from prettymeter import parts
+from prettymeter.batch import rate_collection, read_results
 from prettymeter.rating_model import Rater
 from tests.support.paths import CLI
 
@@ -33,7 +34,7 @@ def test_a_run_killed_twice_then_rerun_gives_the_uninterrupted_table(
     assert done.returncode == 0, done.stderr.decode()[-2000:]
 
     out = tmp_path / "killed" / "ratings.parquet"
-    work = partial_dir(out)
+    work = parts.PartsFolder(out, "rate").work
     parts_seen = []
     for more_parts in (1, 3):  # kill once the run has written this many parts of its own
         before = len(list(work.glob("part-*.parquet"))) if work.is_dir() else 0
@@ -69,7 +70,8 @@ def test_a_run_interrupted_while_it_writes_the_table_is_finished_by_the_same_com
     rate_collection(photo_folder / "woman", reference, rater=rater, part_rows=2)
     out = tmp_path / "ratings.csv"
     real_replace = parts.os.replace
-    at = out if interrupted == "into place" else parts.trash_dir(partial_dir(out))
+    folder = parts.PartsFolder(out, "rate")
+    at = out if interrupted == "into place" else folder.trash
 
     def replace_then_die(src: object, dst: object) -> None:
         if Path(str(dst)) == at:
@@ -81,7 +83,7 @@ def test_a_run_interrupted_while_it_writes_the_table_is_finished_by_the_same_com
         rate_collection(photo_folder / "woman", out, rater=rater, part_rows=2)
     monkeypatch.setattr(parts.os, "replace", real_replace)
     assert out.exists() == (interrupted == "removing the parts")
-    assert partial_dir(out).is_dir()
+    assert folder.work.is_dir()
 
     summary = rate_collection(photo_folder / "woman", out, rater=rater, part_rows=2)
     assert summary["processed_rows"] == 0 and summary["photos"] == 7

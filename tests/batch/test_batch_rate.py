@@ -16,13 +16,13 @@ import pytest
 from prettymeter.batch import (
     RESULT_SCHEMA,
     Shard,
-    partial_dir,
     rate_collection,
     read_results,
     shard_of,
 )
 from prettymeter.errors import PrettyMeterError
 from prettymeter.imaging import IMAGE_EXTENSIONS
+from prettymeter.parts import PartsFolder
 from prettymeter.rating_model import Rater
 from tests.support.collection import BROKEN
 from tests.support.paths import CLI
@@ -48,7 +48,7 @@ def one_run(photo_folder: Path, rater: Rater, tmp_path_factory: pytest.TempPathF
     out = tmp_path_factory.mktemp("one") / "ratings.parquet"
     summary = rate_collection(photo_folder, out, rater=rater, part_rows=8, threads=2)
     assert summary["photos"] == summary["processed_rows"] == len(photos_of(photo_folder))
-    assert not partial_dir(out).exists()
+    assert not PartsFolder(out, "rate").work.exists()
     return read_results(out)
 
 
@@ -186,7 +186,7 @@ def test_a_partial_run_of_other_settings_is_refused_until_overwrite(
     photo_folder: Path, rater: Rater, tmp_path: Path
 ) -> None:
     out = tmp_path / "r.parquet"
-    work = partial_dir(out)
+    work = PartsFolder(out, "rate").work
     work.mkdir()
     (work / "manifest.json").write_text(json.dumps({"model": "another"}))
     with pytest.raises(PrettyMeterError, match="--overwrite"):

@@ -16,8 +16,9 @@ from face_photos import encode, write_table
 from PIL import Image
 
 from prettymeter import imaging
-from prettymeter.data.detect import DETECT_COLUMNS, detect, partial_dir
+from prettymeter.data.detect import DETECT_COLUMNS, detect
 from prettymeter.errors import PrettyMeterError
+from prettymeter.parts import PartsFolder
 
 PRETTY_METER = str(Path(sys.executable).with_name("pretty-meter"))
 
@@ -43,7 +44,7 @@ def test_detector_none_keeps_every_row_with_the_whole_photo_as_person(make_table
     assert table.column("filter_reason").to_pylist() == [None] * 5
     assert table.column("crop_size").to_pylist() == [32] * 5
     assert table.column("rate").to_pylist() == [0.0, 1.0, 2.0, 3.0, 4.0]
-    assert not partial_dir(dst).exists()
+    assert not PartsFolder(dst, "detect").work.exists()
 
 
 def test_the_stored_crop_is_the_shared_preprocessing_of_the_photo(make_table, tmp_path):
@@ -115,7 +116,7 @@ def test_a_detect_killed_half_way_resumes_to_the_same_table(tmp_path):
     command = [PRETTY_METER, "detect", "--src", str(src), "--dst", str(dst)]
     command += ["--detector", "none", "--crop-size", "32", "--threads", "1"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    work = partial_dir(dst)
+    work = PartsFolder(dst, "detect").work
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(list(work.glob("part-*.parquet"))) < 2:
         time.sleep(0.005)
@@ -125,7 +126,7 @@ def test_a_detect_killed_half_way_resumes_to_the_same_table(tmp_path):
     assert finished_before_kill >= 2, "the run was not caught half way"
     assert not dst.exists(), "the run finished before it was killed; use more rows"
 
-    stale = tmp_path / ".resumed.parquet.x1y2.tmp"  # as if killed while joining the parts
+    stale = work / ".result.parquet.999999999.x1y2.tmp"  # as if killed while joining the parts
     stale.write_bytes(b"half a file")
     result = detect(src, dst, detector="none", crop_size=32, threads=1)
     assert not stale.exists()
@@ -138,7 +139,7 @@ def test_a_detect_killed_half_way_resumes_to_the_same_table(tmp_path):
 def test_a_partial_run_with_other_settings_is_not_mixed_in(make_table, tmp_path):
     src = make_table(small_photos(3))
     dst = tmp_path / "crops.parquet"
-    work = partial_dir(dst)
+    work = PartsFolder(dst, "detect").work
     work.mkdir()
     (work / "manifest.json").write_text('{"crop_size": 99}')
     with pytest.raises(PrettyMeterError, match="unfinished"):

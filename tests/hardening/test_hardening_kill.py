@@ -59,7 +59,7 @@ def started_work(verb: str, out: Path) -> bool:
     return {
         "ingest": lambda: any(n.startswith(".raw.parquet.") for n in names),
         "dedupe": lambda: any(n.startswith(".dedup.parquet.") for n in names),
-        "detect": lambda: "crops.parquet.partial" in names,
+        "detect": lambda: ".crops.parquet.partial" in names,
         "normalize": lambda: any(n.startswith(".m.") for n in names),
         "train": lambda: (out / "run" / "config.json").is_file(),
         "export": lambda: ".model.partial" in names or "model" in names,
@@ -251,7 +251,7 @@ def test_a_verb_killed_at_random_points_reruns_to_the_same_output(
     if not finished(verb, out):  # a finished output is refused by the rerun, and kept
         run(rerun_args(verb, args, out), pipeline.root)
     COMPARE[verb](pipeline.root / "ref", out)
-    leftovers = [p.name for p in out.rglob("*") if p.name.endswith((".tmp", ".partial"))]
+    leftovers = [p.name for p in out.rglob("*") if p.name.endswith((".tmp", ".partial", ".trash"))]
     assert leftovers == [], "a killed run's temporaries were left behind"
 
 

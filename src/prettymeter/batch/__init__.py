@@ -1,11 +1,10 @@
 """Batch scoring: rate every photo of a folder, a list file or a stage table into one table.
 
 `sources` (the collection, its order and shards) → `run` (parallel preparation, batched model
-calls) → `parts` (finished parts, resume, OUT written whole) in the `results` table's shape.
+calls, finished parts that a rerun resumes: `prettymeter.parts`) → the `results` table.
 Decisions: docs/cli.md, "rate".
 """
 
-from prettymeter.batch.parts import partial_dir
 from prettymeter.batch.results import RESULT_SCHEMA, output_format, read_results
 from prettymeter.batch.run import PART_ROWS, rate_collection
 from prettymeter.batch.sources import Collection, Item, Shard, open_collection, shard_of
@@ -18,7 +17,6 @@ __all__ = [
     "Shard",
     "open_collection",
     "output_format",
-    "partial_dir",
     "rate_collection",
     "read_results",
     "shard_of",

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from prettymeter.batch.sources import Item
+from prettymeter.contract import STAGE_METADATA_KEY
 from prettymeter.errors import PrettyMeterError
 from prettymeter.inference import FaceRating, Rating
 
@@ -127,3 +129,40 @@ def read_results(path: Path) -> pa.Table:
     table = csv.read_csv(path, convert_options=options)
     table = _map_boxes(table, lambda v: json.loads(v) if v else None, pa.list_(pa.float64()))
     return table.select(RESULT_SCHEMA.names).cast(RESULT_SCHEMA)
+
+
+def joiner(
+    parts: list[Path], fmt: str, metadata: dict[str, Any]
+) -> Callable[[Path], dict[str, Any]]:
+    """What `PartsFolder.commit` calls: join the finished parts into one table at the path it
+    is given (Parquet with the run's metadata, or CSV) and return the run's counts."""
+
+    def join(tmp: Path) -> dict[str, Any]:
+        errors: Counter[str] = Counter()
+        rows = photos = scored = 0
+        writer: Any
+        if fmt == "parquet":
+            schema = RESULT_SCHEMA.with_metadata(
+                {STAGE_METADATA_KEY: json.dumps(metadata).encode()}
+            )
+            writer = pq.ParquetWriter(str(tmp), schema, compression="zstd")
+        else:
+            from pyarrow import csv
+
+            writer = csv.CSVWriter(str(tmp), csv_schema())
+        with writer:
+            for part in parts:
+                table = pq.read_table(part, schema=RESULT_SCHEMA)
+                rows += table.num_rows
+                photos += len(set(table.column("position").to_pylist()))  # rows per face
+                scored += table.num_rows - table.column("score").null_count
+                errors.update(e for e in table.column("error").to_pylist() if e)
+                writer.write_table(table if fmt == "parquet" else csv_table(table))
+        return {
+            "photos": photos,
+            "rows": rows,
+            "scored": scored,
+            "errors": dict(sorted(errors.items())),
+        }
+
+    return join

@@ -2,7 +2,7 @@
 
 Each photo goes through `rating_model.RatingModel` (the card's one photo path, the service's v1
 policy); this module adds parallel preparation and batched model calls over the collection
-(`batch.sources`), writing finished parts that a rerun resumes (`batch.parts`). Decisions
+(`batch.sources`), writing finished parts that a rerun resumes (`parts`). Decisions
 (docs/cli.md, "rate"): threads, not processes: measured, 70-80 % of a photo's preparation (ONNX
 Runtime, PIL decode, numpy on whole arrays) runs without the GIL, so one process with a thread
 per core keeps the cores busy without copying arrays between processes.
@@ -20,22 +20,13 @@ from typing import TYPE_CHECKING, Any
 import pyarrow.parquet as pq
 
 from prettymeter import imaging
-from prettymeter.batch.parts import (
-    MERGED,
-    cleanup,
-    finish_merged,
-    merge,
-    open_partial,
-    part_path,
-    partial_dir,
-    remove_trash,
-)
-from prettymeter.batch.results import output_format, results_table
+from prettymeter.batch.results import joiner, output_format, results_table
 from prettymeter.batch.sources import Collection, Item, Photo, Shard, open_collection
 from prettymeter.errors import ImageError, PrettyMeterError
 from prettymeter.hardware import usable_cores
 from prettymeter.inference import FACE_MODES, Prepared
-from prettymeter.io import atomic_path, ensure_new_output
+from prettymeter.io import atomic_path
+from prettymeter.parts import PartsFolder
 
 if TYPE_CHECKING:
     from rich.progress import Task
@@ -74,10 +65,8 @@ def rate_collection(
         raise PrettyMeterError("--part-rows and --batch-size must be at least 1")
     if faces not in FACE_MODES:
         raise PrettyMeterError(f"--faces {faces!r} is unknown; use 'one' or 'all'")
-    work = partial_dir(out)
-    remove_trash(work)
-    if not (work / MERGED).is_file():  # else a killed run's finished table is being moved in
-        ensure_new_output(out, overwrite, "--out")
+    folder = PartsFolder(out, "rate")
+    folder.check_output(overwrite, "--out")
     collection = open_collection(source)
     if not collection.items:
         raise PrettyMeterError(
@@ -114,14 +103,12 @@ def rate_collection(
         "collection": len(collection.items),
     }
     started = time.perf_counter()
-    finished = finish_merged(work, out, manifest)
+    finished = folder.begin(manifest, overwrite, "--out")
     if finished is not None:  # a run killed after writing the whole table: nothing left to do
         return {**summary, **finished, "resumed_rows": finished["photos"], "processed_rows": 0}
-    ensure_new_output(out, overwrite, "--out")
     mine = [item for item in collection.items if shard.owns(item.path)]
     chunks = [mine[i : i + part_rows] for i in range(0, len(mine), part_rows)]
-    open_partial(work, manifest, overwrite)
-    done = {number for number in range(len(chunks)) if part_path(work, number).is_file()}
+    done = {number for number, _ in folder.parts() if number < len(chunks)}
     resumed = sum(len(chunks[n]) for n in done)
     todo = [(n, chunks[n]) for n in range(len(chunks)) if n not in done]
     workers = max(1, threads if threads is not None else usable_cores())
@@ -134,14 +121,14 @@ def rate_collection(
             todo, collection, loaded, (not whole, faces), pool, ahead
         ):
             ratings = loaded.rate_prepared(prepared)
-            with atomic_path(part_path(work, number)) as tmp:
+            with atomic_path(folder.part(number)) as tmp:
                 pq.write_table(results_table(chunk, ratings), tmp)
             processed += len(chunk)
             bar.advance(task, len(chunk))
     seconds = time.perf_counter() - started
 
-    counts = merge(work, out, fmt, len(chunks), _metadata(manifest, collection, card.demo))
-    cleanup(work)
+    parts = [folder.part(number) for number in range(len(chunks))]
+    counts = folder.commit(joiner(parts, fmt, _metadata(manifest, collection, card.demo)))
     return {
         **summary,
         **counts,

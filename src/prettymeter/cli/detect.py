@@ -28,7 +28,7 @@ def detect(
 ) -> None:
     """Find the person on every photo, mark photos with no or several main faces, store crops.
 
-    Killed half way, the same command continues from what was written (DST.partial/).
+    Killed half way, the same command continues from what was written (.DST.partial/).
     """
     from prettymeter import console
     from prettymeter.data.detect import detect as run_detect

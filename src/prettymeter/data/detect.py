@@ -1,13 +1,13 @@
 """The detect stage: find the person on every photo of a table and store its square crop.
 
 Reads the deduped table in batches, adds the detect columns of docs/architecture.md and writes
-finished batches to `DST.partial/` as it goes, so a killed run continues where it stopped.
+finished batches to a parts folder (`prettymeter.parts`) as it goes, so a killed run continues
+where it stopped and DST is written whole or not at all.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -32,10 +32,11 @@ from prettymeter.contract import (
 from prettymeter.errors import ImageError, PrettyMeterError
 from prettymeter.faces.person import PersonResult, find_person
 from prettymeter.hardware import usable_cores
-from prettymeter.io import atomic_path, ensure_new_output, open_parts_folder
+from prettymeter.io import atomic_path
+from prettymeter.parts import PartsFolder
 from prettymeter.tables import open_table
 
-PART_ROWS = 64  # rows per finished part in DST.partial/: what a kill can lose at most
+PART_ROWS = 64  # rows per finished part: what a kill can lose at most
 
 DETECT_FIELDS = [
     pa.field("faces", pa.int64()),
@@ -48,11 +49,6 @@ DETECT_FIELDS = [
     pa.field("crop_size", pa.int64()),
 ]
 DETECT_COLUMNS = tuple(f.name for f in DETECT_FIELDS)
-
-
-def partial_dir(dst: Path) -> Path:
-    """Where an unfinished run keeps its finished parts."""
-    return dst.with_name(dst.name + ".partial")
 
 
 def detect(
@@ -74,11 +70,11 @@ def detect(
         )
     workers = max(1, threads if threads is not None else usable_cores())
     source = open_table(src, ["image"], made_by="dedupe")
-    ensure_new_output(dst, overwrite)
+    folder = PartsFolder(dst, "detect")
+    folder.check_output(overwrite, "--dst")
     schema = _output_schema(source.schema_arrow, detector, crop_size)
     total = source.metadata.num_rows
 
-    work = partial_dir(dst)
     manifest = {
         "src": str(src.resolve()),
         "src_bytes": src.stat().st_size,
@@ -87,7 +83,10 @@ def detect(
         "detector": detector,
         "crop_size": crop_size,
     }
-    done = _prepare_partial(work, manifest, overwrite)
+    finished = folder.begin(manifest, overwrite, "--dst")
+    if finished is not None:  # killed after writing the whole table: it is now in place
+        return _summary(src, dst, detector, crop_size, total, finished, done=total)
+    done = _rows_done(folder)
 
     finder = None
     if detector == MTCNN:
@@ -111,14 +110,31 @@ def detect(
                 pool.map(partial(_detect_row, finder=finder, crop_size=crop_size), images, where)
             )
             part = _with_detect_columns(batch, rows, crop_size, schema)
-            with atomic_path(work / f"part-{start:012d}.parquet") as tmp:
+            with atomic_path(folder.part(start)) as tmp:
                 pq.write_table(part, tmp)
             processed += batch.num_rows
             bar.advance(task, batch.num_rows)
     seconds = time.perf_counter() - started
 
-    reasons = _merge(work, dst, schema)
-    shutil.rmtree(work)
+    reasons = folder.commit(partial(_join, [p for _, p in folder.parts()], schema))
+    summary = _summary(src, dst, detector, crop_size, total, reasons, done=done)
+    return {
+        **summary,
+        "processed_rows": processed,
+        "seconds": round(seconds, 2),
+        "images_per_s": round(processed / seconds, 1) if seconds > 0 and processed else None,
+    }
+
+
+def _summary(
+    src: Path,
+    dst: Path,
+    detector: str,
+    crop_size: int,
+    total: int,
+    reasons: dict[str, int],
+    done: int,
+) -> dict[str, Any]:
     filtered = {reason: reasons.get(reason, 0) for reason in FILTER_REASONS}
     return {
         "src": str(src),
@@ -129,9 +145,9 @@ def detect(
         "kept": total - sum(filtered.values()),
         "filtered": filtered,
         "resumed_rows": done,
-        "processed_rows": processed,
-        "seconds": round(seconds, 2),
-        "images_per_s": round(processed / seconds, 1) if seconds > 0 and processed else None,
+        "processed_rows": 0,
+        "seconds": 0.0,
+        "images_per_s": None,
     }
 
 
@@ -150,33 +166,16 @@ def _output_schema(source: pa.Schema, detector: str, crop_size: int) -> pa.Schem
     return pa.schema(kept + DETECT_FIELDS, metadata=metadata)
 
 
-def _prepare_partial(work: Path, manifest: dict[str, Any], overwrite: bool) -> int:
-    """Make or reuse DST.partial/; returns how many rows are already done."""
-    mismatch = (
-        f"{work} holds an unfinished detect run with other settings or another "
-        "source; rerun the same command to resume it, or pass --overwrite to start over"
-    )
-    if not open_parts_folder(work, manifest, overwrite, mismatch):
-        return 0
-    # files being written when the run was killed: a part, or the joined output (atomic_path's
-    # temporary ".DST.*.tmp" beside DST)
-    joined = f".{work.name.removesuffix('.partial')}."
-    stale = [*work.glob(".part-*.tmp")]
-    stale += [p for p in work.parent.iterdir() if p.name.startswith(joined) and p.suffix == ".tmp"]
-    for path in stale:
-        path.unlink()
+def _rows_done(folder: PartsFolder) -> int:
+    """How many rows the finished parts hold (each part is named by its first row)."""
     done = 0
-    for start, part in _parts(work):
+    for start, part in folder.parts():
         if start != done:
             raise PrettyMeterError(
-                f"{work} is missing rows {done}-{start - 1}; pass --overwrite to start over"
+                f"{folder.work} is missing rows {done}-{start - 1}; pass --overwrite to start over"
             )
         done += pq.read_metadata(part).num_rows
     return done
-
-
-def _parts(work: Path) -> list[tuple[int, Path]]:
-    return sorted((int(p.stem.split("-")[1]), p) for p in work.glob("part-*.parquet"))
 
 
 def _batches(source: pq.ParquetFile, done: int) -> Iterator[tuple[int, pa.RecordBatch]]:
@@ -252,12 +251,12 @@ def _with_detect_columns(
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def _merge(work: Path, dst: Path, schema: pa.Schema) -> Counter[str]:
-    """Join the finished parts into DST in one atomic rename; count the filter reasons."""
+def _join(parts: list[Path], schema: pa.Schema, tmp: Path) -> dict[str, int]:
+    """Join the finished parts into one table at `tmp`; count the filter reasons."""
     reasons: Counter[str] = Counter()
-    with atomic_path(dst) as tmp, pq.ParquetWriter(tmp, schema) as writer:
-        for _, part in _parts(work):
+    with pq.ParquetWriter(tmp, schema) as writer:
+        for part in parts:
             table = pq.read_table(part, schema=schema)
             reasons.update(r for r in table.column("filter_reason").to_pylist() if r)
             writer.write_table(table)
-    return reasons
+    return dict(reasons)
