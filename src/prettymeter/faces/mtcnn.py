@@ -138,11 +138,11 @@ class FaceDetector:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # Spinning threads steal the CPU from the numpy glue between the nets (and from
-        # anything else in the process): 71 → 175 ms per photo measured in issue 4.
+        # anything else in the process).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-        # No arena: it keeps the largest pyramid level's buffers for good (+30 MB after 14
-        # photos; CPU per photo the same within noise, compared under load).
+        # No arena: it keeps the largest pyramid level's buffers for good; without it the
+        # CPU per photo is the same.
         options.enable_cpu_mem_arena = False
         options.enable_mem_pattern = False
         folder = Path(nets_dir) if nets_dir is not None else NETS_DIR
