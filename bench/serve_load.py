@@ -3,11 +3,11 @@
     .venv/bin/python bench/serve_load.py [--seconds 6] [--work DIR] [--skip-engines]
                                          [--wait-quiet S] [--parallel P] [--payload jpeg|png]
 
-Builds two random-init EfficientNetV2-S at 256 px once (cached in --work) with the tests' model
-maker (tests/support/models.py: the real exporter, a head calibrated so photos score apart):
-ONNX + card for our service (both routes, `man` and `woman`, so two models are loaded) and the
-man's safetensors state dict for the baseline (bench/seed_baseline_server.py: torch eager
-inside `async def`, per-request batch, PIL/torchvision transforms, no detection). Then:
+Serves the trained bench model (bench/bench_model.py: an EfficientNetV2-S at 256 px, made once
+and cached in --work): ONNX + card for our service (both routes, `man` and `woman`, so two
+models are loaded) and its weights as a torchvision state dict for the baseline
+(bench/seed_baseline_server.py: torch eager inside `async def`, per-request batch,
+PIL/torchvision transforms, no detection). Then:
 
   * engines: ms/photo at batch 1 and 8 and the score drift against ONNX Runtime fp32 on real
     photos (14 variants of the 2 fixture photos), for every engine this CPU has and for torch

@@ -1,4 +1,4 @@
-"""Issue 6: a new user's first run — demo models through the real pipeline, served and scoring."""
+"""A new user's first run — demo models through the real pipeline, served and scoring."""
 
 from __future__ import annotations
 

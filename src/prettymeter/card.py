@@ -1,6 +1,7 @@
 """The model card (card.json) beside model.onnx: schema, writing, and verified loading.
 
-This is the contract between `export` and the service (DESIGN §4). It needs no torch.
+This is the contract between `export` and the service (docs/architecture.md, Model
+directory). It needs no torch.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".joblib")
 
 
 class Normalization(BaseModel):
-    """n(r) of DESIGN §2: lo, med, hi of the training rates."""
+    """n(r) (docs/data.md, normalize): lo, med, hi of the training rates."""
 
     lo: float
     med: float

@@ -65,8 +65,3 @@ def run_rows(result: Mapping[str, Any], unit: str) -> dict[str, object]:
     if result.get("seconds") is not None:
         rows["time"] = f"{result['seconds']} s"
     return rows
-
-
-def warn(message: str) -> None:
-    """One loud line on stderr."""
-    console.print(f"[bold yellow]warning:[/] {message}")

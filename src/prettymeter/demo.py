@@ -1,4 +1,4 @@
-"""The demo model: synthetic rated photos through the real pipeline, cached (DESIGN §7)."""
+"""The demo model: synthetic rated photos through the real pipeline, cached (docs/cli.md, demo)."""
 
 from __future__ import annotations
 
@@ -35,10 +35,10 @@ class DemoSettings:
     lr: float = 2e-3
     min_voices: int = 40
     seed: int = 0
-    # One thread: two OpenMP threads on two shared cores spin and run many times slower.
+    # One thread: two OpenMP threads on two shared cores spin against each other.
     threads: int = 1
-    # bf16 autocast pays off for EfficientNetV2-S at 256 px, but made this tiny model 3-6x
-    # slower on an AVX512-BF16 CPU (and less accurate): measured, see docs/training.md.
+    # bf16 autocast pays off for EfficientNetV2-S at 256 px, but makes this tiny model slower
+    # and less accurate (docs/training.md, "Precision on CPU").
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "fp32"
     parallel: bool = True
 

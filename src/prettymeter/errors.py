@@ -6,7 +6,7 @@ class PrettyMeterError(Exception):
 
 
 class ImageError(PrettyMeterError):
-    """A photo that cannot be used; `code` is the machine-readable kind (DESIGN §5)."""
+    """A photo that cannot be used; `code` is the machine-readable kind (docs/api.md)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)

@@ -1,7 +1,8 @@
 """Photo decoding and THE preprocessing function (crop → pad → resize → tensor) used everywhere.
 
 Training, evaluation, CLI prediction, the detect stage and the service all import from here,
-so a photo becomes exactly the same input array on every path (DESIGN §2).
+so a photo becomes exactly the same input array on every path (docs/architecture.md,
+Preprocessing).
 """
 
 from __future__ import annotations

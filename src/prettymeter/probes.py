@@ -62,11 +62,6 @@ def _model_inputs(photos: list[Image.Image], input_size: int, crop_size: int) ->
     return np.stack([preprocess(p, None, crop_size, input_size) for p in photos])
 
 
-def probe_batch(input_size: int, crop_size: int, count: int = 8) -> np.ndarray:
-    """`probe_photos`, preprocessed for a model."""
-    return _model_inputs(probe_photos(count), input_size, crop_size)
-
-
 def check_batch(input_size: int, crop_size: int) -> np.ndarray:
     """The tripwire's inputs: 8 drawn faces and 16 photo-like textures."""
     return _model_inputs(probe_photos(8) + texture_photos(16), input_size, crop_size)

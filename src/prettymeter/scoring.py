@@ -245,9 +245,8 @@ class Scorer:
         options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         options.log_severity_level = 3
         if self.device == "cpu":
-            # No arena: it keeps the largest batch's activations (~95 MB per EfficientNetV2-S
-            # model at batch 8, 256 px) for good; without it two models peak at 378 MB instead of
-            # 453 and settle at 260; the speed was the same within noise (compared under load).
+            # No arena: it keeps the largest batch's activations for good, so every loaded model
+            # would hold its peak; without it memory falls back after a batch at the same speed.
             options.enable_cpu_mem_arena = False
             options.enable_mem_pattern = False
         providers = ["CPUExecutionProvider"]

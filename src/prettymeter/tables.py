@@ -185,11 +185,6 @@ def track_batches(
             bar.advance(task, batch.num_rows)
 
 
-def read_columns(parquet: pq.ParquetFile, columns: Sequence[str]) -> pa.Table:
-    """Read only the named (small) columns of a table."""
-    return parquet.read(columns=list(columns))
-
-
 def read_metadata(path: Path) -> dict[str, Any]:
     """The JSON a stage stored under the Parquet key `prettymeter` ({} when there is none)."""
     metadata = pq.ParquetFile(str(path)).metadata.metadata or {}

@@ -1,4 +1,4 @@
-"""Issue 13: the Dockerfiles lint clean, compose's balancer reaches every replica (GPU profile
+"""The Dockerfiles lint clean, compose's balancer reaches every replica (GPU profile
 included), and the images' default settings file loads. Docker cannot run here (no daemon)."""
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ def test_the_dry_run_prints_every_row_of_the_table() -> None:
         env={**env, "PYTHON": sys.executable},
         capture_output=True,
         text=True,
-        timeout=300,  # ~35 s of CPU; the margin is for a machine shared with other tests
+        timeout=300,  # the dry run is short; the margin is for a machine shared with other tests
     )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     lines = run.stdout.splitlines()

@@ -1,4 +1,4 @@
-"""Issue 13: the Kubernetes manifests render with kustomize and match the Kubernetes schemas and
+"""The Kubernetes manifests render with kustomize and match the Kubernetes schemas and
 the service they run. No cluster here: kustomize (inside kubectl) renders, kubernetes-validate
 checks every object against the API schemas it ships (offline), the rest reads the objects."""
 

@@ -1,4 +1,4 @@
-"""Issue 13: the wheel carries the built page, and `pip install "pretty_meter-*.whl[serve]"` in a
+"""The wheel carries the built page, and `pip install "pretty_meter-*.whl[serve]"` in a
 fresh virtual environment is the service image's package set: no torch, no scipy, no plotting.
 Installed that way, `pretty-meter serve` serves the page at / and scores photos with the demo
 models, and `pretty-meter rate` runs the Kubernetes scoring Job's command.

@@ -64,7 +64,7 @@ def hostile_dataset(ds: Path) -> dict[str, str]:
 
 
 def pretty_meter(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    # each stage in well under a minute on 2 busy cores (dedupe took 93 s here once: quadratic)
+    # each stage is linear in the photos: a minute is ample, and a quadratic stage runs past it
     done = subprocess.run([CLI, *args], cwd=cwd, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stderr

@@ -1,4 +1,4 @@
-"""The file-name rules of DESIGN §1, each with its exact reason."""
+"""The file-name rules (docs/data.md, Dataset format), each with its exact reason."""
 
 from __future__ import annotations
 

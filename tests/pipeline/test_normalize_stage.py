@@ -1,4 +1,4 @@
-"""normalize: the median-based labels of DESIGN §2, LDS weights, filters and metadata."""
+"""normalize: the median-based labels (docs/data.md), LDS weights, filters and metadata."""
 
 from __future__ import annotations
 

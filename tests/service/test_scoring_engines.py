@@ -14,10 +14,9 @@ from prettymeter.card import CARD_FILE, load_model_dir, write_card
 from prettymeter.errors import PrettyMeterError
 from prettymeter.hardware import cpu_has_bf16
 from prettymeter.imaging import preprocess
-from prettymeter.probes import probe_batch
 from prettymeter.scoring import TRIPWIRE, Scorer, choose_engine
 from prettymeter.verification import verify_model_dir
-from tests.support.engine_models import CROP_SIZE, crop_table, pixel_model
+from tests.support.engine_models import CROP_SIZE, crop_table, pixel_model, probe_batch
 from tests.support.photos import fixture_variants, synthetic_photos
 
 FP32_DRIFT = 0.05  # two fp32 runtimes differ by rounding alone

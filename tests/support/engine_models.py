@@ -10,11 +10,16 @@ from typing import Any
 import numpy as np
 
 from prettymeter import card as card_module
-from prettymeter.imaging import MEAN, STD, encode_png
-from prettymeter.probes import probe_batch, probe_photos, texture_photos
+from prettymeter.imaging import MEAN, STD, encode_png, preprocess
+from prettymeter.probes import probe_photos, texture_photos
 
 INPUT_SIZE = 32
 CROP_SIZE = 48
+
+
+def probe_batch(input_size: int, crop_size: int, count: int = 8) -> np.ndarray:
+    """`probe_photos`, preprocessed for a model of this input size."""
+    return np.stack([preprocess(p, None, crop_size, input_size) for p in probe_photos(count)])
 
 
 def crop_table(path: Path, crop_size: int, count: int = 120, seed: int = 5) -> Path:

@@ -8,6 +8,7 @@ mobilenet_v3_small at 64 px (seconds to make); bench/serve_load.py EfficientNetV
 
 from __future__ import annotations
 
+import math
 import shutil
 import tempfile
 from pathlib import Path
@@ -72,7 +73,7 @@ def calibrated_net(
     drawn probe photos) sees as much of this model's bf16 drift as real photos would."""
     import torch
 
-    from prettymeter.training.model import build_model, set_head
+    from prettymeter.training.model import build_model
 
     torch.manual_seed(seed)
     net = build_model(backbone, None)
@@ -108,7 +109,11 @@ def calibrated_net(
             gram + ridge * torch.eye(len(target), dtype=gram.dtype), target - target.mean()
         )
         weight = centred.T @ alpha
-        set_head(net, weight.float(), float(target.mean() - mean_x @ weight), std=MODEL_STD)
+        # the head is the model's last Linear: row 0 the label, row 1 the log-variance (one std)
+        head.weight[0].copy_(weight.float())
+        head.weight[1].zero_()
+        bias = float(target.mean() - mean_x @ weight)
+        head.bias.copy_(torch.tensor([bias, 2.0 * math.log(MODEL_STD)]))
     return net
 
 

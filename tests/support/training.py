@@ -8,17 +8,16 @@ from pathlib import Path
 SYNTH_PHOTOS = 1500
 CROP = 64
 EPOCHS = 16
-# The learning proof (issue 3: out-of-fold PC >= 0.8) uses ResNet-18, where mobilenet_v3_small
-# plateaus at 0.70-0.76 whatever the epochs, data size or precision. With each kept epoch chosen
-# on an inner part (issue 10) it measured 0.837 out of fold in 8 epochs (one fold 0.763) and
-# 0.866 in 10 (folds 0.819-0.897): 10 epochs for a margin (docs/training.md).
+# The learning proof (out-of-fold PC >= 0.8) uses ResNet-18: mobilenet_v3_small plateaus below
+# the bar whatever the epochs, data size or precision. 10 epochs keep the weakest fold above it
+# (docs/training.md, "How well it learns").
 MIN_PC = 0.8
 LEARNING = {"backbone": "resnet18", "epochs": 10, "lr": 2e-3}
 
 
 def fast_config(data: Path, out: Path, **overrides: object):  # type: ignore[no-untyped-def]
     """The test recipe: a tiny torchvision backbone, 64-px input, few epochs, one CPU thread
-    (two threads on two shared cores make OpenMP spin and run ~20× slower)."""
+    (two threads on two shared cores make OpenMP threads spin against each other)."""
     from prettymeter.training.config import TrainConfig
 
     settings: dict[str, object] = {

@@ -1,8 +1,8 @@
 """The normalize stage: one gender's rows → labels in [0.001, 0.999] and LDS sample weights.
 
-The math is DESIGN §2 (the seed's normalize_data notebook, made deterministic): a piecewise
-linear map around the median, then label distribution smoothing (Yang et al., ICML 2021) and the
-seed's reliability term from the number of voices.
+The math (docs/data.md, normalize) is the seed's normalize_data notebook made deterministic: a
+piecewise linear map around the median, then label distribution smoothing (Yang et al., ICML
+2021) and the seed's reliability term from the number of voices.
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ def normalization_params(
 
 
 def normalize_rates(rates: np.ndarray, lo: float, med: float, hi: float) -> np.ndarray:
-    """n(r) of DESIGN §2: the median maps to 0.5, lo to 0, hi to 1, then clip to [0.001, 0.999]."""
+    """n(r) (docs/data.md, normalize): the median maps to 0.5, lo to 0, hi to 1, then clip to
+    [0.001, 0.999]."""
     rates = np.asarray(rates, dtype=np.float64)
     below = 0.5 + 0.5 * (rates - med) / (med - lo) if med > lo else np.full_like(rates, 0.5)
     above = 0.5 + 0.5 * (rates - med) / (hi - med) if hi > med else np.full_like(rates, 0.5)

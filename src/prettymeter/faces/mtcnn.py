@@ -138,11 +138,11 @@ class FaceDetector:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # Spinning threads steal the CPU from the numpy glue between the nets (and from
-        # anything else in the process): 71 → 175 ms per photo measured in issue 4.
+        # anything else in the process).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-        # No arena: it keeps the largest pyramid level's buffers for good (+30 MB after 14
-        # photos; CPU per photo the same within noise, compared under load).
+        # No arena: it keeps the largest pyramid level's buffers for good; without it the
+        # CPU per photo is the same.
         options.enable_cpu_mem_arena = False
         options.enable_mem_pattern = False
         folder = Path(nets_dir) if nets_dir is not None else NETS_DIR
@@ -256,21 +256,6 @@ class FaceDetector:
         ]
         return faces, candidates
 
-    def detect_array(
-        self, pixels: np.ndarray, min_face: float | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """uint8 (H, W, 3) → boxes (N, 5: x1, y1, x2, y2, score) and landmarks (N, 5, 2).
-
-        The reference cascade at the array's full resolution, whole pyramid; `min_face`
-        defaults to `min_face_for` the array's size.
-        """
-        height, width = pixels.shape[:2]
-        if min_face is None:
-            min_face = self.min_face_for(width, height)
-        scales = pyramid_scales(min(height, width), min_face, self.factor)
-        work = _Working.of_pixels(pixels)
-        return self._refine(work, self._pnet_levels(work, scales, None), None)
-
     def _refine(
         self, work: _Working, candidates: np.ndarray, trace: PassTrace | None
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -329,12 +314,6 @@ class FaceDetector:
         outputs. Boxes answered before on the same working copy are taken from its memo."""
         table, height, width, memo = work.table, work.height, work.width, work.memo
         boxes = boxes[has_pixels(boxes, height, width)]
-        if memo is None:
-            if trace is not None:
-                trace.crops_run += len(boxes)
-            return boxes, net.run(
-                None, {DETECTOR_INPUT_NAME: crop_boxes(table, boxes, height, width, size)}
-            )
         keys = [(size, row.tobytes()) for row in boxes[:, :4]]
         missing = [i for i, key in enumerate(keys) if key not in memo]
         if trace is not None:
@@ -387,9 +366,9 @@ Memo = dict[tuple[int, bytes], list[np.ndarray]]
 class _Working:
     """The photo reduced by an integer `step` (an exact block mean, so area resamples from it
     stay close to those from the photo), its summed-area table and the nets' answers on it
-    (`memo`; None on the reference array path, which runs every crop)."""
+    (`memo`)."""
 
-    def __init__(self, pixels: np.ndarray, step: int, memo: Memo | None) -> None:
+    def __init__(self, pixels: np.ndarray, step: int, memo: Memo) -> None:
         self.step = step
         self.height, self.width = pixels.shape[:2]
         self.size = (self.width, self.height)
@@ -399,7 +378,3 @@ class _Working:
     @classmethod
     def of(cls, image: Image.Image, step: int) -> _Working:
         return cls(np.asarray(image.reduce(step) if step > 1 else image), step, {})
-
-    @classmethod
-    def of_pixels(cls, pixels: np.ndarray) -> _Working:
-        return cls(pixels, 1, None)

@@ -65,7 +65,7 @@ def decode_crops(crops: list[bytes], input_size: int, show: bool = True) -> torc
 
 
 def load_table(path: Path, input_size: int, show: bool = True) -> TrainingTable:
-    """Read a normalized table (DESIGN §2) and decode its crops into the uint8 cache."""
+    """Read a normalized table (docs/data.md) and decode its crops into the uint8 cache."""
     parquet = open_table(Path(path), REQUIRED_COLUMNS)
     names = parquet.schema_arrow.names
     table = parquet.read(columns=[*REQUIRED_COLUMNS, *(c for c in OPTIONAL_COLUMNS if c in names)])

@@ -41,8 +41,8 @@ def _fast_prelu(net: Any) -> Any:
     """Replace every PReLU by the same function in ops ONNX Runtime runs fast.
 
     PReLU(x) = max(x, 0) + a·min(x, 0), exactly. ONNX Runtime's PRelu kernel with per-channel
-    slopes took as long as the convolutions (measured: P-Net 9.7 → 5.8 ms, R-Net 9.5 → 5.0 ms
-    on one thread, same outputs); Clip and Mul are fast and the first Clip fuses into the Conv.
+    slopes costs as much as the convolutions; Clip and Mul are fast and the first Clip fuses into
+    the Conv.
     """
     import torch
 

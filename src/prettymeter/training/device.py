@@ -40,5 +40,5 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
         return torch.float16
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    # Measured (bench/train_throughput.py, docs/benchmarks.md): 1.6× on an AVX512-BF16 EPYC.
+    # bf16 autocast pays off on CPUs with native bf16 (docs/benchmarks.md, Training).
     return torch.bfloat16 if cpu_has_bf16() else None

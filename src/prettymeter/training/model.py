@@ -18,7 +18,6 @@ from torch import nn
 from prettymeter.console import console
 from prettymeter.errors import PrettyMeterError
 
-DEFAULT_BACKBONE = "efficientnet_v2_s"
 # Backbones whose head is a plain Linear layer we can swap; all are torchvision names.
 BACKBONES = (
     "efficientnet_v2_s",
@@ -74,16 +73,6 @@ def label_and_std(output: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The model's output [N, 2] as (label [N], predicted std of the label [N], uncalibrated)."""
     label, log_var = label_and_log_var(output)
     return label, torch.exp(0.5 * log_var)
-
-
-def set_head(model: nn.Module, weight: torch.Tensor, bias: float, std: float) -> None:
-    """Set the head by hand (the test suite's ridge-fitted models): the label's weights [F] and
-    bias, and one std for every photo."""
-    head = [m for m in model.modules() if isinstance(m, RegressionHead)][-1]
-    with torch.no_grad():
-        head.weight[0].copy_(weight)
-        head.weight[1].zero_()
-        head.bias.copy_(torch.tensor([bias, 2.0 * math.log(std)]))
 
 
 def _swap_head(model: nn.Module) -> None:
