@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -205,3 +206,18 @@ def detect_settings(parquet: pq.ParquetFile) -> dict[str, Any]:
             if isinstance(found, dict):
                 return found
     return {}
+
+
+FOLDS_FILE = "folds.csv"  # a training run's rows (path, group, fold); fold -1: never scored
+
+
+def read_folds(path: Path, paths: Sequence[str], what_to_do: str) -> np.ndarray:
+    """A run's folds.csv read back: each row's fold, checked to belong to the same table (same
+    rows, same order); a mismatch is one line ending in `what_to_do`."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    if len(rows) != len(paths) or any(r["path"] != p for r, p in zip(rows, paths, strict=True)):
+        raise PrettyMeterError(
+            f"{path} does not match the rows of the training table; {what_to_do}"
+        )
+    return np.array([int(r["fold"]) for r in rows], dtype=np.int64)

@@ -11,7 +11,6 @@ img/s at batch 8. `prettymeter.scoring.choose_engine` serves from these figures 
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 import tempfile
@@ -27,6 +26,7 @@ from prettymeter.contract import INPUT_NAME
 from prettymeter.errors import PrettyMeterError
 from prettymeter.hardware import cpu_flags, usable_cores
 from prettymeter.scoring import INT8_WEIGHTS, INT8_XML, Scorer, cannot_run
+from prettymeter.tables import read_folds
 
 # A candidate serves only within all of these (scores on 0-10, against ONNX Runtime fp32).
 LIMITS = {"p99": 0.10, "max": 0.25, "delta_pc": -0.002, "rmse_growth": 0.01}
@@ -51,19 +51,6 @@ def read_crops(table: Path) -> tuple[list[str], list[bytes], np.ndarray]:
     keep = np.flatnonzero(~np.isnan(labels) & np.array([c is not None for c in crops]))
     paths = data.column("path").to_pylist()
     return [str(paths[i]) for i in keep], [crops[i] for i in keep], labels[keep]
-
-
-def scored_rows(folds_file: Path, paths: list[str]) -> np.ndarray:
-    """The rows a run scored out of fold (fold ≥ 0 in its folds.csv), checked against the
-    table's rows."""
-    with open(folds_file, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    if len(rows) != len(paths) or any(r["path"] != p for r, p in zip(rows, paths, strict=True)):
-        raise PrettyMeterError(
-            f"{folds_file} does not match the rows of the training table; verify the model "
-            "with `pretty-meter verify MODEL_DIR --table TABLE.parquet`"
-        )
-    return np.flatnonzero(np.array([int(r["fold"]) for r in rows]) >= 0)
 
 
 def split_rows(
@@ -277,7 +264,7 @@ def verify_after_export(
     try:
         if not Path(table).is_file():
             raise PrettyMeterError(f"the run's table {table} is not here")
-        eligible = scored_rows(folds_file, read_crops(table)[0]) if folds_file.is_file() else None
+        eligible = _scored_rows(folds_file, read_crops(table)[0]) if folds_file.is_file() else None
         verification = verify_model_dir(model_dir, Path(table), eligible=eligible)
     except PrettyMeterError as exc:
         print(f"engines not verified ({exc}); run `{hint}`")
@@ -295,3 +282,9 @@ def verification_rows(verification: Verification) -> dict[str, str]:
         verdict_word = "accepted" if check.accepted else "refused"
         rows[name] = f"{verdict_word}: {figures(check)}" if check.p99 is not None else check.reason
     return rows
+
+
+def _scored_rows(folds_file: Path, paths: list[str]) -> np.ndarray:
+    """The rows a run scored out of fold (fold ≥ 0 in its folds.csv)."""
+    fix = "verify the model with `pretty-meter verify MODEL_DIR --table TABLE.parquet`"
+    return np.flatnonzero(read_folds(folds_file, paths, fix) >= 0)

@@ -228,7 +228,7 @@ def export(
         card_module.write_card(staging, model_card)
         card_module.load_model_dir(staging)  # what the service will do: must pass here first
         if verify:  # in the staging folder: a kill mid-verification leaves no unverified model
-            from prettymeter.training.folds import FOLDS_FILE
+            from prettymeter.tables import FOLDS_FILE
             from prettymeter.verification import verify_after_export
 
             verify_after_export(staging, Path(dataset.table), run / FOLDS_FILE, shown_as=out)

@@ -15,7 +15,6 @@ import numpy as np
 from prettymeter.errors import PrettyMeterError
 from prettymeter.io import atomic_path
 
-FOLDS_FILE = "folds.csv"
 # Fold values of rows no fold model scores (--split official-60-40): trained on by the model, or
 # in neither official part and not used at all.
 TRAIN_ONLY = -1
@@ -139,15 +138,3 @@ def write_folds(
         writer.writerow(["row", "path", "group", "fold"])
         for row, (p, g, f) in enumerate(zip(paths, groups, folds, strict=True)):
             writer.writerow([row, p, int(g), int(f)])
-
-
-def read_folds(path: Path, paths: Sequence[str]) -> np.ndarray:
-    """Read folds.csv back and check it belongs to the same table (same rows, same order)."""
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    if len(rows) != len(paths) or any(r["path"] != p for r, p in zip(rows, paths, strict=True)):
-        raise PrettyMeterError(
-            f"{path} does not match the rows of the training table; resume with the same --data "
-            "file the run was started with"
-        )
-    return np.array([int(r["fold"]) for r in rows], dtype=np.int64)

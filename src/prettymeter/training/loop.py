@@ -19,6 +19,7 @@ import numpy as np
 
 from prettymeter.console import progress_bar
 from prettymeter.errors import PrettyMeterError
+from prettymeter.tables import FOLDS_FILE, read_folds
 from prettymeter.training import checkpoint
 from prettymeter.training.augment import augment_batch, epoch_seed, normalize_batch, weighted_loss
 from prettymeter.training.config import CONFIG_FILE, INIT_FILE, TrainConfig
@@ -50,8 +51,12 @@ def outer_folds(c: TrainConfig, table: TrainingTable, run: Path) -> np.ndarray:
     """Which fold scores each row: read back on resume, the dataset's own, or made here."""
     from prettymeter.training import folds
 
-    if c.resume and (run / folds.FOLDS_FILE).is_file():
-        return folds.read_folds(run / folds.FOLDS_FILE, table.paths)
+    if c.resume and (run / FOLDS_FILE).is_file():
+        return read_folds(
+            run / FOLDS_FILE,
+            table.paths,
+            "resume with the same --data file the run was started with",
+        )
     if c.split == "official-60-40":
         return folds.official_split(table.split)
     if c.folds == "official":
@@ -296,7 +301,7 @@ def train(config: TrainConfig) -> Path:
     """Run (or resume) k-fold training and the final model; returns the run directory."""
     import torch
 
-    from prettymeter.training.folds import FOLDS_FILE, UNUSED, straddling_groups, write_folds
+    from prettymeter.training.folds import UNUSED, straddling_groups, write_folds
     from prettymeter.training.model import build_model_with_source, fetch_initial_weights
 
     started = time.perf_counter()

@@ -13,10 +13,10 @@ import numpy as np
 from prettymeter.console import summary
 from prettymeter.errors import PrettyMeterError
 from prettymeter.io import atomic_path, remove_stale_temporaries_in
+from prettymeter.tables import FOLDS_FILE
 from prettymeter.training.config import CONFIG_FILE, TrainConfig
 from prettymeter.training.data import TrainingTable
 from prettymeter.training.distributed import Dist, barrier
-from prettymeter.training.folds import FOLDS_FILE
 from prettymeter.training.records import MetricsRecord, RunRecord, Stat, write_record
 
 OOF_FILE = "oof.csv"
