@@ -7,6 +7,8 @@ import shutil
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +103,45 @@ def cluster(sha256: list[str], phash: list[str], threshold: int) -> tuple[UnionF
     return sets, pair_count
 
 
+@dataclass(frozen=True)
+class MergedRows:
+    """Rows after merging each set of copies into one kept row (`heads`: row numbers in the
+    source, ascending; the other arrays are in the same order)."""
+
+    heads: np.ndarray
+    rates: np.ndarray
+    voices: np.ndarray
+    paths: list[list[str]]
+    merged: np.ndarray
+
+
+def merge_copies(
+    sets: Iterable[list[int]],
+    rates: np.ndarray,
+    voices: np.ndarray,
+    paths: list[list[str]],
+    merged: np.ndarray,
+    keep: Callable[[list[int]], int],
+) -> MergedRows:
+    """Each set of rows (copies of one photo, rows ascending) becomes the row `keep` picks:
+    rate = voices-weighted mean, voices = sum, paths = every source path in row order,
+    merged = how many source rows. The one rule for dedupe and normalize."""
+    kept: dict[int, list[int]] = {keep(rows): rows for rows in sets}
+    heads = np.array(sorted(kept), dtype=np.int64)
+    out_rates, out_voices = rates[heads].astype(np.float64), voices[heads].copy()
+    out_paths = [paths[i] for i in heads]
+    out_merged = merged[heads].copy()
+    for at, head in enumerate(heads.tolist()):
+        rows = kept[head]
+        if len(rows) > 1:
+            weights = voices[rows].astype(np.float64)
+            out_rates[at] = float(np.dot(rates[rows], weights) / weights.sum())
+            out_voices[at] = int(voices[rows].sum())
+            out_paths[at] = [p for i in rows for p in paths[i]]
+            out_merged[at] = int(merged[rows].sum())
+    return MergedRows(heads, out_rates, out_voices, out_paths, out_merged)
+
+
 def _sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -186,35 +227,33 @@ def dedupe(
     for i, key in enumerate(merge_key):
         members.setdefault(key, []).append(i)
 
+    # Keep the largest image of the set (the best copy); ties go to the first row.
+    kept = merge_copies(
+        members.values(),
+        rates,
+        voices,
+        source_paths,
+        source_merged,
+        keep=lambda rows: max(rows, key=lambda i: (pixels[i], -i)),
+    )
     keep = np.zeros(n, dtype=bool)
-    out_rate = rates.copy()
-    out_voices = voices.copy()
-    out_paths = list(source_paths)
-    out_merged = source_merged.copy()
-    moved_rows: list[int] = []
-    for rows in members.values():
-        # Keep the largest image of the set (the best copy); ties go to the first row.
-        best = max(rows, key=lambda i: (pixels[i], -i))
-        keep[best] = True
-        if len(rows) > 1:
-            weights = voices[rows].astype(np.float64)
-            out_rate[best] = float(np.dot(rates[rows], weights) / weights.sum())
-            out_voices[best] = int(voices[rows].sum())
-            out_paths[best] = [p for i in sorted(rows) for p in source_paths[i]]
-            out_merged[best] = int(source_merged[rows].sum())
-            moved_rows.extend(i for i in rows if i != best)
+    keep[kept.heads] = True
+    at_head = np.full(n, -1, dtype=np.int64)
+    at_head[kept.heads] = np.arange(len(kept.heads))
+    moved_rows = [i for i in range(n) if not keep[i]]
 
     schema = with_fields(carried_schema(parquet.schema_arrow), DEDUPE_FIELDS)
     with atomic_path(dst) as tmp:
         writer = BatchWriter(tmp, schema)
         try:
             for part, chosen in iter_kept_rows(parquet, keep, "dedupe"):
+                at = at_head[chosen]
                 updates = {
-                    "rate": pa.array(out_rate[chosen], pa.float64()),
-                    "voices": pa.array(out_voices[chosen], pa.int64()),
+                    "rate": pa.array(kept.rates[at], pa.float64()),
+                    "voices": pa.array(kept.voices[at], pa.int64()),
                     "group": pa.array(group[chosen], pa.int64()),
-                    "paths": pa.array([out_paths[i] for i in chosen], pa.list_(pa.string())),
-                    "merged": pa.array(out_merged[chosen], pa.int64()),
+                    "paths": pa.array([kept.paths[i] for i in at], pa.list_(pa.string())),
+                    "merged": pa.array(kept.merged[at], pa.int64()),
                 }
                 for name, column in updates.items():
                     part = put_column(part, name, column)

@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from prettymeter.data.dedupe import MergedRows, merge_copies
 from prettymeter.errors import PrettyMeterError
 from prettymeter.io import atomic_path, ensure_new_output
 from prettymeter.labels import GENDERS, UNKNOWN_COUNTRY
@@ -239,16 +240,16 @@ def normalize(
         keep(pc.is_null(small.column("filter_reason")), "filtered_by_detect")
     keep(pc.greater_equal(small.column("voices"), min_voices), f"voices_below_{min_voices}")
     merged = _merge_identical(small, np.nonzero(mask)[0])
-    dropped["identical_merged"] = int(mask.sum()) - len(merged.heads)
-    if len(merged.heads) == 0:
+    dropped["identical_merged"] = int(mask.sum()) - len(merged.rows.heads)
+    if len(merged.rows.heads) == 0:
         raise PrettyMeterError(
             f"no rows left for gender {gender} in {src} after filtering ({dropped}); "
             "lower --min-voices or check the dataset"
         )
 
-    rates, voices = merged.rates, merged.voices
+    rates, voices = merged.rows.rates, merged.rows.voices
     is_head = np.zeros(rows_in, dtype=bool)
-    is_head[merged.heads] = True
+    is_head[merged.rows.heads] = True
     countries = (
         [c for i, c in enumerate(small.column("country").to_pylist()) if is_head[i]]
         if "country" in names
@@ -282,7 +283,7 @@ def normalize(
         "voices_term": voices_term,
         "min_voices": min_voices,
         "rows_in": rows_in,
-        "rows_out": len(merged.heads),
+        "rows_out": len(merged.rows.heads),
         "dropped": dropped,
     }
     # The plots first, the table last: a finished table means a finished stage.
@@ -306,14 +307,14 @@ def normalize(
         writer = BatchWriter(tmp, schema)
         try:
             for part, chosen in iter_kept_rows(parquet, is_head, "normalize"):
-                at = np.searchsorted(merged.heads, chosen)
+                at = np.searchsorted(merged.rows.heads, chosen)
                 part = put_column(part, "rate", pa.array(rates[at], pa.float64()))
                 part = put_column(part, "voices", pa.array(voices[at], pa.int64()))
                 if merged.any:
-                    paths = pa.array([merged.paths[i] for i in at], pa.list_(pa.string()))
+                    paths = pa.array([merged.rows.paths[i] for i in at], pa.list_(pa.string()))
                     part = put_column(part, MERGE_FIELDS[0], paths)
                     part = put_column(
-                        part, MERGE_FIELDS[1], pa.array(merged.merged[at], pa.int64())
+                        part, MERGE_FIELDS[1], pa.array(merged.rows.merged[at], pa.int64())
                     )
                 part = put_column(part, NORMALIZE_FIELDS[0], pa.array(labels[at], pa.float64()))
                 part = put_column(part, NORMALIZE_FIELDS[1], pa.array(weights[at], pa.float64()))
@@ -324,7 +325,7 @@ def normalize(
         "dst": str(dst),
         "gender": gender,
         "rows_in": rows_in,
-        "rows_out": len(merged.heads),
+        "rows_out": len(merged.rows.heads),
         **{f"dropped_{k}": v for k, v in dropped.items()},
         "lo / med / hi": f"{lo:g} / {med:g} / {hi:g}",
         "median_over": median_over,
@@ -336,13 +337,9 @@ def normalize(
 
 @dataclass
 class _Merged:
-    """The kept rows after merging identical images: heads are row numbers in the source."""
+    """The kept rows after merging identical images, and whether any were merged."""
 
-    heads: np.ndarray
-    rates: np.ndarray
-    voices: np.ndarray
-    paths: list[list[str]]
-    merged: np.ndarray
+    rows: MergedRows
     any: bool
 
 
@@ -364,20 +361,8 @@ def _merge_identical(small: pa.Table, kept: np.ndarray) -> _Merged:
         else np.ones(small.num_rows, dtype=np.int64)
     )
     digests = small.column("sha256").to_pylist() if "sha256" in names else None
-    members: dict[int, list[int]] = {}
-    first: dict[str, int] = {}
+    sets: dict[object, list[int]] = {}
     for i in kept.tolist():
-        head = first.setdefault(digests[i], i) if digests is not None else i
-        members.setdefault(head, []).append(i)
-    heads = np.array(sorted(members), dtype=np.int64)
-    out_rates, out_voices = rates[heads].copy(), voices[heads].copy()
-    out_paths = [paths[i] for i in heads]
-    out_merged = merged[heads].copy()
-    for at, head in enumerate(heads.tolist()):
-        rows = members[head]
-        if len(rows) > 1:
-            out_rates[at] = float(np.dot(rates[rows], voices[rows]) / voices[rows].sum())
-            out_voices[at] = int(voices[rows].sum())
-            out_paths[at] = [p for i in rows for p in paths[i]]
-            out_merged[at] = int(merged[rows].sum())
-    return _Merged(heads, out_rates, out_voices, out_paths, out_merged, len(heads) < len(kept))
+        sets.setdefault(digests[i] if digests is not None else i, []).append(i)
+    rows = merge_copies(sets.values(), rates, voices, paths, merged, keep=lambda rows: rows[0])
+    return _Merged(rows, len(rows.heads) < len(kept))
