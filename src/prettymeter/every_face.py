@@ -59,11 +59,15 @@ def prepare_every(
         return Prepared(image_size=imaging.full_size(image), error=error)
     person, people = every_person(detector.detect(image), image.width, image.height, MAX_FACES)
     prepared = preparer.prepared(image, person, strict)
-    return replace(prepared, faces=tuple(face_input(preparer, image, p) for p in people))
+    faces = tuple(face_input(preparer, image, p, prepared) for p in people)
+    return replace(prepared, faces=faces)
 
 
-def face_input(preparer: PhotoPreparer, image: Image.Image, person: PersonFace) -> PreparedFace:
-    """One face's own crop by the card's rule (its person box), or `face_too_small`."""
+def face_input(
+    preparer: PhotoPreparer, image: Image.Image, person: PersonFace, photo: Prepared
+) -> PreparedFace:
+    """One face's own crop by the card's rule (its person box), or `face_too_small`. The main
+    face cropped as the photo was shares the photo's input (the model scores it once)."""
     face = person.face
     scale = float(image.info.get(imaging.DECODE_SCALE, 1))
     points = tuple((round(x * scale, 1), round(y * scale, 1)) for x, y in face.landmarks or ())
@@ -72,12 +76,14 @@ def face_input(preparer: PhotoPreparer, image: Image.Image, person: PersonFace) 
     if person.person_box is None:
         error = ImageError(FACE_TOO_SMALL, FILTER_MESSAGES[FACE_TOO_SMALL])
         return PreparedFace(box, points, confidence, person.main, error=error)
+    region = rounded(imaging.to_full(person.person_box, image))
+    same = person.main and photo.array is not None and photo.region == region
     return PreparedFace(
         box,
         points,
         confidence,
         person.main,
-        region=rounded(imaging.to_full(person.person_box, image)),
-        array=preparer.spec.array(image, person.person_box),
+        region=region,
+        array=photo.array if same else preparer.spec.array(image, person.person_box),
         quality=face_quality(image, face),
     )

@@ -138,15 +138,20 @@ class RatingModel:
         return self.score_arrays([p.array for p in prepared])
 
     def score_arrays(self, arrays: Sequence[np.ndarray | None]) -> list[Scored]:
-        """The engine on model inputs in batches; (None, None) where an input is None."""
-        results: list[Scored] = [(None, None)] * len(arrays)
-        ready = [i for i, a in enumerate(arrays) if a is not None]
+        """The engine on model inputs in batches; (None, None) where an input is None. An input
+        given twice (a photo's main face is its own input) goes to the model once."""
+        first: dict[int, int] = {}  # id(array) → its first index
+        for i, a in enumerate(arrays):
+            if a is not None:
+                first.setdefault(id(a), i)
+        ready = sorted(first.values())
+        scored: dict[int, Scored] = {}
         for start in range(0, len(ready), self.batch_size):
             chunk = ready[start : start + self.batch_size]
             labels, stds = self.scorer.run(np.stack([arrays[i] for i in chunk]))  # type: ignore[misc]
             for j, i in enumerate(chunk):
-                results[i] = (float(labels[j]), float(stds[j]) if stds is not None else None)
-        return results
+                scored[i] = (float(labels[j]), float(stds[j]) if stds is not None else None)
+        return [(None, None) if a is None else scored[first[id(a)]] for a in arrays]
 
     def rating(
         self,

@@ -1,6 +1,6 @@
 """Every face of a photo (`faces="all"`) on the loaded model: the faces the rule lists and in
-which order, one batched engine call for the photo and its faces, and a whole-photo model's
-per-photo refusal."""
+which order, one batched engine call for the photo and its faces (the main face once), and a
+whole-photo model's per-photo refusal."""
 
 from __future__ import annotations
 
@@ -43,13 +43,13 @@ def test_one_clear_face_among_small_ones_is_the_main_face() -> None:
     assert people[0].person_box == person.person_box
 
 
-def test_the_photo_and_its_faces_go_to_the_engine_in_one_batch(
+def test_the_photo_and_its_faces_go_to_the_engine_in_one_batch_the_main_face_once(
     model_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     model = RatingModel(model_dirs["man"], engine="onnxruntime", threads=1)
     batches = engine_batches(model, monkeypatch)
     rated = model.rate([DATA / "man.png", DATA / "woman.jpg"], faces="all")
-    assert batches == [4]  # two photos, one face each
+    assert batches == [2]  # two photos, each one clear face: its crop is the photo's input
     for r in rated:
         (only,) = r.faces or ()
         assert only.main and only.rating.score == r.score and only.rating.region == r.box

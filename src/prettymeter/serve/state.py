@@ -20,6 +20,8 @@ from prettymeter.serve.metrics import Metrics
 from prettymeter.serve.settings import SEED_ROUTES, Settings
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from prettymeter.faces.mtcnn import FaceDetector
     from prettymeter.scoring import Scorer  # made only inside RatingModel
 
@@ -226,10 +228,7 @@ class ServiceState:
             return await loop.run_in_executor(self.prep_pool, model.prepare, payload, strict, faces)
 
         prepared = await asyncio.gather(*(prepare(p) for p in payloads))
-        futures = [
-            [served.batcher.submit(a) if a is not None else None for a in p.inputs()]
-            for p in prepared
-        ]
+        futures = [_submit_once(served.batcher, p.inputs()) for p in prepared]
         self.metrics.queue_depth.labels(served.route).set(served.batcher.depth)
         ratings = []
         try:
@@ -256,3 +255,17 @@ class ServiceState:
                 "scored" if r.score is not None or r.error is None else r.error
             ).inc()
         return ratings
+
+
+def _submit_once(
+    batcher: MicroBatcher, inputs: list[np.ndarray | None]
+) -> list[asyncio.Future[tuple[float, float | None]] | None]:
+    """One future per input; an input given twice (a photo's main face is its own input) is
+    submitted once and shares its future."""
+    submitted: dict[int, asyncio.Future[tuple[float, float | None]]] = {}
+    futures: list[asyncio.Future[tuple[float, float | None]] | None] = []
+    for array in inputs:
+        if array is not None and id(array) not in submitted:
+            submitted[id(array)] = batcher.submit(array)
+        futures.append(None if array is None else submitted[id(array)])
+    return futures
