@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from prettymeter.serve.middleware import DRAIN_MAX_BYTES
+from prettymeter.serve.middleware.body_limits import DRAIN_MAX_BYTES
 from tests.support.live import LiveServer
 from tests.support.photos import b64, encode, photo_bytes, synthetic_photos
 from tests.support.settings import BODY_LIMIT, service_settings

@@ -16,17 +16,13 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from prettymeter import __version__
-from prettymeter.serve import headers
-from prettymeter.serve.middleware import (
-    DRAIN_MAX_SECONDS,
-    BodyLimit,
-    CancelOnDisconnect,
-    RateLimiter,
-    RequestLog,
-    RootPath,
-    error_key,
-)
-from prettymeter.serve.ratelimit import BodyTimeout
+from prettymeter.serve import security_headers as headers
+from prettymeter.serve.middleware.body_limits import DRAIN_MAX_SECONDS, BodyLimit, BodyTimeout
+from prettymeter.serve.middleware.disconnect import CancelOnDisconnect
+from prettymeter.serve.middleware.rate_limit import RateLimiter
+from prettymeter.serve.middleware.request_log import RequestLog
+from prettymeter.serve.middleware.root_path import RootPath
+from prettymeter.serve.protocol_errors import error_key
 from prettymeter.serve.routes import health, kserve, seed, v1, web
 from prettymeter.serve.routes.common import BodyError
 from prettymeter.serve.routes.kserve.tensors import HEADER_LENGTH
