@@ -205,7 +205,7 @@ def test_every_answer_carries_a_csp_nosniff_no_referrer_and_no_framing(
             "page": http.get("/"),
             "health": http.get("/healthz"),
             "not found": http.get("/nothing-here"),
-            "seed 422": http.post("/man/predict", json={"images": []}),
+            "original 422": http.post("/man/predict", json={"images": []}),
             "413 from the body limit": http.post(
                 "/v1/rate",
                 content=b"x" * (BODY_LIMIT + 1),
@@ -306,7 +306,7 @@ def test_the_serve_verb_refuses_a_missing_model_directory_in_one_line(tmp_path: 
     assert done.stderr.strip().splitlines()[-1].startswith("error: model directory")
 
 
-def test_a_model_for_the_wrong_gender_on_a_seed_route_is_refused(
+def test_a_model_for_the_wrong_gender_on_a_original_route_is_refused(
     model_dirs: dict[str, Path],
 ) -> None:
     app = create_app(service_settings({"man": model_dirs["woman"]}))

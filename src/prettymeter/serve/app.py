@@ -23,33 +23,33 @@ from prettymeter.serve.middleware.rate_limit import RateLimiter
 from prettymeter.serve.middleware.request_log import RequestLog
 from prettymeter.serve.middleware.root_path import RootPath
 from prettymeter.serve.protocol_errors import error_key
-from prettymeter.serve.routes import health, kserve, seed, v1, web
+from prettymeter.serve.routes import health, kserve, original, v1, web
 from prettymeter.serve.routes.common import BodyError
 from prettymeter.serve.routes.kserve.tensors import HEADER_LENGTH
-from prettymeter.serve.schemas import SEED_VALIDATION_CODE
+from prettymeter.serve.schemas import ORIGINAL_VALIDATION_CODE
 from prettymeter.serve.settings import Settings
 from prettymeter.serve.state import ServiceState
 
 log = logging.getLogger("prettymeter.serve")
 
 DESCRIPTION = (
-    "Rates how good a person looks on a photo, 0-10. The seed's API (`/man/predict`, "
+    "Rates how good a person looks on a photo, 0-10. The original service's API (`/man/predict`, "
     "`/woman/predict`) is kept exactly; `/v1/rate` answers per photo with the person box, the "
     "rate on the dataset's scale, the percentile and per-photo errors."
 )
 
 
-SEED_ENDPOINTS = (seed.predict_man, seed.predict_woman)
+ORIGINAL_ENDPOINTS = (original.predict_man, original.predict_woman)
 
 
-def on_seed_route(request: Request) -> bool:
+def on_original_route(request: Request) -> bool:
     route = request.scope.get("route")
-    return getattr(route, "endpoint", None) in SEED_ENDPOINTS
+    return getattr(route, "endpoint", None) in ORIGINAL_ENDPOINTS
 
 
-def seed_422(message: str) -> JSONResponse:
-    """The seed's answer to a body it cannot take (its FastAPI validation handler's shape)."""
-    body = {"status_code": SEED_VALIDATION_CODE, "message": message, "data": None}
+def original_422(message: str) -> JSONResponse:
+    """The original service's answer to a body it cannot take (its validation handler's shape)."""
+    body = {"status_code": ORIGINAL_VALIDATION_CODE, "message": message, "data": None}
     return JSONResponse(body, status_code=422)
 
 
@@ -86,14 +86,14 @@ def create_app(settings: Settings) -> FastAPI:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         where = ".".join(str(p) for p in first["loc"]) or "request"
         message = f"{where}: {first['msg']}; see /docs"
-        if on_seed_route(request):
-            return seed_422(message)
+        if on_original_route(request):
+            return original_422(message)
         return JSONResponse({"detail": message}, status_code=422)
 
     @app.exception_handler(BodyError)
     async def body_error(request: Request, exc: BodyError) -> Response:
-        if on_seed_route(request):
-            return seed_422(str(exc.detail))
+        if on_original_route(request):
+            return original_422(str(exc.detail))
         return await http_exception_handler(request, exc)
 
     @app.exception_handler(HTTPException)
@@ -112,7 +112,7 @@ def create_app(settings: Settings) -> FastAPI:
         page.headers["content-security-policy"] = policy
         return page
 
-    app.include_router(seed.router)
+    app.include_router(original.router)
     app.include_router(v1.router)
     app.include_router(kserve.router)
     app.include_router(health.router)

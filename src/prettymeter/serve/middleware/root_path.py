@@ -6,8 +6,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 
 class RootPath:
-    """Serve under a path prefix (the seed ran under /api behind a proxy): requests may come
-    with the prefix or with it stripped by the proxy; links in /docs carry it."""
+    """Serve under a path prefix (the original service ran under /api behind a proxy): requests
+    may come with the prefix or with it stripped by the proxy; links in /docs carry it."""
 
     def __init__(self, app: ASGIApp, root_path: str) -> None:
         self.app = app
