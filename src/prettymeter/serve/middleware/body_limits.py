@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from prettymeter.serve.protocol_errors import send_json
+from prettymeter.serve.protocol_errors import send_error
 
 
 async def run_until_cut(
@@ -98,7 +98,7 @@ class BodyLimit:
             more = message.get("more_body", False)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
-        await send_json(scope, send, 413, self._detail(), {"connection": "close"})
+        await send_error(scope, send, 413, self._detail(), {"connection": "close"})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -109,7 +109,7 @@ class BodyLimit:
             try:
                 length = int(headers[b"content-length"])
             except ValueError:
-                await send_json(scope, send, 400, "the Content-Length header is not a number")
+                await send_error(scope, send, 400, "the Content-Length header is not a number")
                 return
             if length > self.max_bytes:
                 waiting = headers.get(b"expect", b"").lower() == b"100-continue"
@@ -184,4 +184,4 @@ class BodyTimeout:
             self.app, scope, timed_receive, send, lambda: timed_out, _SlowBodyError
         )
         if timed_out and not started:
-            await send_json(scope, send, 408, self._detail(), {"connection": "close"})
+            await send_error(scope, send, 408, self._detail(), {"connection": "close"})

@@ -7,7 +7,7 @@ import time
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from prettymeter.serve.protocol_errors import send_json
+from prettymeter.serve.protocol_errors import send_error
 
 
 class RateLimiter:
@@ -32,7 +32,7 @@ class RateLimiter:
         if tokens < 1.0:
             wait = math.ceil((1.0 - tokens) / self.rate)
             self.buckets[client] = (tokens, now)
-            await send_json(
+            await send_error(
                 scope,
                 send,
                 429,

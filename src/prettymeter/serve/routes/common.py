@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from prettymeter.errors import ImageError
 from prettymeter.inference import Rating, decode_base64
+from prettymeter.serve.protocol_errors import BodyError
 from prettymeter.serve.state import ServedModel, ServiceState
 
 RETRY_AFTER_S = "1"
@@ -23,12 +24,6 @@ def service(request: Request) -> ServiceState:
 
 def fail(status: int, detail: str, headers: dict[str, str] | None = None) -> NoReturn:
     raise HTTPException(status_code=status, detail=detail, headers=headers)
-
-
-class BodyError(HTTPException):
-    """The body is not the JSON a route takes: wrong content type, empty, not JSON, off the
-    schema. The original routes answer all of these as the original service did: 422 in its
-    error shape (app.py); every other route answers `status` with `{"detail": ...}`."""
 
 
 def fail_body(status: int, detail: str) -> NoReturn:
