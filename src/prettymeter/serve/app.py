@@ -16,8 +16,7 @@ from starlette.middleware import Middleware
 from starlette.types import ASGIApp
 
 from prettymeter import __version__
-from prettymeter.serve import protocol_errors
-from prettymeter.serve import security_headers as headers
+from prettymeter.serve import protocol_errors, security_headers
 from prettymeter.serve.middleware.body_limits import DRAIN_MAX_SECONDS, BodyLimit, BodyTimeout
 from prettymeter.serve.middleware.disconnect import CancelOnDisconnect
 from prettymeter.serve.middleware.rate_limit import RateLimiter
@@ -60,15 +59,18 @@ def add_layers(app: ServiceApp, settings: Settings, state: ServiceState) -> None
     outer = app.outer_middleware
     if settings.root_path:
         outer.append(Middleware(RootPath, root_path=settings.root_path))
-    page_config = headers.read_page_config(settings.web_dir)
-    policy = headers.render(headers.page_policy(settings.csp_connect_src, page_config))
-    outer.append(Middleware(headers.SecurityHeaders, content_security_policy=policy))
+    page_config = security_headers.read_page_config(settings.web_dir)
+    policy = security_headers.render(
+        security_headers.page_policy(settings.csp_connect_src, page_config)
+    )
+    outer.append(Middleware(security_headers.SecurityHeaders, content_security_policy=policy))
     if settings.cors_origins:
         cors = Middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
-            allow_headers=["*"],  # Inference-Header-Content-Length of a V2 binary request too
+            # any request header: a V2 binary request's Inference-Header-Content-Length too
+            allow_headers=["*"],
             # Inference-Header-Content-Length: where a V2 binary answer's JSON header ends
             expose_headers=["Retry-After", HEADER_LENGTH],
         )
@@ -117,7 +119,7 @@ def create_app(settings: Settings) -> ServiceApp:
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
         page = get_swagger_ui_html(openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} API")
-        policy = headers.render(headers.docs_policy(bytes(page.body).decode()))
+        policy = security_headers.render(security_headers.docs_policy(bytes(page.body).decode()))
         page.headers["content-security-policy"] = policy
         return page
 

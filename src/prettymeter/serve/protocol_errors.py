@@ -129,7 +129,8 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def unhandled_error(request: Request, exc: Exception) -> Response:
-    """A bug: Starlette's outermost error layer sends this, then re-raises so the log has it."""
+    """A bug: Starlette's error layer sends this (inside the security headers and CORS, app.py),
+    then re-raises so the log has it."""
     return error_response(request.scope, 500, UNHANDLED)
 
 
