@@ -13,6 +13,6 @@ from tests.support.settings import service_settings
 
 @pytest.fixture(scope="session")
 def service_url(model_dirs: dict[str, Path]) -> Iterator[str]:
-    """The service with person detection on, both seed routes, a 3 MB body limit."""
+    """The service with person detection on, both original routes, a 3 MB body limit."""
     with LiveServer(service_settings(model_dirs)) as server:
         yield server.url

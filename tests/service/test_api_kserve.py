@@ -3,13 +3,10 @@ protocols' published JSON shapes (httpx) and a real V2 client (tritonclient[http
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import json
 import math
 import struct
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,7 +16,6 @@ from PIL import Image
 
 from prettymeter import __version__
 from tests.support.photos import b64, encode, photo_bytes
-from tests.support.settings import BODY_LIMIT, service_settings
 
 MAN = photo_bytes("man.png")
 WOMAN = photo_bytes("woman.jpg")
@@ -333,62 +329,6 @@ def test_v2_malformed_requests_get_one_line_error_objects(
             header["inputs"][0]["data"] = [b64(MAN)]
             answer = binary_infer(url, header, blob)
     assert_protocol_error(answer, status, word)
-
-
-def test_the_body_limit_answers_v1_and_v2_in_the_protocols_error_shape(service_url: str) -> None:
-    big = b"x" * (BODY_LIMIT + 1)
-
-    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit counts while reading
-        yield from (big[i : i + 65536] for i in range(0, len(big), 65536))
-
-    for path in ("/v2/models/man/infer", "/v1/models/man:predict"):
-        answer = httpx.post(f"{service_url}{path}", content=big, timeout=60)
-        assert_protocol_error(answer, 413, "over the limit")
-    chunked = httpx.post(f"{service_url}/v2/models/man/infer", content=chunks(), timeout=60)
-    assert "content-length" not in chunked.request.headers
-    assert_protocol_error(chunked, 413, "over the limit")
-    # our own route keeps its {"detail": ...}
-    ours = httpx.post(
-        f"{service_url}/v1/rate",
-        content=big,
-        headers={"content-type": "multipart/form-data; boundary=x"},
-        timeout=60,
-    )
-    assert ours.status_code == 413 and set(ours.json()) == {"detail"}
-
-
-def test_a_path_or_method_the_protocols_lack_is_an_error_object_too(service_url: str) -> None:
-    assert_protocol_error(httpx.get(f"{service_url}/v2/models/man/infer"), 405, "Not Allowed")
-    assert_protocol_error(httpx.get(f"{service_url}/v2/repository/index"), 404, "Not Found")
-    assert_protocol_error(httpx.post(f"{service_url}/v1/models/man"), 405, "Not Allowed")
-    ours = httpx.get(f"{service_url}/v1/rate")  # our own routes keep {"detail": ...}
-    assert ours.status_code == 405 and set(ours.json()) == {"detail"}
-
-
-def test_before_the_models_are_loaded_readiness_and_scoring_say_503_and_live_says_yes(
-    model_dirs: dict[str, Path],
-) -> None:
-    from prettymeter.serve import create_app
-
-    app = create_app(service_settings(model_dirs))
-    photo = b64(MAN)
-
-    async def ask() -> list[httpx.Response]:
-        # ASGITransport never runs the lifespan: the app as it is while its models load.
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://starting") as client:
-            assert (await client.get("/v2/health/live")).json() == {"live": True}
-            return [
-                await client.get("/v2/health/ready"),
-                await client.get("/v2/models/man/ready"),
-                await client.get("/v1/models/man"),
-                await client.post("/v2/models/man/infer", json={"inputs": [photo_input([photo])]}),
-                await client.post("/v1/models/man:predict", json={"instances": [photo]}),
-            ]
-
-    for answer in asyncio.run(ask()):
-        assert_protocol_error(answer, 503, "retry")
-        assert answer.headers["retry-after"]
 
 
 # -- a real Open Inference Protocol client ------------------------------------------------------

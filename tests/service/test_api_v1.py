@@ -201,7 +201,7 @@ def test_no_files_in_a_multipart_request_is_a_400(service_url: str) -> None:
 
 
 def test_a_wrong_content_type_is_a_415(service_url: str) -> None:
-    # the seed routes answer it with the seed's 422 (tests/service/test_api_seed.py)
+    # the original routes answer it with their own 422 (tests/service/test_api_original.py)
     answer = httpx.post(
         f"{service_url}/v1/rate", content=b"hello", headers={"content-type": "text/plain"}
     )
@@ -210,7 +210,7 @@ def test_a_wrong_content_type_is_a_415(service_url: str) -> None:
 
 
 def test_malformed_json_is_a_400(service_url: str) -> None:
-    # the seed routes answer it with the seed's 422 (tests/service/test_api_seed.py)
+    # the original routes answer it with their own 422 (tests/service/test_api_original.py)
     answer = httpx.post(
         f"{service_url}/v1/rate",
         content=b'{"instances": ["abc"',

@@ -1,4 +1,4 @@
-"""One photo, one label on every path: predict, evaluate, the Python API, the seed route and v1,
+"""One photo, one label on every path: predict, evaluate, the Python API, the original route and v1,
 for a model trained on whole photos (detector none) and one trained on person crops (mtcnn).
 
 The model input is also checked against the training evaluation transform of the detect stage's
@@ -130,7 +130,7 @@ def test_the_service_routes_give_the_same_score_and_rate(
     names = list(PHOTOS)
     payloads = [(DATA / n).read_bytes() for n in names]
     with LiveServer(settings) as server:
-        seed = httpx.post(
+        original = httpx.post(
             f"{server.url}/man/predict",
             json={"instances": [b64(p) for p in payloads]},
             timeout=120,
@@ -141,11 +141,11 @@ def test_the_service_routes_give_the_same_score_and_rate(
             data={"gender": "m"},
             timeout=120,
         )
-    assert seed.status_code == 200 and v1.status_code == 200, (seed.text, v1.text)
+    assert original.status_code == 200 and v1.status_code == 200, (original.text, v1.text)
     results = v1.json()["results"]
     for index, name in enumerate(names):
         label = labels["predict"][name]
-        assert seed.json()["predictions"][index] == score_of(label)
+        assert original.json()["predictions"][index] == score_of(label)
         assert results[index]["score"] == score_of(label)
         assert results[index]["rate"] == round(card.to_rate(min(1.0, max(0.0, label))), 2)
         width, height = Image.open(DATA / name).size

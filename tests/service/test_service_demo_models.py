@@ -28,7 +28,7 @@ def test_the_service_serves_the_exported_demo_models_with_ensemble_uncertainty(
             data={"gender": "w"},
             timeout=60,
         ).json()
-        seed = httpx.post(
+        original = httpx.post(
             f"{server.url}/man/predict", json={"instances": [b64(p) for p in photos]}, timeout=60
         )
         models = httpx.get(f"{server.url}/v1/models").json()["models"]
@@ -38,7 +38,7 @@ def test_the_service_serves_the_exported_demo_models_with_ensemble_uncertainty(
         assert result["error"] is None and 0 <= result["score"] <= 10
         if "label_std" in card.outputs:
             assert result["uncertainty"] is not None and result["uncertainty"] >= 0
-    assert seed.status_code == 200 and len(seed.json()["predictions"]) == 2
+    assert original.status_code == 200 and len(original.json()["predictions"]) == 2
     assert {m["route"] for m in models} == set(demo_models)
     for model in models:  # export verified the engines: the served one shows its figures
         assert model["card"]["verification"] is not None

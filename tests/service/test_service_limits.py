@@ -1,5 +1,5 @@
 """Limits over HTTP: body size (413, readable by blocking clients), overload (429 +
-Retry-After), timeouts (504), rate limit."""
+Retry-After), rate limit; each status in each protocol's shape: test_error_shapes.py."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from prettymeter.serve.middleware import DRAIN_MAX_BYTES
+from prettymeter.serve.middleware.body_limits import DRAIN_MAX_BYTES
 from tests.support.live import LiveServer
 from tests.support.photos import b64, encode, photo_bytes, synthetic_photos
 from tests.support.settings import BODY_LIMIT, service_settings
@@ -170,14 +170,11 @@ def test_a_full_queue_answers_429_with_retry_after_at_once(model_dirs: dict[str,
     assert 'prettymeter_rejected_total{reason="queue_full"}' in metrics
 
 
-def test_a_request_over_the_time_limit_is_a_504(model_dirs: dict[str, Path]) -> None:
-    settings = service_settings(model_dirs, limits={"request_timeout_s": 0.001})
-    with LiveServer(settings) as server:
-        body = {"instances": [b64(photo_bytes("man.png"))] * 4}
-        answer = httpx.post(f"{server.url}/man/predict", json=body, timeout=60)
-        assert answer.status_code == 504
-        assert "longer than" in answer.json()["detail"]
-        assert httpx.get(f"{server.url}/readyz").status_code == 200
+LIMITED_PATHS = (
+    ("/v1/rate", "detail"),
+    ("/v2/models/man/infer", "error"),
+    ("/v1/models/man:predict", "error"),
+)
 
 
 def test_the_per_client_rate_limit_answers_429_with_retry_after(
@@ -192,9 +189,9 @@ def test_the_per_client_rate_limit_answers_429_with_retry_after(
         assert [a.status_code for a in answers] == [200, 200, 429]
         assert int(answers[2].headers["retry-after"]) >= 1
         assert set(answers[2].json()) == {"detail"}
-        # the KServe V1/V2 paths answer in their protocols' shape, {"error": "..."}
-        for path in ("/v2/models/man/infer", "/v1/models/man:predict"):
+        # every protocol family in its shape: {"error": "..."} on the KServe V1/V2 paths
+        for path, key in LIMITED_PATHS:
             limited = httpx.post(f"{server.url}{path}", json={})
             assert limited.status_code == 429 and "retry-after" in limited.headers
-            assert set(limited.json()) == {"error"} and "wait" in limited.json()["error"]
+            assert set(limited.json()) == {key} and "wait" in limited.json()[key]
         assert httpx.get(f"{server.url}/healthz").status_code == 200  # GETs are not limited

@@ -5,59 +5,89 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
-from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp
 
 from prettymeter import __version__
-from prettymeter.serve import headers
-from prettymeter.serve.middleware import (
-    DRAIN_MAX_SECONDS,
-    BodyLimit,
-    CancelOnDisconnect,
-    RateLimiter,
-    RequestLog,
-    RootPath,
-    error_key,
-)
-from prettymeter.serve.ratelimit import BodyTimeout
-from prettymeter.serve.routes import health, kserve, seed, v1, web
-from prettymeter.serve.routes.common import BodyError
+from prettymeter.serve import protocol_errors, security_headers
+from prettymeter.serve.middleware.body_limits import DRAIN_MAX_SECONDS, BodyLimit, BodyTimeout
+from prettymeter.serve.middleware.disconnect import CancelOnDisconnect
+from prettymeter.serve.middleware.rate_limit import RateLimiter
+from prettymeter.serve.middleware.request_log import RequestLog
+from prettymeter.serve.middleware.root_path import RootPath
+from prettymeter.serve.routes import health, kserve, original, v1, web
 from prettymeter.serve.routes.kserve.tensors import HEADER_LENGTH
-from prettymeter.serve.schemas import SEED_VALIDATION_CODE
 from prettymeter.serve.settings import Settings
 from prettymeter.serve.state import ServiceState
 
 log = logging.getLogger("prettymeter.serve")
 
 DESCRIPTION = (
-    "Rates how good a person looks on a photo, 0-10. The seed's API (`/man/predict`, "
+    "Rates how good a person looks on a photo, 0-10. The original service's API (`/man/predict`, "
     "`/woman/predict`) is kept exactly; `/v1/rate` answers per photo with the person box, the "
     "rate on the dataset's scale, the percentile and per-photo errors."
 )
 
 
-SEED_ENDPOINTS = (seed.predict_man, seed.predict_woman)
+class ServiceApp(FastAPI):
+    """FastAPI with `outer_middleware` around Starlette's own error layer, the one that answers
+    an exception nobody handled with a 500: the layers every answer needs (the path prefix, CORS,
+    the security headers) wrap that 500 too. `add_middleware` layers sit inside it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.outer_middleware: list[Middleware] = []  # outermost first
+        super().__init__(**kwargs)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        app = super().build_middleware_stack()
+        for cls, args, kwargs in reversed(self.outer_middleware):
+            app = cls(app, *args, **kwargs)
+        return app
 
 
-def on_seed_route(request: Request) -> bool:
-    route = request.scope.get("route")
-    return getattr(route, "endpoint", None) in SEED_ENDPOINTS
+def add_layers(app: ServiceApp, settings: Settings, state: ServiceState) -> None:
+    """The middleware, outermost first: path prefix, security headers, CORS (so a 413, 429 or
+    500 reaches a page elsewhere), then Starlette's 500, the request log, disconnects, the rate
+    limit and the body limits."""
+    outer = app.outer_middleware
+    if settings.root_path:
+        outer.append(Middleware(RootPath, root_path=settings.root_path))
+    page_config = security_headers.read_page_config(settings.web_dir)
+    policy = security_headers.render(
+        security_headers.page_policy(settings.csp_connect_src, page_config)
+    )
+    outer.append(Middleware(security_headers.SecurityHeaders, content_security_policy=policy))
+    if settings.cors_origins:
+        cors = Middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            # any request header: a V2 binary request's Inference-Header-Content-Length too
+            allow_headers=["*"],
+            # Inference-Header-Content-Length: where a V2 binary answer's JSON header ends
+            expose_headers=["Retry-After", HEADER_LENGTH],
+        )
+        outer.append(cors)
+    # add_middleware puts each layer outside the ones added before it
+    limits = settings.limits
+    app.add_middleware(BodyTimeout, seconds=limits.body_timeout_s)
+    drain_seconds = limits.body_timeout_s or DRAIN_MAX_SECONDS
+    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes, drain_seconds=drain_seconds)
+    if settings.rate_limit.requests_per_minute > 0:
+        limit = settings.rate_limit
+        app.add_middleware(RateLimiter, per_minute=limit.requests_per_minute, burst=limit.burst)
+    app.add_middleware(CancelOnDisconnect)  # inside the log: it records the 499
+    app.add_middleware(RequestLog, metrics=state.metrics, log_requests=settings.log_requests)
 
 
-def seed_422(message: str) -> JSONResponse:
-    """The seed's answer to a body it cannot take (its FastAPI validation handler's shape)."""
-    body = {"status_code": SEED_VALIDATION_CODE, "message": message, "data": None}
-    return JSONResponse(body, status_code=422)
-
-
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings) -> ServiceApp:
     """Build the service for `settings`; models load when the app starts (lifespan)."""
     state = ServiceState(settings)
 
@@ -73,7 +103,7 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             await state.stop()
 
-    app = FastAPI(
+    app = ServiceApp(
         title="pretty-meter",
         version=__version__,
         description=DESCRIPTION,
@@ -83,40 +113,17 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.service = state
 
-    @app.exception_handler(RequestValidationError)
-    async def one_line_validation_error(
-        request: Request, exc: RequestValidationError
-    ) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        where = ".".join(str(p) for p in first["loc"]) or "request"
-        message = f"{where}: {first['msg']}; see /docs"
-        if on_seed_route(request):
-            return seed_422(message)
-        return JSONResponse({"detail": message}, status_code=422)
-
-    @app.exception_handler(BodyError)
-    async def body_error(request: Request, exc: BodyError) -> Response:
-        if on_seed_route(request):
-            return seed_422(str(exc.detail))
-        return await http_exception_handler(request, exc)
-
-    @app.exception_handler(HTTPException)
-    async def protocol_shaped_error(request: Request, exc: HTTPException) -> Response:
-        """No route or method here (404, 405): on the KServe paths in their `{"error": ...}`."""
-        if error_key(request.scope) == "error":
-            body = {"error": str(exc.detail)}
-            return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
-        return await http_exception_handler(request, exc)
+    protocol_errors.install(app)
 
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
         page = get_swagger_ui_html(openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} API")
-        policy = headers.render(headers.docs_policy(bytes(page.body).decode()))
+        policy = security_headers.render(security_headers.docs_policy(bytes(page.body).decode()))
         page.headers["content-security-policy"] = policy
         return page
 
-    app.include_router(seed.router)
+    app.include_router(original.router)
     app.include_router(v1.router)
     app.include_router(kserve.router)
     app.include_router(health.router)
@@ -130,34 +137,5 @@ def create_app(settings: Settings) -> FastAPI:
         else:
             log.warning("web_dir %s has no index.html; the page is not served", web_dir)
 
-    # Added innermost first: CORS is outermost so even a 413 or 429 reaches a page elsewhere.
-    limits = settings.limits
-    app.add_middleware(BodyTimeout, seconds=limits.body_timeout_s)
-    app.add_middleware(
-        BodyLimit,
-        max_bytes=limits.max_body_bytes,
-        drain_seconds=limits.body_timeout_s or DRAIN_MAX_SECONDS,
-    )
-    if settings.rate_limit.requests_per_minute > 0:
-        app.add_middleware(
-            RateLimiter,
-            per_minute=settings.rate_limit.requests_per_minute,
-            burst=settings.rate_limit.burst,
-        )
-    app.add_middleware(CancelOnDisconnect)  # inside the log: it records the 499
-    app.add_middleware(RequestLog, metrics=state.metrics, log_requests=settings.log_requests)
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
-            allow_headers=["*"],
-            # Inference-Header-Content-Length: where a V2 binary answer's JSON header ends
-            expose_headers=["Retry-After", HEADER_LENGTH],
-        )
-    page_config = headers.read_page_config(web_dir)
-    policy = headers.page_policy(settings.csp_connect_src, page_config)
-    app.add_middleware(headers.SecurityHeaders, content_security_policy=headers.render(policy))
-    if settings.root_path:
-        app.add_middleware(RootPath, root_path=settings.root_path)
+    add_layers(app, settings, state)
     return app

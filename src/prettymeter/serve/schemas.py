@@ -14,13 +14,13 @@ from prettymeter.inference import FaceRating, Rating
 
 
 class PredictRequest(BaseModel):
-    """The seed's request body."""
+    """The original service's request body."""
 
     instances: list[str] = Field(description="photos as base64 (a data: URL prefix is allowed)")
 
 
 class PredictResponse(BaseModel):
-    """The seed's answer: one score per instance, in order."""
+    """The original service's answer: one score per instance, in order."""
 
     predictions: list[float] = Field(description="0.0-10.0, one decimal")
 
@@ -233,7 +233,7 @@ class ErrorBody(BaseModel):
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text}
     for code, text in {
-        400: "malformed body, bad base64 or undecodable photo (seed routes), empty list",
+        400: "malformed body, bad base64 or undecodable photo (original routes), empty list",
         404: "unknown model or gender",
         413: "body or photo count over the limit",
         415: "wrong content type",
@@ -245,23 +245,25 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-SEED_VALIDATION_CODE = 10422
+ORIGINAL_VALIDATION_CODE = 10422
 
 
-class SeedError(BaseModel):
-    """The seed's own 422 body, kept on its routes: what a seed client parses."""
+class OriginalError(BaseModel):
+    """The original service's own 422 body, kept on its routes: what its clients parse."""
 
-    status_code: Literal[10422] = Field(description="always 10422 (the seed's code for a 422)")
+    status_code: Literal[10422] = Field(
+        description="always 10422 (the original service's code for a 422)"
+    )
     message: str = Field(description="one line: what is wrong with the body and what to do")
     data: None = Field(description="always null")
 
 
-SEED_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+ORIGINAL_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     **{code: r for code, r in ERROR_RESPONSES.items() if code not in (400, 415, 422)},
     400: {"model": ErrorBody, "description": "bad base64, an undecodable photo, an empty list"},
     422: {
-        "model": SeedError,
+        "model": OriginalError,
         "description": "the body is not the JSON the route takes: another content type, empty, "
-        "not JSON, or off the schema (the seed's answer to all of these, in its shape)",
+        "not JSON, or off the schema (the original service's answer to all of these, in its shape)",
     },
 }

@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from prettymeter.errors import PrettyMeterError
 
 CONFIG_ENV = "PRETTYMETER_CONFIG"
-SEED_ROUTES = {"man": "m", "woman": "w"}
+ORIGINAL_ROUTES = {"man": "m", "woman": "w"}
 _config_path: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
     "prettymeter_config_path", default=None
 )
@@ -95,7 +95,7 @@ class Settings(BaseSettings):
 
     models: dict[str, Path] = Field(
         default_factory=dict,
-        description="route name → model directory; the seed routes are 'man' and 'woman'",
+        description="route name → model directory; the original routes are 'man' and 'woman'",
     )
     device: Literal["cpu", "cuda"] = "cpu"
     engine: Literal["auto", "onnxruntime", "openvino", "openvino-bf16", "openvino-int8"] = "auto"

@@ -17,7 +17,7 @@ from prettymeter.inference import InputSpec, Prepared, Rating
 from prettymeter.rating_model import RatingModel
 from prettymeter.serve.batching import MicroBatcher
 from prettymeter.serve.metrics import Metrics
-from prettymeter.serve.settings import SEED_ROUTES, Settings
+from prettymeter.serve.settings import ORIGINAL_ROUTES, Settings
 
 if TYPE_CHECKING:
     import numpy as np
@@ -60,7 +60,7 @@ class ServiceState:
 
     def check_model_dirs(self) -> dict[str, ModelCard]:
         """Verify every configured model directory (card schema, ONNX hash, a preprocessing this
-        code can honour, the gender a seed route needs) without loading it: what `serve` does
+        code can honour, the gender an original route needs) without loading it: what `serve` does
         before it binds the port. `start` checks the same while it loads."""
         self._check_configured()
         cards = {}
@@ -80,7 +80,7 @@ class ServiceState:
 
     @staticmethod
     def _check_route(route: str, model_dir: Path, card: ModelCard) -> None:
-        expected = SEED_ROUTES.get(route)
+        expected = ORIGINAL_ROUTES.get(route)
         if expected is not None and card.gender != expected:
             raise PrettyMeterError(
                 f"{model_dir} is a model for gender {card.gender!r} but is configured as "
@@ -178,13 +178,13 @@ class ServiceState:
     # -- model choice ----------------------------------------------------------------------------
 
     def find_model(self, gender: str | None = None, name: str | None = None) -> ServedModel | None:
-        """By route or card name, else by gender (the seed route of that gender first)."""
+        """By route or card name, else by gender (the original route of that gender first)."""
         if name is not None:
             if name in self.models:
                 return self.models[name]
             return next((m for m in self.models.values() if m.card.name == name), None)
-        for route, seed_gender in SEED_ROUTES.items():
-            if seed_gender == gender and route in self.models:
+        for route, original_gender in ORIGINAL_ROUTES.items():
+            if original_gender == gender and route in self.models:
                 return self.models[route]
         return next((m for m in self.models.values() if m.card.gender == gender), None)
 

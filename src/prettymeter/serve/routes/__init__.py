@@ -1,1 +1,1 @@
-"""The service's routes, one module per group: seed, v1, health, web."""
+"""The service's routes, one module per group: original, v1, health, web."""

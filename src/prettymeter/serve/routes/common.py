@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from prettymeter.errors import ImageError
 from prettymeter.inference import Rating, decode_base64
+from prettymeter.serve.protocol_errors import BodyError
 from prettymeter.serve.state import ServedModel, ServiceState
 
 RETRY_AFTER_S = "1"
@@ -23,12 +24,6 @@ def service(request: Request) -> ServiceState:
 
 def fail(status: int, detail: str, headers: dict[str, str] | None = None) -> NoReturn:
     raise HTTPException(status_code=status, detail=detail, headers=headers)
-
-
-class BodyError(HTTPException):
-    """The body is not the JSON a route takes: wrong content type, empty, not JSON, off the
-    schema. The seed routes answer all of these as the seed did: 422 in the seed's error shape
-    (app.py); every other route answers `status` with `{"detail": ...}`."""
 
 
 def fail_body(status: int, detail: str) -> NoReturn:
@@ -62,7 +57,7 @@ def content_type(request: Request) -> str:
 
 async def read_json(request: Request, model: type[BaseModel]) -> Any:
     """The body as `model`: 415 for another content type, 400 for bad JSON, 422 for the schema.
-    No content type at all is taken as JSON (the seed's own client sends none)."""
+    No content type at all is taken as JSON (the original service's own client sends none)."""
     kind = content_type(request)
     if kind and kind != "application/json" and not kind.endswith("+json"):
         fail_body(415, f"content type {kind!r} is not accepted here; send application/json")

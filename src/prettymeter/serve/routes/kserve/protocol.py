@@ -1,40 +1,16 @@
-"""What the V1 and V2 routes share: the router whose refusals are `{"error": "..."}`, the body,
-the model by name and version."""
+"""What the V1 and V2 routes share: the router, the body, the model by name and version (their
+refusals take the protocols' `{"error": "..."}` shape by path, serve/protocol_errors.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from typing import Any
-
-from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
-from starlette.exceptions import HTTPException
+from fastapi import APIRouter, Request
 
 from prettymeter.serve.routes.common import fail, pick_model, ready_or_503, short
 from prettymeter.serve.routes.kserve.schemas import MODEL_VERSION
 from prettymeter.serve.state import ServedModel, ServiceState
 
-
-class ProtocolErrorRoute(APIRoute):
-    """Every refusal of these routes in the protocols' shape, `{"error": "..."}`."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def shaped(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except HTTPException as exc:
-                return JSONResponse(
-                    {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
-                )
-
-        return shaped
-
-
 # the V1 routes (kserve.v1), then the V2 routes (kserve.v2), in that order
-router = APIRouter(tags=["kserve"], route_class=ProtocolErrorRoute)
+router = APIRouter(tags=["kserve"])
 
 
 async def read_body(request: Request, example: str) -> bytes:

@@ -131,5 +131,5 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         503: "not ready; see Retry-After",
         504: "the request took longer than the time limit",
     }
-    # the body-size and rate limits answer before the route, in this shape too (middleware.py)
+    # the body-size and rate limits answer before the route, in this shape too (protocol_errors.py)
     return {code: {"model": ProtocolError, "description": texts[code]} for code in codes}

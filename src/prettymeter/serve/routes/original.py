@@ -1,4 +1,4 @@
-"""The seed's routes, kept exactly: POST /man/predict and /woman/predict."""
+"""The original service's routes, kept exactly: POST /man/predict and /woman/predict."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from prettymeter.serve.routes.common import (
     score,
     service,
 )
-from prettymeter.serve.schemas import SEED_ERROR_RESPONSES, PredictRequest, PredictResponse
+from prettymeter.serve.schemas import ORIGINAL_ERROR_RESPONSES, PredictRequest, PredictResponse
 
-router = APIRouter(tags=["seed"])
+router = APIRouter(tags=["original"])
 
 
 async def predict(request: Request, gender: str) -> PredictResponse:
@@ -44,7 +44,8 @@ async def predict(request: Request, gender: str) -> PredictResponse:
 
 
 DOC = (
-    'The seed\'s contract: `{"instances": ["<base64>", ...]}` → `{"predictions": [...]}`, '
+    "The original service's contract: "
+    '`{"instances": ["<base64>", ...]}` → `{"predictions": [...]}`, '
     "one 0.0-10.0 score (one decimal) per instance in order. Every decodable photo is scored; "
     "when no single person is found the whole image is scored. A photo that cannot be decoded "
     "fails the request with 400."
@@ -54,9 +55,9 @@ DOC = (
 @router.post(
     "/man/predict",
     response_model=PredictResponse,
-    responses=SEED_ERROR_RESPONSES,
+    responses=ORIGINAL_ERROR_RESPONSES,
     openapi_extra=json_body_schema(PredictRequest),
-    summary="Score photos of men (seed API)",
+    summary="Score photos of men (original API)",
     description=DOC,
 )
 async def predict_man(request: Request) -> PredictResponse:
@@ -66,9 +67,9 @@ async def predict_man(request: Request) -> PredictResponse:
 @router.post(
     "/woman/predict",
     response_model=PredictResponse,
-    responses=SEED_ERROR_RESPONSES,
+    responses=ORIGINAL_ERROR_RESPONSES,
     openapi_extra=json_body_schema(PredictRequest),
-    summary="Score photos of women (seed API)",
+    summary="Score photos of women (original API)",
     description=DOC,
 )
 async def predict_woman(request: Request) -> PredictResponse:

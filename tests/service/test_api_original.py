@@ -1,4 +1,5 @@
-"""The seed's API over HTTP against a live uvicorn: /man/predict and /woman/predict, exactly."""
+"""The original service's API over HTTP against a live uvicorn: /man/predict and /woman/predict,
+exactly."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from tests.support.settings import service_settings
 
 
 def expected_score(model_dir: Path, data: bytes, detect: bool = True) -> float:
-    """What the seed route must answer, computed here without HTTP from the shared parts."""
+    """What the original route must answer, computed here without HTTP from the shared parts."""
     scorer = Scorer(model_dir, engine="onnxruntime", threads=1)
     image = decode_image(data)
     box = find_person(image, FaceDetector() if detect else None).person_box
@@ -32,7 +33,7 @@ def expected_score(model_dir: Path, data: bytes, detect: bool = True) -> float:
     return round(min(10.0, max(0.0, 10 * label)), 1)
 
 
-def test_the_seed_route_answers_one_score_per_instance_in_order_with_one_decimal(
+def test_the_original_route_answers_one_score_per_instance_in_order_with_one_decimal(
     service_url: str, model_dirs: dict[str, Path]
 ) -> None:
     man, woman = photo_bytes("man.png"), photo_bytes("woman.jpg")
@@ -58,7 +59,7 @@ def test_the_woman_route_uses_the_woman_model(
     assert answer.json()["predictions"] == [expected_score(model_dirs["woman"], woman)]
 
 
-def test_the_seed_route_scores_the_whole_image_when_no_person_is_found(
+def test_the_original_route_scores_the_whole_image_when_no_person_is_found(
     service_url: str, model_dirs: dict[str, Path]
 ) -> None:
     gradient = np.linspace(0, 255, 200 * 150 * 3).reshape(150, 200, 3).astype(np.uint8)
@@ -70,7 +71,7 @@ def test_the_seed_route_scores_the_whole_image_when_no_person_is_found(
     ]
 
 
-def test_invalid_base64_on_the_seed_route_is_a_400_that_names_the_instance(
+def test_invalid_base64_on_the_original_route_is_a_400_that_names_the_instance(
     service_url: str,
 ) -> None:
     answer = httpx.post(
@@ -82,7 +83,7 @@ def test_invalid_base64_on_the_seed_route_is_a_400_that_names_the_instance(
     assert "base64" in answer.json()["detail"]
 
 
-def test_an_instance_that_is_not_an_image_fails_the_seed_request_with_400(
+def test_an_instance_that_is_not_an_image_fails_the_original_request_with_400(
     service_url: str,
 ) -> None:
     answer = httpx.post(
@@ -100,7 +101,8 @@ def test_an_empty_instances_list_is_a_400_not_a_500(service_url: str) -> None:
 
 
 def post_raw(url: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict]:
-    """POST exactly these headers (http.client adds only Content-Length), as the seed's client."""
+    """POST exactly these headers (http.client adds only Content-Length), as the original
+    service's client did."""
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
     try:
@@ -111,7 +113,7 @@ def post_raw(url: str, path: str, body: bytes, headers: dict[str, str]) -> tuple
         connection.close()
 
 
-def test_a_json_body_with_no_content_type_is_scored_as_the_seed_did(
+def test_a_json_body_with_no_content_type_is_scored_as_the_original_did(
     service_url: str, model_dirs: dict[str, Path]
 ) -> None:
     man = photo_bytes("man.png")
@@ -121,7 +123,7 @@ def test_a_json_body_with_no_content_type_is_scored_as_the_seed_did(
     assert answer == {"predictions": [expected_score(model_dirs["man"], man)]}
 
 
-SEED_REFUSALS = {
+ORIGINAL_REFUSALS = {
     "no instances": (b'{"images": []}', {"content-type": "application/json"}, "instances"),
     "instances not strings": (b'{"instances": [1]}', {"content-type": "application/json"}, "str"),
     "not JSON": (b'{"instances": [', {"content-type": "application/json"}, "not valid JSON"),
@@ -132,11 +134,11 @@ SEED_REFUSALS = {
 }
 
 
-@pytest.mark.parametrize("case", SEED_REFUSALS, ids=str)
-def test_a_body_the_seed_refused_is_a_422_in_the_seeds_own_shape(
+@pytest.mark.parametrize("case", ORIGINAL_REFUSALS, ids=str)
+def test_a_body_the_original_refused_is_a_422_in_the_originals_own_shape(
     service_url: str, case: str
 ) -> None:
-    body, headers, hint = SEED_REFUSALS[case]
+    body, headers, hint = ORIGINAL_REFUSALS[case]
     for route in ("/man/predict", "/woman/predict"):
         status, answer = post_raw(service_url, route, body, headers)
         assert status == 422, answer
@@ -146,21 +148,21 @@ def test_a_body_the_seed_refused_is_a_422_in_the_seeds_own_shape(
         assert isinstance(message, str) and "\n" not in message and hint in message, message
 
 
-@pytest.mark.parametrize("case", SEED_REFUSALS, ids=str)
+@pytest.mark.parametrize("case", ORIGINAL_REFUSALS, ids=str)
 def test_v1_keeps_its_own_error_format_for_the_same_bodies(service_url: str, case: str) -> None:
-    body, headers, _ = SEED_REFUSALS[case]
+    body, headers, _ = ORIGINAL_REFUSALS[case]
     status, answer = post_raw(service_url, "/v1/rate", body, headers)
     assert status in (400, 415, 422), answer
     assert list(answer) == ["detail"] and isinstance(answer["detail"], str)
 
 
-def test_the_seed_routes_document_their_422_shape(service_url: str) -> None:
+def test_the_original_routes_document_their_422_shape(service_url: str) -> None:
     schema = httpx.get(f"{service_url}/openapi.json").json()
-    seed_422 = schema["paths"]["/man/predict"]["post"]["responses"]["422"]
+    original_422 = schema["paths"]["/man/predict"]["post"]["responses"]["422"]
     v1_422 = schema["paths"]["/v1/rate"]["post"]["responses"]["422"]
-    seed_ref = seed_422["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    original_ref = original_422["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
     v1_ref = v1_422["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
-    assert set(schema["components"]["schemas"][seed_ref]["properties"]) == {
+    assert set(schema["components"]["schemas"][original_ref]["properties"]) == {
         "status_code",
         "message",
         "data",
@@ -168,7 +170,7 @@ def test_the_seed_routes_document_their_422_shape(service_url: str) -> None:
     assert set(schema["components"]["schemas"][v1_ref]["properties"]) == {"detail"}
 
 
-def test_the_seed_routes_work_under_the_api_prefix(model_dirs: dict[str, Path]) -> None:
+def test_the_original_routes_work_under_the_api_prefix(model_dirs: dict[str, Path]) -> None:
     settings = service_settings({"man": model_dirs["man"]}, root_path="/api")
     with LiveServer(settings) as server:
         body = {"instances": [b64(photo_bytes("man.png"))]}
