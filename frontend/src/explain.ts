@@ -8,7 +8,7 @@ import type { Box, Explanation } from './api';
 export const RAISES_RGB: readonly [number, number, number] = [230, 97, 1];
 export const LOWERS_RGB: readonly [number, number, number] = [33, 102, 172];
 /** The strongest cell stays this see-through, so the face under it still shows. */
-export const MAX_ALPHA = 0.7;
+export const MAX_ALPHA = 0.6;
 /** The smallest full-colour scale, in score points: effects below it are noise, not shown loud. */
 export const MIN_SCALE = 0.1;
 
