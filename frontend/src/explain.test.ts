@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Explanation } from './api';
-import { cellColour, colourScale, gridCells, isExplanation, LOWERS_RGB, MAX_ALPHA, RAISES_RGB, signedPoints } from './explain';
+import type { Explanation, FaceResult, PhotoResult } from './api';
+import { cellColour, colourScale, explainTarget, gridCells, isExplanation, LOWERS_RGB, MAX_ALPHA, RAISES_RGB, signedPoints } from './explain';
 
 const explanation = (heatmap: number[][], regions = [{ name: 'eyes', delta: 0.4 }]): Explanation => ({
   regions,
@@ -85,5 +85,44 @@ describe('the grid on the photo', () => {
     expect(isExplanation(null)).toBe(false);
     expect(isExplanation({ ...explanation(GRID4), regions: [{ name: 'eyes' }] })).toBe(false);
     expect(isExplanation(explanation(GRID4))).toBe(true);
+  });
+});
+
+describe('what Explain is about', () => {
+  const e = explanation(GRID4);
+  const photo = (extra: Partial<PhotoResult>): PhotoResult => ({
+    index: 0,
+    score: 6,
+    rate: 6,
+    percentile: 50,
+    uncertainty: null,
+    box: [0, 0, 10, 10],
+    region: [0, 0, 10, 10],
+    image_size: [10, 10],
+    error: null,
+    ...extra,
+  });
+  const face = (score: number | null, extra: Partial<FaceResult> = {}): FaceResult => ({
+    box: [1, 1, 5, 5],
+    main: false,
+    region: [0, 0, 8, 8],
+    score,
+    percentile: null,
+    uncertainty: null,
+    quality: null,
+    error: null,
+    ...extra,
+  });
+
+  it('test_the_photo_itself_without_faces_and_the_chosen_face_with_them', () => {
+    expect(explainTarget(undefined, null)).toEqual({ scored: false, explanation: null, region: null, none: false });
+    expect(explainTarget(photo({ explanation: e }), null)).toEqual({ scored: true, explanation: e, region: [0, 0, 10, 10], none: false });
+    const group = photo({ score: null, faces: [face(5, { explanation: e }), face(null)], explained: true });
+    expect(explainTarget(group, null).scored).toBe(false); // no face chosen yet
+    expect(explainTarget(group, 0)).toEqual({ scored: true, explanation: e, region: [0, 0, 8, 8], none: false });
+    expect(explainTarget(group, 1)).toMatchObject({ scored: false, explanation: null });
+    // explained, yet nothing for this one (no landmarks): said so; a malformed one is not drawn
+    expect(explainTarget(photo({ explained: true, explanation: null }), null).none).toBe(true);
+    expect(explainTarget(photo({ explanation: { ...e, grid: 5 } }), null).explanation).toBeNull();
   });
 });

@@ -1,7 +1,7 @@
 // The explanation overlay's rules, free of React: the colour scale, and the heat map's grid
 // (over the model's square input) mapped onto the photo.
 
-import type { Box, Explanation } from './api';
+import type { Box, Explanation, PhotoResult } from './api';
 
 /** Raises the score (covering the part lowers it): orange. Lowers it: blue. A diverging pair
  * that stays apart for the common colour-vision deficiencies. */
@@ -91,4 +91,27 @@ export function signedPoints(value: number): string {
   const text = Math.abs(value).toFixed(2);
   if (text === '0.00') return text;
   return `${value > 0 ? '+' : '\u2212'}${text}`;
+}
+
+export interface Target {
+  /** The shown face or photo has a score, so it can be explained. */
+  scored: boolean;
+  explanation: Explanation | null;
+  region: Box | null;
+  /** The answer was asked with explain=true but carries no explanation for it. */
+  none: boolean;
+}
+
+/** What Explain is about on a card: the chosen face when every face is listed (nothing while none
+ * is chosen), else the photo's scored person. */
+export function explainTarget(result: PhotoResult | undefined, chosen: number | null): Target {
+  const faces = result?.faces ?? [];
+  const target = faces.length ? (chosen !== null ? faces[chosen] : undefined) : result;
+  const explanation = target && isExplanation(target.explanation) ? target.explanation : null;
+  return {
+    scored: Boolean(target && target.score !== null),
+    explanation,
+    region: target?.region ?? null,
+    none: Boolean(result?.explained) && !explanation,
+  };
 }

@@ -5,7 +5,7 @@ import { useState, type CSSProperties } from 'react';
 import { fill, photoErrorMessage } from '../i18n';
 import { useMessages } from '../messages';
 import type { Photo } from '../photos';
-import { isExplanation } from '../explain';
+import { explainTarget } from '../explain';
 import { AdviceList } from './AdviceList';
 import { ExplainOverlay } from './ExplainOverlay';
 import { ExplainControls } from './ExplainPanel';
@@ -34,29 +34,22 @@ export function PhotoCard({ photo, position, scoring, onRemove, explaining, onEx
   const [chosen, setChosen] = useState<number | null>(null);
   const detailsId = `face-details-${photo.id}`;
   const [explainShown, setExplainShown] = useState(false);
-  // What is explained: the chosen face when every face is listed, else the photo's scored person.
-  const target = faces.length ? (chosen !== null ? faces[chosen] : undefined) : result;
-  const explanation = target && isExplanation(target.explanation) ? target.explanation : null;
-  const region = target?.region ?? null;
+  const { scored, explanation, region, none } = explainTarget(result, chosen);
   const size = result ? servedSize(result, photo) : ([0, 0] as [number, number]);
   const overlay = explainShown && explanation && region && photo.url;
-  const explainControls =
-    result && target && target.score !== null ? (
-      <ExplainControls
-        explanation={explanation}
-        region={region}
-        size={size}
-        shown={explainShown}
-        busy={explaining}
-        none={Boolean(result.explained) && !explanation}
-        onAsk={() => {
-          setExplainShown(true);
-          onExplain(photo.id);
-        }}
-        onToggle={() => setExplainShown((on) => !on)}
-        id={`explain-${photo.id}`}
-      />
-    ) : null;
+  const explainControls = scored ? (
+    <ExplainControls
+      {...{ explanation, region, size, none }}
+      shown={explainShown}
+      busy={explaining}
+      onAsk={() => {
+        setExplainShown(true);
+        onExplain(photo.id);
+      }}
+      onToggle={() => setExplainShown((on) => !on)}
+      id={`explain-${photo.id}`}
+    />
+  ) : null;
   const wide = faces.length > 1 || (explainShown && explanation !== null);
   return (
     <li

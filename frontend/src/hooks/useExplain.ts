@@ -42,11 +42,9 @@ export function useExplain({ settings, gender, gallery, showError }: ExplainOpti
       mark(id, true);
       showError(null);
       try {
-        const position = current().indexOf(photo) + 1;
-        const response = await ratePhotos(settings.apiBaseUrl, [{ blob: photo.blob, name: uploadName(photo, position) }], gender, fetch, undefined, {
-          everyFace: Array.isArray(asked.faces),
-          explain: true,
-        });
+        const upload = { blob: photo.blob, name: uploadName(photo, current().indexOf(photo) + 1) };
+        const options = { everyFace: Array.isArray(asked.faces), explain: true };
+        const response = await ratePhotos(settings.apiBaseUrl, [upload], gender, fetch, undefined, options);
         const result = response.results[0];
         // Only onto the answer it explains: a photo removed, or re-rated (gender, switch) meanwhile, keeps its own.
         if (!result || current().find((p) => p.id === id)?.result !== asked) return;
