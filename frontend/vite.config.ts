@@ -10,7 +10,7 @@ export default defineConfig({
     outDir: 'dist',
     target: 'es2020',
     sourcemap: false,
-    chunkSizeWarningLimit: 260,
+    chunkSizeWarningLimit: 280,
   },
   test: {
     environment: 'jsdom',

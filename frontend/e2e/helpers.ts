@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deflateSync } from 'node:zlib';
 import { expect, type Page } from '@playwright/test';
+import { fill, type Messages } from '../src/i18n';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const REPO = path.resolve(here, '..', '..');
@@ -11,9 +12,12 @@ export const MAN_PNG = path.join(REPO, 'tests', 'data', 'man.png');
 export const WOMAN_JPG = path.join(REPO, 'tests', 'data', 'woman.jpg');
 /** man.png stored lying on its side (600×500) with EXIF Orientation 6, as phones save photos. */
 export const MAN_EXIF_JPG = path.join(here, 'fixtures', 'man-exif-rotated.jpg');
+/** tests/support/group.py's group photo (the man, the woman, a smaller and a tiny man) at 1024×384. */
+export const GROUP_JPG = path.join(here, 'fixtures', 'group.jpg');
 
-/** A required environment variable: the pytest side (tests/e2e) sets these to live services. */
-export function requiredEnv(name: 'PM_BASE_URL' | 'PM_SMALL_LIMIT_URL'): string {
+/** A required environment variable: the pytest side (tests/e2e) sets these to live services
+ * (PM_CROP_URL: one serving models trained on person crops, which score and explain each face). */
+export function requiredEnv(name: 'PM_BASE_URL' | 'PM_SMALL_LIMIT_URL' | 'PM_CROP_URL'): string {
   const value = process.env[name];
   if (!value) {
     throw new Error(
@@ -74,6 +78,7 @@ export const MAN_HEIC = {
   mimeType: 'image/heic',
   buffer: readFileSync(path.join(here, 'fixtures', 'man.heic')),
 };
+export const GROUP = { name: 'group.jpg', mimeType: 'image/jpeg', buffer: readFileSync(GROUP_JPG) };
 export const MAN_EXIF = { name: 'phone.jpg', mimeType: 'image/jpeg', buffer: readFileSync(MAN_EXIF_JPG) };
 
 /** Open the page and wait until its settings are loaded (the file input is enabled). */
@@ -154,4 +159,34 @@ export async function lowContrastTexts(page: Page): Promise<string[]> {
     }
     return failures;
   });
+}
+
+export interface Explained {
+  heatmap: number[][];
+  regions: { name: string; delta: number }[];
+  note: string;
+}
+
+/** On a page opened in `lang` (a crop-model service): the group photo rated with every face, the
+ * first chip chosen, Explain pressed; the face's explanation as the service sent it. */
+export async function explainGroupFace(page: Page, m: Messages): Promise<Explained> {
+  await page.getByLabel(m.addPhotos).setInputFiles([GROUP]);
+  await expect(page.getByAltText(fill(m.photoAlt, { n: 1, name: GROUP.name }))).toBeVisible();
+  await page.getByLabel(m.man).check();
+  await page.getByRole('switch', { name: m.everyone }).check();
+  await page.getByRole('button', { name: m.send, exact: true }).click();
+  const chip = page.getByTestId('face-chip').first();
+  await expect(chip).toBeVisible();
+  await chip.click();
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/v1/rate')),
+    page.getByRole('button', { name: m.explain.ask }).click(),
+  ]);
+  expect(response.status()).toBe(200);
+  const answer = (await response.json()) as { results: { faces: { explanation: Explained | null }[] }[] };
+  const explanation = answer.results[0].faces[0].explanation;
+  expect(explanation).not.toBeNull();
+  await expect(page.getByTestId('explain-overlay')).toBeVisible();
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  return explanation as Explained;
 }

@@ -12,6 +12,7 @@ import { Notices } from './components/Notices';
 import { SendBar } from './components/SendBar';
 import { browserCanvas, type CanvasApi } from './compress';
 import { DEFAULT_SETTINGS, loadSettings, type LoadedSettings } from './config';
+import { useExplain } from './hooks/useExplain';
 import { useGallery } from './hooks/useGallery';
 import { useMessageState } from './hooks/useMessageState';
 import { useRating } from './hooks/useRating';
@@ -33,6 +34,7 @@ export function App({ canvasApi = browserCanvas, settingsLoader = () => loadSett
   const maxFiles = settings?.maxFiles ?? DEFAULT_SETTINGS.maxFiles;
   const gallery = useGallery({ canvasApi, maxFiles, showError: messages.showError });
   const rating = useRating({ settings, models, gallery, showError: messages.showError });
+  const explainer = useExplain({ settings, gender: rating.gender, gallery, showError: messages.showError });
 
   return (
     <MessagesContext.Provider value={messages}>
@@ -54,7 +56,13 @@ export function App({ canvasApi = browserCanvas, settingsLoader = () => loadSett
             />
           </section>
           <Notices />
-          <Gallery photos={gallery.photos} scoring={rating.inFlight} onRemove={gallery.remove} />
+          <Gallery
+            photos={gallery.photos}
+            scoring={rating.inFlight}
+            onRemove={gallery.remove}
+            explaining={explainer.explaining}
+            onExplain={(id) => void explainer.explain(id)}
+          />
         </main>
         <footer className="footer">{messages.m.footer}</footer>
       </div>

@@ -17,15 +17,35 @@ export interface Quality {
   advice: Advice[];
 }
 
+export type Box = [number, number, number, number];
+
+/** One region's effect: score(original) − score(region covered), on the 0-10 scale. */
+export interface RegionEffect {
+  name: string;
+  delta: number;
+}
+
+/** Why this score (`explain=true`): what the model reacts to, found by covering parts of its input. */
+export interface Explanation {
+  regions: RegionEffect[];
+  /** grid × grid rows, top first, over the model's square input: score(original) − score(cell covered). */
+  heatmap: number[][];
+  grid: number;
+  note: string;
+}
+
 /** One face of a `faces=all` answer, in the pixels of the image the service received. */
 export interface FaceResult {
-  box: [number, number, number, number];
+  box: Box;
   main: boolean;
+  /** The person box this face's crop was cut from (what its explanation's grid covers). */
+  region?: Box | null;
   score: number | null;
   percentile: number | null;
   uncertainty: number | null;
   quality: Quality | null;
   error: PhotoError | null;
+  explanation?: Explanation | null;
 }
 
 export interface PhotoResult {
@@ -34,12 +54,18 @@ export interface PhotoResult {
   rate: number | null;
   percentile: number | null;
   uncertainty: number | null;
-  box: [number, number, number, number] | null;
+  box: Box | null;
+  /** The part of the photo the model scored (what its explanation's grid covers). */
+  region?: Box | null;
   image_size: [number, number] | null;
   error: PhotoError | null;
   quality?: Quality | null;
   /** Every face (only when sent with `faces=all`). */
   faces?: FaceResult[] | null;
+  /** Only when sent with `explain=true`. */
+  explanation?: Explanation | null;
+  /** Set by the page, not the service: this answer was asked with `explain=true`. */
+  explained?: boolean;
 }
 
 export interface RateResponse {
@@ -132,12 +158,13 @@ export async function ratePhotos(
   gender: Gender,
   fetchImpl: typeof fetch = fetch,
   timeoutMs = REQUEST_TIMEOUT_MS,
-  everyFace = false,
+  { everyFace = false, explain = false }: { everyFace?: boolean; explain?: boolean } = {},
 ): Promise<RateResponse> {
   const form = new FormData();
   for (const photo of photos) form.append('files', photo.blob, photo.name);
   form.append('gender', gender);
   if (everyFace) form.append('faces', 'all');
+  if (explain) form.append('explain', 'true');
   const response = await request(`${apiBaseUrl}/v1/rate`, { method: 'POST', body: form }, fetchImpl, timeoutMs);
   if (!response.ok) throw await errorFromResponse(response);
   let body: unknown;

@@ -115,13 +115,15 @@ def services(
 
 
 def test_the_page_rates_photos_in_a_real_browser_against_the_live_service(
-    services: tuple[ServiceProcess, ServiceProcess],
+    services: tuple[ServiceProcess, ServiceProcess], crop_service: ServiceProcess
 ) -> None:
     main, small = services
     env = {
         **os.environ,
         "PM_BASE_URL": main.url,
         "PM_SMALL_LIMIT_URL": small.url,
+        # the explanation specs need a model that scores person crops (crop_service, below)
+        "PM_CROP_URL": crop_service.url,
         "PM_CHROMIUM": str(CHROMIUM),
         "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1",
         "CI": "1",
@@ -153,6 +155,10 @@ def test_the_page_rates_photos_in_a_real_browser_against_the_live_service(
         "uses an API on another origin (CORS), 413 included",
         "the language switch turns the page Russian",
         "phone (360 px) screenshot with scored photos",
+        "Explain on a face of a group photo shows the heat map, legend and regions, and hides",
+        "Explain on a single scored photo puts the heat map over the scored person",
+        "Explain at 390 px in Russian",
+        "group photo screenshot in Russian",
     ):
         assert title in output, f"spec {title!r} did not run:\n{output[-3000:]}"
 

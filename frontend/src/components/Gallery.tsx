@@ -9,15 +9,26 @@ export interface GalleryProps {
   /** The photos of the request that is running. */
   scoring: ReadonlySet<number>;
   onRemove: (id: number) => void;
+  /** The photos whose explanation is being asked for. */
+  explaining: ReadonlySet<number>;
+  onExplain: (id: number) => void;
 }
 
-export function Gallery({ photos, scoring, onRemove }: GalleryProps) {
+export function Gallery({ photos, scoring, onRemove, explaining, onExplain }: GalleryProps) {
   const { m } = useMessages();
   if (!photos.length) return null;
   return (
     <ul className="gallery" aria-label={m.photos}>
       {photos.map((photo, i) => (
-        <PhotoCard key={photo.id} photo={photo} position={i + 1} scoring={scoring.has(photo.id)} onRemove={onRemove} />
+        <PhotoCard
+          key={photo.id}
+          photo={photo}
+          position={i + 1}
+          scoring={scoring.has(photo.id)}
+          onRemove={onRemove}
+          explaining={explaining.has(photo.id)}
+          onExplain={onExplain}
+        />
       ))}
     </ul>
   );

@@ -1,10 +1,14 @@
-// One photo: the preview with its person box, a remove button, and its score or its error.
+// One photo: the preview with its person box (or every face's), a remove button, its score or its
+// error, and on demand the explanation of the shown face or photo over it.
 
 import { useState, type CSSProperties } from 'react';
 import { fill, photoErrorMessage } from '../i18n';
 import { useMessages } from '../messages';
 import type { Photo } from '../photos';
+import { explainTarget } from '../explain';
 import { AdviceList } from './AdviceList';
+import { ExplainOverlay } from './ExplainOverlay';
+import { ExplainControls } from './ExplainPanel';
 import { FaceBoxes } from './FaceBoxes';
 import { FaceDetails } from './FaceDetails';
 import { PersonBox, servedSize } from './PersonBox';
@@ -16,9 +20,12 @@ export interface PhotoCardProps {
   position: number;
   scoring: boolean;
   onRemove: (id: number) => void;
+  /** Its explanation is being asked for. */
+  explaining: boolean;
+  onExplain: (id: number) => void;
 }
 
-export function PhotoCard({ photo, position, scoring, onRemove }: PhotoCardProps) {
+export function PhotoCard({ photo, position, scoring, onRemove, explaining, onExplain }: PhotoCardProps) {
   const { m } = useMessages();
   const ratio = photo.width && photo.height ? photo.width / photo.height : 1;
   const preparing = photo.status === 'preparing';
@@ -26,15 +33,38 @@ export function PhotoCard({ photo, position, scoring, onRemove }: PhotoCardProps
   const faces = result?.faces ?? [];
   const [chosen, setChosen] = useState<number | null>(null);
   const detailsId = `face-details-${photo.id}`;
+  const [explainShown, setExplainShown] = useState(false);
+  const { scored, explanation, region, none } = explainTarget(result, chosen);
+  const size = result ? servedSize(result, photo) : ([0, 0] as [number, number]);
+  const overlay = explainShown && explanation && region && photo.url;
+  const explainControls = scored ? (
+    <ExplainControls
+      {...{ explanation, region, size, none }}
+      shown={explainShown}
+      busy={explaining}
+      onAsk={() => {
+        setExplainShown(true);
+        onExplain(photo.id);
+      }}
+      onToggle={() => setExplainShown((on) => !on)}
+      id={`explain-${photo.id}`}
+    />
+  ) : null;
+  const wide = faces.length > 1 || (explainShown && explanation !== null);
   return (
-    <li className={faces.length > 1 ? 'card every-face' : 'card'} data-testid="photo-card" aria-busy={preparing || scoring}>
+    <li
+      className={wide ? 'card wide' : 'card'}
+      data-testid="photo-card"
+      aria-busy={preparing || scoring || explaining}
+    >
       <div className="frame">
         <div className="inner" style={{ '--ar': ratio } as CSSProperties}>
           {photo.url ? <img src={photo.url} alt={fill(m.photoAlt, { n: position, name: photo.name })} /> : null}
           {photo.original ? <p className="no-preview">{m.noPreview}</p> : null}
+          {overlay ? <ExplainOverlay explanation={explanation} region={region} size={size} /> : null}
           {result && photo.url && !faces.length ? <PersonBox result={result} photo={photo} /> : null}
           {result && photo.url && faces.length ? (
-            <FaceBoxes faces={faces} size={servedSize(result, photo)} chosen={chosen} onChoose={setChosen} detailsId={detailsId} />
+            <FaceBoxes faces={faces} size={size} chosen={chosen} onChoose={setChosen} detailsId={detailsId} />
           ) : null}
         </div>
         {preparing || scoring ? (
@@ -62,6 +92,7 @@ export function PhotoCard({ photo, position, scoring, onRemove }: PhotoCardProps
               ) : null}
             </p>
             <AdviceList quality={result.quality} />
+            {!faces.length ? explainControls : null}
           </>
         ) : null}
         {result && result.error && !(faces.length && result.error.code === 'several_faces') ? (
@@ -70,6 +101,7 @@ export function PhotoCard({ photo, position, scoring, onRemove }: PhotoCardProps
           </p>
         ) : null}
         {faces.length ? <FaceDetails faces={faces} chosen={chosen} id={detailsId} /> : null}
+        {faces.length ? explainControls : null}
       </div>
     </li>
   );

@@ -27,7 +27,7 @@ export function shownModel(answered: Answered | null, models: readonly ModelInfo
 }
 
 /** The file name a photo is uploaded under: photo-N.jpg, or the original's extension when sent as it is. */
-function uploadName(photo: Photo, position: number): string {
+export function uploadName(photo: Photo, position: number): string {
   const extension = photo.original ? (/\.[a-z0-9]+$/i.exec(photo.name)?.[0] ?? '') : '.jpg';
   return `photo-${position}${extension}`;
 }
@@ -105,7 +105,7 @@ export function useRating({ settings, models, gallery, showError }: RatingOption
         gender,
         fetch,
         undefined,
-        everyone,
+        { everyFace: everyone },
       );
       const byId = new Map<number, PhotoResult>();
       batch.forEach((photo, i) => {
