@@ -127,6 +127,21 @@ class ModelCard(BaseModel):
         return n.med + (label - 0.5) / 0.5 * (n.hi - n.med)
 
 
+# sha256 of each ONNX file version this process has hashed: `serve` checks a model directory
+# before it binds the port and loads it right after; the second look finds the same file
+# (same inode, size and mtime) and does not read it again. Any change to the file rehashes it.
+_HASHED: dict[tuple[str, int, int, int], str] = {}
+
+
+def onnx_sha256(path: Path) -> str:
+    """sha256 of a model's ONNX file, read once per file version per process."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    if key not in _HASHED:
+        _HASHED[key] = sha256_file(path)
+    return _HASHED[key]
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -195,7 +210,7 @@ def load_model_dir(model_dir: Path) -> tuple[ModelCard, Path]:
         ) from exc
     if not onnx_path.is_file():
         raise PrettyMeterError(f"{model_dir} has no {ONNX_FILE}; re-export the model")
-    actual = sha256_file(onnx_path)
+    actual = onnx_sha256(onnx_path)
     if actual != card.onnx_sha256:
         raise PrettyMeterError(
             f"{onnx_path} does not match its card (sha256 {actual[:12]}… ≠ "
