@@ -1,6 +1,6 @@
 """The service benchmark's model: an EfficientNetV2-S that has learned, made by the real pipeline.
 
-    .venv/bin/python bench/bench_model.py [--work DIR] [--recipe bench|drift]
+    .venv/bin/python bench/bench_model.py [--work DIR]
 
 Precision drift (bf16, int8) means something only on a network whose features mean something,
 so the service benchmark serves a trained model, not a random one. Made once and cached in
@@ -36,16 +36,11 @@ from tests.support.paths import CLI
 PHOTOS = 3000
 SEED = 0
 HELD_OUT = 0.3
-RECIPES = {
-    # the served network: (name, backbone, image size, epochs, learning rate, initial weights)
-    "bench": (
-        ("stage128", "efficientnet_v2_s", 128, 10, 2e-3, "none"),
-        ("stage256", "efficientnet_v2_s", 256, 1, 5e-4, "stage128"),
-    ),
-    # the closest network that learns here in minutes: where the precision drift of bf16 and
-    # int8 is measured when the served network has not learned enough for its drift to mean much
-    "drift": (("resnet18-96", "resnet18", 96, 20, 2e-3, "none"),),
-}
+STAGES = (
+    # (name, image size, epochs, learning rate, initial weights)
+    ("stage128", 128, 10, 2e-3, "none"),
+    ("stage256", 256, 1, 5e-4, "stage128"),
+)
 BEST_FILE = "best.safetensors"
 
 
@@ -99,9 +94,8 @@ def held_out_pc(run: Path) -> float:
     return float(json.loads((run / "metrics.json").read_text())["oof"]["pc"])
 
 
-def prepare(work: Path, recipe: str = "bench") -> dict[str, Path]:
-    """Make (or reuse) the bench model (or the `drift` network: `RECIPES`); returns its model
-    dir, run dir and torch weights."""
+def prepare(work: Path) -> dict[str, Path]:
+    """Make (or reuse) the bench model; returns its model dir, run dir and torch weights."""
     work.mkdir(parents=True, exist_ok=True)
     photos, tables = work / "photos", work / "tables"
     tables.mkdir(exist_ok=True)
@@ -122,27 +116,24 @@ def prepare(work: Path, recipe: str = "bench") -> dict[str, Path]:
     if not table.is_file():
         with_split(normalized, table)
     runs = work / "runs"
-    stages = RECIPES[recipe]
-    for name, backbone, size, epochs, lr, init in stages:
+    for name, size, epochs, lr, init in STAGES:
         run = runs / name
-        if run_done(run) or (name != stages[-1][0] and weights_done(run)):
+        if run_done(run) or (name != STAGES[-1][0] and weights_done(run)):
             continue
         weights = init if init == "none" else str(runs / init / "fold_0" / BEST_FILE)
         resume = ["--resume", str(run)] if (run / "config.json").is_file() else []
         recipe = [
-            "--data", table, "--out", run, "--backbone", backbone, "--weights", weights,
-            "--image-size", str(size),
+            "--data", table, "--out", run, "--weights", weights, "--image-size", str(size),
             "--epochs", str(epochs), "--lr", str(lr), "--batch-size", "32",
             "--schedule", "cosine", "--split", "official-60-40", "--final", "ensemble",
             "--log-every", "0",
             "--overwrite",
         ]  # fmt: skip
         verb("train", *(resume or recipe))
-    final = runs / stages[-1][0]
-    model = work / "models" / ("man" if recipe == "bench" else recipe)
+    final = runs / STAGES[-1][0]
+    model = work / "models" / "man"
     if not (model / "card.json").is_file():
-        name = "bench-man" if recipe == "bench" else f"bench-{recipe}"
-        verb("export", "--run", final, "--out", model, "--name", name, "--overwrite")
+        verb("export", "--run", final, "--out", model, "--name", "bench-man", "--overwrite")
     print(
         f"bench model ready in {model} (held-out PC {held_out_pc(final):.3f}; "
         f"{time.perf_counter() - started:.0f} s this call)",
@@ -171,9 +162,8 @@ def as_woman(model: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=default_work())
-    parser.add_argument("--recipe", choices=sorted(RECIPES), default="bench")
     args = parser.parse_args()
-    made = prepare(args.work, args.recipe)
+    made = prepare(args.work)
     print(json.dumps({k: str(v) for k, v in made.items()}), file=sys.stderr)
 
 
