@@ -64,7 +64,7 @@ def background(rng: np.random.Generator, size: int) -> Image.Image:
 
 def synthetic_photos(n: int, size: int = 512, seed: int = 0) -> list[Image.Image]:
     """Photos of `size` px with 0, 1 or 2 real faces pasted in at random scales and places."""
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(the original)
     people = [load("man.png"), load("woman.jpg")]
     photos = []
     for i in range(n):
@@ -230,7 +230,7 @@ def main() -> None:
             boxes, _ = baseline.detect(photo)
             return 0 if boxes is None else len(boxes)
 
-        # The baseline runs at 2 torch threads (how the seed ran it) and at 1: on a busy
+        # The baseline runs at 2 torch threads (how the original ran it) and at 1: on a busy
         # machine torch's 2-thread pool can be far slower. Ratios are against the faster.
         torch.set_num_threads(1)
         base_one = throughput(theirs, photos)

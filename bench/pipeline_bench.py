@@ -1,9 +1,9 @@
-"""Benchmark: ingest + dedupe on synthetic photos against a seed-style baseline, same run.
+"""Benchmark: ingest + dedupe on synthetic photos against a original-style baseline, same run.
 
     .venv/bin/python bench/pipeline_bench.py            # 1,000 images of 512 px
     .venv/bin/python bench/pipeline_bench.py --n 300 --size 256
 
-The baseline mirrors the seed's load_df / removeDuplicates style: walk the folder, split the
+The baseline mirrors the original's load_df / removeDuplicates style: walk the folder, split the
 name, decode every photo fully with Pillow, append rows to a pandas DataFrame one by one, then
 hash every photo with imagehash and compare every pair in a Python loop. Both sides get the same
 files; the table prints images/s for each and the ratio.
@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 
-def seed_style_ingest_dedupe(ds: Path, threshold: int) -> int:
+def original_style_ingest_dedupe(ds: Path, threshold: int) -> int:
     """The naive pipeline; returns the number of rows left after removing duplicates."""
     import imagehash
     import pandas as pd
@@ -103,7 +103,7 @@ def main() -> None:
         base_s, base_rows = float("nan"), -1
         if not args.no_baseline:
             started = time.perf_counter()
-            base_rows = seed_style_ingest_dedupe(ds, DEFAULT_THRESHOLD)
+            base_rows = original_style_ingest_dedupe(ds, DEFAULT_THRESHOLD)
             base_s = time.perf_counter() - started
 
         # Streaming: peak memory of ingest alone on the whole set and on a quarter of it.
@@ -129,7 +129,7 @@ def main() -> None:
     print(f"|{'-' * 46}|{'-' * 9}|{'-' * 10}|{'-' * 10}|{'-' * 8}|")
     if not args.no_baseline:
         print(
-            f"| {'seed-style (pandas append, pairwise loop)':<44} | {base_s:7.2f} | "
+            f"| {'original-style (pandas append, pairwise loop)':<44} | {base_s:7.2f} | "
             f"{args.n / base_s:8.1f} | {base_rows:8d} | {1.0:6.2f} |"
         )
     ratio = base_s / total_s if not args.no_baseline else float("nan")

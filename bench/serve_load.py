@@ -1,4 +1,4 @@
-"""Service load test: our service against a seed-like baseline, same weights, same payloads.
+"""Service load test: our service against a original-like baseline, same weights, same payloads.
 
     .venv/bin/python bench/serve_load.py [--seconds 6] [--work DIR] [--skip-engines]
                                          [--wait-quiet S] [--parallel P] [--payload jpeg|png]
@@ -6,7 +6,7 @@
 Serves the trained bench model (bench/bench_model.py: an EfficientNetV2-S at 256 px, made once
 and cached in --work): ONNX + card for our service (both routes, `man` and `woman`, so two
 models are loaded) and its weights as a torchvision state dict for the baseline
-(bench/seed_baseline_server.py: torch eager inside `async def`, per-request batch,
+(bench/original_baseline_server.py: torch eager inside `async def`, per-request batch,
 PIL/torchvision transforms, no detection). Then:
 
   * engines: ms/photo at batch 1 and 8 and the score drift against ONNX Runtime fp32 on real
@@ -14,7 +14,7 @@ PIL/torchvision transforms, no detection). Then:
     eager (the baseline's numerics); `--drift-model DIR` adds any exported model (e.g. a
     trained demo);
   * load: each server in turn (ours with person detection on, ours with it off, the baseline)
-    under c = 1, 4, 16 concurrent clients sending 1-photo and 4-photo seed requests
+    under c = 1, 4, 16 concurrent clients sending 1-photo and 4-photo original-route requests
     (`POST /man/predict`, a 512-px JPEG, or with `--payload png` the 500x600 fixture PNG as-is)
     for --seconds each, while another process probes
     `GET /healthz` every 50 ms; prints img/s, latency p50/p95/p99, errors, /healthz p99 and the
@@ -75,7 +75,7 @@ SIZE = 256
 
 def build_models(work: Path) -> tuple[dict[str, Path], Path]:
     """The trained bench model (bench/bench_model.py: made once, cached in `work`) for both
-    routes, and its weights as the baseline's state dict (the mean output alone, as the seed's
+    routes, and its weights as the baseline's state dict (the mean output alone, as the original's
     one-output head)."""
     from bench_model import as_woman, prepare
 
@@ -100,7 +100,7 @@ def baseline_weights(trained: Path, out: Path) -> None:
 
 PAYLOADS = {
     "jpeg": "the page's upload: man.png shrunk to 512 px on the long side, JPEG q90",
-    "png": "the fixture photo as-is: man.png, 500x600 PNG (the seed's client sends files as-is)",
+    "png": "the fixture photo as-is: man.png, 500x600 PNG (the original's client sends files as-is)",
 }
 
 
@@ -498,7 +498,7 @@ def print_tables(
         f" {'× base p50':>11} {'batch':>6} {'ceiling':>8} {'share':>6}"
     )
     print(header)
-    base = {(r["c"], r["n"]): r for r in rows if r["server"] == "baseline (seed-like)"}
+    base = {(r["c"], r["n"]): r for r in rows if r["server"] == "baseline (original-like)"}
     for r in rows:
         b = base.get((r["c"], r["n"]))
         ratio = f"{r['img_s'] / b['img_s']:.2f}×" if b and b["img_s"] else "-"
@@ -587,9 +587,9 @@ def main() -> None:
         command = [CLI, "serve", *models, detect, "--log-level", "warning"]
         env = {"PRETTYMETER_BATCHING__PARALLEL": str(args.parallel)}
         servers.append((key, Server(f"ours, detection {key}", command, "/readyz", env)))
-    baseline = [sys.executable, str(REPO / "bench" / "seed_baseline_server.py")]
+    baseline = [sys.executable, str(REPO / "bench" / "original_baseline_server.py")]
     baseline += ["--weights", str(weights)]
-    servers.append(("baseline", Server("baseline (seed-like)", baseline, "/healthz")))
+    servers.append(("baseline", Server("baseline (original-like)", baseline, "/healthz")))
     only = set(filter(None, args.only.split(",")))
     rows: list[dict[str, Any]] = []
     peaks: dict[str, dict[str, float]] = {}

@@ -1,10 +1,10 @@
-"""Training throughput: our loader + loop against a seed-like loop, same model, size and data.
+"""Training throughput: our loader + loop against a original-like loop, same model, size and data.
 
     .venv/bin/python bench/train_throughput.py            # EfficientNetV2-S, 256 px, batch 8
     .venv/bin/python bench/train_throughput.py --backbone mobilenet_v3_small --image-size 64
     .venv/bin/python bench/train_throughput.py --variants bf16-cl,bf16-cl-compile
 
-Baseline (the seed's notebook): a Dataset that decodes the stored crop bytes with PIL and runs
+Baseline (the original's notebook): a Dataset that decodes the stored crop bytes with PIL and runs
 torchvision transforms per sample every epoch (RandomCrop with padding, flip, rotation,
 ColorJitter, ToTensor, Normalize), DataLoader num_workers=0, fp32, contiguous memory.
 Ours (prettymeter.training.data and .augment): crops decoded once into a uint8 tensor,
@@ -70,7 +70,7 @@ def main() -> None:
     parser.add_argument(
         "--variants",
         default=",".join(VARIANTS),
-        help=f"comma list of: {', '.join(VARIANTS)} (default: all; the seed-like baseline "
+        help=f"comma list of: {', '.join(VARIANTS)} (default: all; the original-like baseline "
         "always runs first and last)",
     )
     parser.add_argument(
@@ -139,8 +139,8 @@ def run(args: argparse.Namespace, chosen: list[str], work: Path) -> None:
         loss.backward()
         opt.step()
 
-    # -- the seed-like baseline -----------------------------------------------------------
-    seed_transform = T.Compose(
+    # -- the original-like baseline -----------------------------------------------------------
+    original_transform = T.Compose(
         [
             T.RandomCrop(size, padding=pad),
             T.RandomHorizontalFlip(),
@@ -151,13 +151,13 @@ def run(args: argparse.Namespace, chosen: list[str], work: Path) -> None:
         ]
     )
 
-    class SeedDataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
+    class OriginalDataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
         def __len__(self) -> int:
             return len(crops)
 
         def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
             image = Image.open(io.BytesIO(crops[i])).convert("RGB")
-            return seed_transform(image), labels[i]
+            return original_transform(image), labels[i]
 
     def rate_and_extra(first: float, started: float, ended: float) -> tuple[float, float]:
         """Images/s over the timed steps, and the warm-up's seconds beyond that step rate."""
@@ -167,7 +167,7 @@ def run(args: argparse.Namespace, chosen: list[str], work: Path) -> None:
     def run_baseline() -> tuple[float, float]:
         model, opt = fresh_model(channels_last=False)
         loader = torch.utils.data.DataLoader(
-            SeedDataset(), batch_size=batch, shuffle=True, num_workers=0, drop_last=True
+            OriginalDataset(), batch_size=batch, shuffle=True, num_workers=0, drop_last=True
         )
         done, first, started = 0, time.perf_counter(), 0.0
         while done < steps_total:
@@ -227,9 +227,9 @@ def run(args: argparse.Namespace, chosen: list[str], work: Path) -> None:
     last_baseline = run_baseline()
     base = (first_baseline[0] + last_baseline[0]) / 2
     results: list[tuple[str, tuple[float, float] | str]] = [
-        ("seed-like: PIL per sample, fp32, workers 0", first_baseline),
+        ("original-like: PIL per sample, fp32, workers 0", first_baseline),
         *[(f"[{name}] {VARIANTS[name][0]}", ours[name]) for name in chosen],
-        ("seed-like again (drift check)", last_baseline),
+        ("original-like again (drift check)", last_baseline),
     ]
 
     print(
@@ -250,7 +250,7 @@ def run(args: argparse.Namespace, chosen: list[str], work: Path) -> None:
             rate, extra = result
             print(f"{name:<{width}} {rate:>9.2f} {rate / base:>11.2f} {extra:>16.1f}")
     print(
-        f"baseline = mean of the two seed-like runs; warm-up extra = the {args.warmup} warm-up "
+        f"baseline = mean of the two original-like runs; warm-up extra = the {args.warmup} warm-up "
         "steps' time beyond the timed step rate (for torch.compile: the first fold's compile); "
         "the machine is shared, so expect noise"
     )

@@ -199,8 +199,8 @@ class PhotoPreparer:
 
     `one_person` is the policy (on by default in the product): detection runs on every photo
     and a photo without exactly one clearly visible person is refused when `strict`. With
-    `strict=False` (the seed routes, `predict --whole`) such a photo is scored whole, as the
-    seed did. A model trained on person crops always runs the detector: its input is the crop.
+    `strict=False` (the original routes, `predict --whole`) such a photo is scored whole, as the
+    original did. A model trained on person crops always runs the detector: its input is the crop.
     """
 
     def __init__(
@@ -253,7 +253,7 @@ class PhotoPreparer:
                 refused = ImageError(reason, message)
                 if strict:
                     return Prepared(image_size=(width, height), error=refused)
-                # Not strict: scored whole, as the seed did; the reason stays with the result.
+                # Not strict: scored whole, as the original did; the reason stays with the result.
                 array = self.spec.array(image, None)
                 return Prepared(array, None, whole, (width, height), error=refused)
         box = rounded(imaging.to_full(found, image)) if found is not None else None

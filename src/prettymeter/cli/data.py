@@ -105,11 +105,11 @@ def normalize(
     ks: int = typer.Option(5, "--ks", help="LDS kernel size (odd)."),
     sigma: float = typer.Option(2.0, "--sigma", help="LDS kernel sigma."),
     sqrt_counts: bool = typer.Option(
-        True, "--sqrt/--no-sqrt", help="Square-root the label counts before smoothing (seed)."
+        True, "--sqrt/--no-sqrt", help="Square-root the label counts before smoothing (the original)."
     ),
     lds: bool = typer.Option(True, "--lds/--no-lds", help="LDS weights (off: all 1)."),
     voices_term: bool = typer.Option(
-        True, "--voices-term/--no-voices-term", help="Add the seed's sqrt(voices) term."
+        True, "--voices-term/--no-voices-term", help="Add the original's sqrt(voices) term."
     ),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Save PNG histograms."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --dst."),

@@ -80,7 +80,7 @@ def serve(
     root_path: str | None = typer.Option(None, help="path prefix behind a proxy, e.g. /api"),
     log_level: str = typer.Option("info", help="debug, info, warning or error"),
 ) -> None:
-    """Serve the models over HTTP: the seed API, /v1, /docs, /metrics and the web page at /."""
+    """Serve the models over HTTP: the original API, /v1, /docs, /metrics and the web page at /."""
     import uvicorn
 
     from prettymeter.console import summary

@@ -1,8 +1,8 @@
 """The normalize stage: one gender's rows → labels in [0.001, 0.999] and LDS sample weights.
 
-The math (docs/data.md, normalize) is the seed's normalize_data notebook made deterministic: a
+The math (docs/data.md, normalize) is the original's normalize_data notebook made deterministic: a
 piecewise linear map around the median, then label distribution smoothing (Yang et al., ICML
-2021) and the seed's reliability term from the number of voices.
+2021) and the original's reliability term from the number of voices.
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def lds_weights(
 
 
 def add_voices_term(weights: np.ndarray, voices: np.ndarray) -> np.ndarray:
-    """The seed's reliability term: w + (sqrt(voices) - 1) · median(w) / median(sqrt(voices)),
+    """The original's reliability term: w + (sqrt(voices) - 1) · median(w) / median(sqrt(voices)),
     then scaled back to mean 1."""
     root = np.sqrt(np.asarray(voices, dtype=np.float64))
     k = float(np.median(weights)) / float(np.median(root))

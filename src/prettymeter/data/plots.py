@@ -59,7 +59,7 @@ def learning_curves(rows: Sequence[dict[str, Any]], path: Path) -> None:
 
 
 def error_by_range_plot(ranges: Sequence[dict[str, Any]], path: Path) -> None:
-    """The seed's plot: mean absolute error per 0.05 bin of the true label, with row counts."""
+    """The original's plot: mean absolute error per 0.05 bin of the true label, with row counts."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4))
     centres = [(r["lo"] + r["hi"]) / 2 * 10 for r in ranges]

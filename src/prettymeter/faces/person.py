@@ -66,7 +66,7 @@ def person_box_from_face(face_box: Box, width: int, height: int) -> Box:
 
 
 def main_faces(faces: list[Face]) -> list[Face]:
-    """The seed's rule: confident faces whose diagonal is at least half the largest one's."""
+    """The original's rule: confident faces whose diagonal is at least half the largest one's."""
     confident = [f for f in faces if f.confidence > MIN_CONFIDENCE]
     if not confident:
         return []

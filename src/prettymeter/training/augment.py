@@ -69,7 +69,7 @@ def augment_batch(
 
 
 def sample_loss(pred: torch.Tensor, target: torch.Tensor, kind: str, delta: float) -> torch.Tensor:
-    """Per-sample loss: squared error (seed), absolute error, or Huber."""
+    """Per-sample loss: squared error (the original's), absolute error, or Huber."""
     import torch.nn.functional as F  # noqa: N812
 
     if kind == "mse":

@@ -69,7 +69,7 @@ def summarize_folds(per_fold: Sequence[dict[str, float]]) -> dict[str, dict[str,
 
 
 def error_by_range(pred: np.ndarray, true: np.ndarray, width: float = 0.05) -> list[dict[str, Any]]:
-    """The seed's plot data: MAE and count of true labels in bins of `width` (0-1 scale)."""
+    """The original's plot data: MAE and count of true labels in bins of `width` (0-1 scale)."""
     pred = np.asarray(pred, dtype=np.float64)
     true = np.asarray(true, dtype=np.float64)
     n_bins = round(1.0 / width)

@@ -1,10 +1,10 @@
-"""A service built the way the seed built it, for bench/serve_load.py to compare against.
+"""A service built the way the original built it, for bench/serve_load.py to compare against.
 
-    .venv/bin/python bench/seed_baseline_server.py --weights W.safetensors --port 8101
+    .venv/bin/python bench/original_baseline_server.py --weights W.safetensors --port 8101
 
-What it copies from the seed: a torch eager model called inside the `async def` handler (the
+What it copies from the original: a torch eager model called inside the `async def` handler (the
 event loop blocks while it runs), one batch per request, PIL + torchvision transforms, and no
-person detection (the seed scored the whole image at serve time). What it does not copy: the
+person detection (the original scored the whole image at serve time). What it does not copy: the
 pickled model (`torch.load` of a whole model) — it loads a safetensors state dict instead, so
 both services run the SAME weights (random-init EfficientNetV2-S at 256 px).
 """
