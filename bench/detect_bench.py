@@ -64,7 +64,7 @@ def background(rng: np.random.Generator, size: int) -> Image.Image:
 
 def synthetic_photos(n: int, size: int = 512, seed: int = 0) -> list[Image.Image]:
     """Photos of `size` px with 0, 1 or 2 real faces pasted in at random scales and places."""
-    rng = np.random.default_rng(the original)
+    rng = np.random.default_rng(seed)
     people = [load("man.png"), load("woman.jpg")]
     photos = []
     for i in range(n):

@@ -40,7 +40,7 @@ def make_tables(work: Path, photos: int, seed: int) -> tuple[Path, Path]:
     table = pq.read_table(work / "m.parquet")
     groups = np.asarray(table.column("group").to_pylist())
     unique = np.unique(groups)
-    rng = np.random.default_rng(the original)
+    rng = np.random.default_rng(seed)
     held = set(rng.choice(unique, size=len(unique) // 4, replace=False).tolist())
     test = np.array([g in held for g in groups])
     pq.write_table(table.filter(~test), work / "train.parquet")

@@ -2,10 +2,10 @@
 
     .venv/bin/python bench/overload.py [--seconds 20] [--factor 2]
 
-Capacity is the closed-loop throughput of one-photo original-route requests at a concurrency that keeps
-the model busy (the baseline, measured in the same run); the overload phase sends requests at
-`factor` × that rate, open loop, whatever the answers. Expected: only 200 and 429/503 (each with
-Retry-After), no 5xx, no timeouts, and served latency bounded by the queue.
+Capacity is the closed-loop throughput of one-photo requests on the original route at a
+concurrency that keeps the model busy (the baseline, measured in the same run); the overload
+phase sends requests at `factor` × that rate, open loop, whatever the answers. Expected: only 200
+and 429/503 (each with Retry-After), no 5xx, no timeouts, and served latency bounded by the queue.
 """
 
 from __future__ import annotations

@@ -100,7 +100,7 @@ def baseline_weights(trained: Path, out: Path) -> None:
 
 PAYLOADS = {
     "jpeg": "the page's upload: man.png shrunk to 512 px on the long side, JPEG q90",
-    "png": "the fixture photo as-is: man.png, 500x600 PNG (the original's client sends files as-is)",
+    "png": "the fixture photo as-is: man.png, 500x600 PNG (the original client sends files as-is)",
 }
 
 

@@ -1,9 +1,9 @@
-"""What the web page's JPEG quality costs: upload bytes and score drift, against the original's 0.99.
+"""What the web page's JPEG quality costs: upload bytes and score drift, against the original 0.99.
 
 The page shrinks every photo to at most 512 px on the long side and encodes it as JPEG before
 upload. This prints, per quality, the bytes sent, how far the model's 0-10 score moves (same
 person box) and how far the detected person box moves, against the lossless 512-px photo; the
-the original's quality 0.99 is the baseline the byte ratio is taken against. Pillow's libjpeg stands in
+original's quality 0.99 is the baseline the byte ratio is taken against. Pillow's libjpeg stands in
 for the browser's encoder (both scale the same IJG quantization tables), so the bytes are close
 to, not equal to, Chrome's.
 

@@ -20,7 +20,7 @@ MTCNN = "mtcnn"  # the person box from the main face (faces.mtcnn + faces.person
 NO_DETECTOR = "none"  # the whole photo is the person (photos already cropped, synthetic data)
 DETECTORS = (MTCNN, NO_DETECTOR)
 
-# -- the person rule (the original's): from detected faces to one person ------------------------------
+# -- the person rule (the original's): from detected faces to one person -------------------------
 
 # A face counts when the detector is more than 66 % sure ...
 MIN_CONFIDENCE = 0.66

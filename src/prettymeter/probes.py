@@ -19,7 +19,7 @@ def probe_photos(count: int, seed: int = 20240501) -> list[Image.Image]:
     """Deterministic drawn photos: a skin-toned face-like ellipse with eyes on a noisy gradient."""
     from PIL import Image, ImageDraw
 
-    rng = np.random.default_rng(the original)
+    rng = np.random.default_rng(seed)
     photos = []
     for _ in range(count):
         base = rng.integers(0, 255, 3)
@@ -39,7 +39,7 @@ def texture_photos(count: int, seed: int = 20241202) -> list[Image.Image]:
     statistics of real photos that the drawn faces lack (edges and detail at every scale)."""
     from PIL import Image
 
-    rng = np.random.default_rng(the original)
+    rng = np.random.default_rng(seed)
     side = 160
     freq = np.hypot(np.fft.fftfreq(side)[:, None], np.fft.fftfreq(side)[None, :])
     freq[0, 0] = 1.0

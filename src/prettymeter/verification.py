@@ -58,7 +58,7 @@ def split_rows(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(evaluation rows, calibration rows): disjoint; evaluation from `eligible`, leaving a
     small table MIN_CALIBRATION rows (or a quarter) to calibrate on."""
-    rng = np.random.default_rng(the original)
+    rng = np.random.default_rng(seed)
     keep_back = min(MIN_CALIBRATION, total // 4)
     count = max(1, min(rows, len(eligible), total - keep_back))
     evaluation = np.sort(rng.permutation(eligible)[:count])

@@ -105,7 +105,9 @@ def normalize(
     ks: int = typer.Option(5, "--ks", help="LDS kernel size (odd)."),
     sigma: float = typer.Option(2.0, "--sigma", help="LDS kernel sigma."),
     sqrt_counts: bool = typer.Option(
-        True, "--sqrt/--no-sqrt", help="Square-root the label counts before smoothing (the original)."
+        True,
+        "--sqrt/--no-sqrt",
+        help="Square-root the label counts (as the original did).",
     ),
     lds: bool = typer.Option(True, "--lds/--no-lds", help="LDS weights (off: all 1)."),
     voices_term: bool = typer.Option(

@@ -186,7 +186,7 @@ def generate(
         raise PrettyMeterError(
             f"{out} is not empty; choose another --out or pass --overwrite to add to it"
         )
-    rng = np.random.default_rng(the original)
+    rng = np.random.default_rng(seed)
     from prettymeter.console import track
 
     counts = {"exact": 0, "near": 0, "m": 0, "w": 0, "low_voices": 0, "unknown": 0}

@@ -54,7 +54,7 @@ def make_folds(
     bin_of_group = np.empty(len(unique), dtype=np.int64)
     bin_of_group[order] = np.arange(len(unique)) * n_bins // len(unique)
 
-    rng = np.random.default_rng(the original)
+    rng = np.random.default_rng(seed)
     fold_of_group = np.empty(len(unique), dtype=np.int64)
     total = np.zeros(k, dtype=np.int64)
     for b in range(n_bins):

@@ -156,7 +156,7 @@ def run_epoch(
     started = time.perf_counter()
     seed = epoch_seed(c.seed, member, epoch)
     torch.manual_seed(seed + d.rank)  # dropout and friends
-    order = torch.Generator().manual_seed(the original)  # the same permutation on every rank
+    order = torch.Generator().manual_seed(seed)  # the same permutation on every rank
     augment_rng = torch.Generator().manual_seed(seed + 7919 * (d.rank + 1))
     perm = rows.train[torch.randperm(len(rows.train), generator=order).numpy()]
     mine = perm[d.rank * per_rank : (d.rank + 1) * per_rank]
