@@ -1,4 +1,4 @@
-"""Benchmark: ingest + dedupe on synthetic photos against a original-style baseline, same run.
+"""Benchmark: ingest + dedupe on synthetic photos against an original-style baseline, same run.
 
     .venv/bin/python bench/pipeline_bench.py            # 1,000 images of 512 px
     .venv/bin/python bench/pipeline_bench.py --n 300 --size 256

@@ -1,4 +1,4 @@
-"""Service load test: our service against a original-like baseline, same weights, same payloads.
+"""Service load test: our service against an original-like baseline, same weights, same payloads.
 
     .venv/bin/python bench/serve_load.py [--seconds 6] [--work DIR] [--skip-engines]
                                          [--wait-quiet S] [--parallel P] [--payload jpeg|png]

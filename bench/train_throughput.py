@@ -1,4 +1,4 @@
-"""Training throughput: our loader + loop against a original-like loop, same model, size and data.
+"""Training throughput: our loader + loop against an original-like loop, same model, size and data.
 
     .venv/bin/python bench/train_throughput.py            # EfficientNetV2-S, 256 px, batch 8
     .venv/bin/python bench/train_throughput.py --backbone mobilenet_v3_small --image-size 64
