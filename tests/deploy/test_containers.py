@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from deploy_helpers import DOCKER, REPO, dev_tool
+
+from tests.support.deploy import DOCKER, REPO, dev_tool
 
 DOCKERFILES = sorted(DOCKER.glob("Dockerfile.*"))
 

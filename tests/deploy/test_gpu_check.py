@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 import pytest
-from deploy_helpers import REPO
+
+from tests.support.deploy import REPO
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 import yaml
-from deploy_helpers import K8S, REPO, dev_tool, verb_options
+
+from tests.support.deploy import K8S, REPO, dev_tool, verb_options
 
 # The oldest Kubernetes these manifests are for (the rate Job's backoffLimitPerIndex is on by
 # default from 1.29) and the newest whose schemas kubernetes-validate ships.

@@ -27,8 +27,8 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from deploy_helpers import K8S, REPO
 
+from tests.support.deploy import K8S, REPO
 from tests.support.live import free_port
 
 pytestmark = pytest.mark.slow

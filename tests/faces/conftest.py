@@ -6,8 +6,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
-from face_photos import load, write_table
 from PIL import Image
+
+from tests.support.faces import load, write_table
 
 
 @pytest.fixture

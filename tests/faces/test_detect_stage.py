@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from face_photos import encode, write_table
 from PIL import Image
 
 from prettymeter import imaging
 from prettymeter.data.detect import DETECT_COLUMNS, detect
 from prettymeter.errors import PrettyMeterError
 from prettymeter.parts import PartsFolder
+from tests.support.faces import encode, write_table
 
 PRETTY_METER = str(Path(sys.executable).with_name("pretty-meter"))
 
@@ -149,10 +149,9 @@ def test_a_partial_run_with_other_settings_is_not_mixed_in(make_table, tmp_path)
 
 
 def test_mtcnn_crops_of_the_fixtures_are_those_of_the_full_resolution_reference(tmp_path):
-    from face_photos import load, side_by_side
-
     from prettymeter.faces import find_person
     from prettymeter.faces.mtcnn import FaceDetector
+    from tests.support.faces import load, side_by_side
 
     man, woman = load("man.png"), load("woman.jpg")
     images = [encode(p) for p in (man, woman, side_by_side(man, woman))]

@@ -7,7 +7,6 @@ import sys
 
 import pyarrow.parquet as pq
 import pytest
-from face_photos import DATA, encode, landscape, side_by_side
 from PIL import Image
 
 from prettymeter import imaging
@@ -15,6 +14,7 @@ from prettymeter.data.detect import detect
 from prettymeter.errors import PrettyMeterError
 from prettymeter.faces import Face, find_person, main_faces, person_box_from_face
 from prettymeter.faces.mtcnn import FaceDetector, auto_min_face_size
+from tests.support.faces import DATA, encode, landscape, side_by_side
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +108,7 @@ def test_a_missing_net_file_is_a_clear_error(tmp_path):
 
 
 def test_detect_stage_with_mtcnn_marks_and_crops_real_photos(man, woman, tmp_path):
-    from face_photos import write_table
+    from tests.support.faces import write_table
 
     photos = [man, woman, side_by_side(man, woman), landscape()]
     images = [encode(p, "JPEG" if i == 1 else "PNG") for i, p in enumerate(photos)]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import onnxruntime as ort
 import pytest
-from face_photos import landscape, side_by_side
 from PIL import Image
 
 from prettymeter.faces.mtcnn import NETS_DIR, FaceDetector
+from tests.support.faces import landscape, side_by_side
 
 torch = pytest.importorskip("torch")
 facenet = pytest.importorskip("facenet_pytorch")

@@ -8,12 +8,12 @@ import io
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from face_photos import fit, load
 
 from prettymeter import imaging
 from prettymeter.data.detect import detect
 from prettymeter.faces import FaceDetector, find_person
 from prettymeter.inference import InputSpec, PhotoPreparer
+from tests.support.faces import fit, load
 
 SPEC = InputSpec(
     detector="mtcnn",

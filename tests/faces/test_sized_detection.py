@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from face_photos import fit, landscape, load, on_canvas, parity_photos
 
 from prettymeter.faces import find_person
 from prettymeter.faces.mtcnn import (
@@ -12,6 +11,7 @@ from prettymeter.faces.mtcnn import (
     auto_min_face_size,
     pyramid_scales,
 )
+from tests.support.faces import fit, landscape, load, on_canvas, parity_photos
 
 # MTCNN's own boxes move by up to ~4 % of the face's side when the same photo is resized
 # (measured: man.png at 400-2000 px, reference path); the fast path must stay within that.

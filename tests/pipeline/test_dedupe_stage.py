@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from pipeline_helpers import photo, resized_copy, tree_hashes, write
 
 from prettymeter.data.dedupe import UnionFind, dedupe, near_pairs
 from prettymeter.data.ingest import ingest
 from prettymeter.errors import PrettyMeterError
+from tests.support.pipeline import photo, resized_copy, tree_hashes, write
 
 
 def _dataset(root: Path) -> Path:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from pipeline_helpers import photo, write
 
 from prettymeter import tables
 from prettymeter.data.ingest import ingest, rejects_path
 from prettymeter.errors import PrettyMeterError
+from tests.support.pipeline import photo, write
 
 
 def _dataset(root: Path) -> Path:

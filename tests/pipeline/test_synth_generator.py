@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from pipeline_helpers import tree_hashes
 
 from prettymeter.data.synth import generate
 from prettymeter.errors import PrettyMeterError
 from prettymeter.labels import parse_name
+from tests.support.pipeline import tree_hashes
 
 
 def test_the_same_seed_gives_the_same_files_and_another_seed_does_not(tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.paths import REPO
+
 K8S = REPO / "deploy" / "k8s"
 DOCKER = REPO / "docker"
 

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+from tests.support.paths import DATA
 
 
 def load(name: str) -> Image.Image:
