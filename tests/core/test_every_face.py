@@ -4,18 +4,17 @@ whole-photo model's per-photo refusal."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from prettymeter import card as card_module
 from prettymeter.contract import MIN_CONFIDENCE
 from prettymeter.errors import PrettyMeterError
 from prettymeter.every_face import MAX_FACES, WHOLE_PHOTO_MODEL
 from prettymeter.faces.person import Face, every_person
 from prettymeter.rating_model import Rater, RatingModel
 from tests.support.engine_models import engine_batches
+from tests.support.models import whole_photo_model
 from tests.support.paths import DATA
 
 
@@ -58,11 +57,7 @@ def test_the_photo_and_its_faces_go_to_the_engine_in_one_batch_the_main_face_onc
 def test_a_model_trained_on_whole_photos_refuses_faces_all_per_photo(
     model_dirs: dict[str, Path], tmp_path: Path
 ) -> None:
-    whole = tmp_path / "whole"
-    shutil.copytree(model_dirs["man"], whole)
-    card, _ = card_module.load_model_dir(whole)
-    card.preprocessing.detector = "none"
-    card_module.write_card(whole, card)
+    whole = whole_photo_model(model_dirs["man"], tmp_path / "whole")
     rater = Rater(whole, engine="onnxruntime", threads=1)
     refused = rater.rate_one(DATA / "man.png", faces="all")
     assert refused.error == WHOLE_PHOTO_MODEL and refused.score is None and refused.faces is None

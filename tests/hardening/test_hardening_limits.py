@@ -5,13 +5,13 @@ from __future__ import annotations
 import base64
 import io
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from tests.support.live import LiveServer
+from tests.support.models import whole_photo_model
 from tests.support.raw_http import raw_request
 from tests.support.settings import service_settings
 
@@ -35,21 +35,11 @@ def _padded(size: int) -> bytes:
     return head[:-1] + b" " * (size - len(head)) + b"}"
 
 
-def _whole_photo_model(model_dir: Path, into: Path) -> Path:
-    """The same model with a card that says 'no detector': noise photos are scored whole (the
-    card decides the crop; `detect = false` alone no longer skips an mtcnn model's face search)."""
-    shutil.copytree(model_dir, into)
-    card = json.loads((into / "card.json").read_text())
-    card["preprocessing"]["detector"] = "none"
-    (into / "card.json").write_text(json.dumps(card))
-    return into
-
-
 def test_body_instances_and_pixels_pass_at_the_limit_and_are_refused_one_past_it(
     hardening_models: dict[str, Path], tmp_path: Path
 ) -> None:
     settings = service_settings(
-        {"man": _whole_photo_model(hardening_models["man"], tmp_path / "man")},
+        {"man": whole_photo_model(hardening_models["man"], tmp_path / "man")},
         detect=False,
         limits={"max_body_bytes": BODY, "max_instances": INSTANCES, "max_pixels": PIXELS},
         batching={"queue_size": INSTANCES},

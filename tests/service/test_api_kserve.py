@@ -12,20 +12,14 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from PIL import Image
 
 from prettymeter import __version__
-from tests.support.photos import b64, encode, photo_bytes
+from tests.support.photos import b64, no_face_png, photo_bytes
 
 MAN = photo_bytes("man.png")
 WOMAN = photo_bytes("woman.jpg")
 NOT_A_PHOTO = b"%PDF-1.4 not a photo"
 OUTPUT_NAMES = ["score", "rate", "percentile", "uncertainty", "box", "region", "error"]
-
-
-def no_face_png() -> bytes:
-    gradient = np.linspace(0, 255, 120 * 90 * 3).reshape(90, 120, 3).astype(np.uint8)
-    return encode(Image.fromarray(gradient, "RGB"), "PNG")
 
 
 def rate(url: str, photos: list[bytes], model: str) -> list[dict[str, Any]]:
@@ -100,7 +94,14 @@ def test_v1_predict_takes_strings_and_b64_objects_and_answers_what_v1_rate_does(
 def test_v1_predict_bad_photos_get_error_codes_and_do_not_fail_the_others(
     service_url: str,
 ) -> None:
-    instances = [b64(MAN), "not base64!", b64(NOT_A_PHOTO), b64(no_face_png()), 42, {"b64": 5}]
+    instances = [
+        b64(MAN),
+        "not base64!",
+        b64(NOT_A_PHOTO),
+        b64(no_face_png(120, 90)),
+        42,
+        {"b64": 5},
+    ]
     answer = httpx.post(
         f"{service_url}/v1/models/test-man:predict", json={"instances": instances}, timeout=60
     )

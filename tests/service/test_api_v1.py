@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from prettymeter.card import load_model_dir
-from tests.support.photos import b64, encode, man_photo, photo_bytes
+from tests.support.photos import b64, encode, man_photo, no_face_png, photo_bytes
 
 
 def rate_files(url: str, files: list[bytes], **fields: str) -> httpx.Response:
@@ -19,11 +19,6 @@ def rate_files(url: str, files: list[bytes], **fields: str) -> httpx.Response:
         for i, data in enumerate(files)
     ]
     return httpx.post(f"{url}/v1/rate", files=parts, data=fields, timeout=60)
-
-
-def no_face_png() -> bytes:
-    gradient = np.linspace(0, 255, 200 * 150 * 3).reshape(150, 200, 3).astype(np.uint8)
-    return encode(Image.fromarray(gradient, "RGB"), "PNG")
 
 
 def test_multipart_photos_get_a_score_rate_percentile_and_person_box_each(

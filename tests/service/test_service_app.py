@@ -17,6 +17,7 @@ import pytest
 from prettymeter.errors import PrettyMeterError
 from prettymeter.serve import create_app, load_settings
 from tests.support.live import LiveServer
+from tests.support.models import whole_photo_model
 from tests.support.paths import CLI
 from tests.support.photos import b64, photo_bytes
 from tests.support.settings import service_settings
@@ -39,15 +40,6 @@ def test_health_readiness_metrics_and_docs_answer(service_url: str) -> None:
     rate = schema["paths"]["/v1/rate"]["post"]
     assert set(rate["requestBody"]["content"]) == {"application/json", "multipart/form-data"}
     assert {"413", "415", "429", "504"} <= set(rate["responses"])
-
-
-def whole_photo_model(model_dir: Path, into: Path) -> Path:
-    """The same exported model with a card that says 'no detector' (photos prepare in ms)."""
-    shutil.copytree(model_dir, into)
-    card = json.loads((into / "card.json").read_text())
-    card["preprocessing"]["detector"] = "none"
-    (into / "card.json").write_text(json.dumps(card))
-    return into
 
 
 def histogram(metrics: str, name: str, labels: str) -> dict[str, float]:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.service.test_service_app import whole_photo_model
 from tests.support.live import LiveServer
+from tests.support.models import whole_photo_model
 from tests.support.photos import b64, encode, fixture_variants
 from tests.support.settings import service_settings
 

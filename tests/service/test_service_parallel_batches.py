@@ -17,8 +17,8 @@ from prettymeter.hardware import usable_cores
 from prettymeter.scoring import Scorer
 from prettymeter.serve import load_settings
 from prettymeter.serve.batching import MicroBatcher
-from tests.service.test_service_app import whole_photo_model
 from tests.support.live import LiveServer
+from tests.support.models import whole_photo_model
 from tests.support.photos import b64, encode, fixture_variants
 from tests.support.settings import service_settings
 

@@ -232,3 +232,14 @@ def _made_with(model_dir: Path, options: dict[str, object]) -> bool:
         "std": True,
     }
     return have == wanted
+
+
+def whole_photo_model(model_dir: Path, into: Path) -> Path:
+    """A copy of an exported model whose card says 'no detector': photos are scored whole and
+    prepare in milliseconds (the card decides the crop, so the service's `detect = false`
+    alone does not skip a person-crop model's face search)."""
+    shutil.copytree(model_dir, into)
+    card, _ = card_module.load_model_dir(into)
+    card.preprocessing.detector = "none"
+    card_module.write_card(into, card)
+    return into

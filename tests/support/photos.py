@@ -138,3 +138,9 @@ def mode_variants(image: Image.Image) -> dict[str, bytes]:
         "I;16": encode(gray16, "PNG"),
         "1": encode(image.convert("1"), "PNG"),
     }
+
+
+def no_face_png(width: int = 200, height: int = 150) -> bytes:
+    """A colour gradient: a valid photo on which the detector finds no face."""
+    gradient = np.linspace(0, 255, width * height * 3).reshape(height, width, 3).astype(np.uint8)
+    return encode(Image.fromarray(gradient, "RGB"), "PNG")
