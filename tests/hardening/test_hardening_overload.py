@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from pathlib import Path
 
 from prettymeter.serve import Settings
 from tests.support.live import LiveServer
 from tests.support.load import closed_loop
 from tests.support.photos import seed_body
+from tests.support.raw_http import raw_request
 from tests.support.settings import BODY_TIMEOUT_S, service_settings
 
 QUEUE = 8
@@ -33,17 +33,8 @@ def test_twice_as_many_clients_as_the_queue_holds_are_shed_with_retry_after_and_
 
 def _post_from(url: str, source: str) -> int:
     """POST /man/predict from the local address `source` (127.0.0.x all reach the server)."""
-    host, port = url.removeprefix("http://").split(":")
-    request = (
-        f"POST /man/predict HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n"
-        "content-length: 2\r\nconnection: close\r\n\r\n{}"
-    ).encode()
-    with socket.create_connection((host, int(port)), timeout=30, source_address=(source, 0)) as s:
-        s.sendall(request)
-        answer = b""
-        while chunk := s.recv(65536):
-            answer += chunk
-    return int(answer.split()[1])
+    headers = {"content-type": "application/json"}
+    return raw_request(url, "POST", "/man/predict", b"{}", headers, source=source).status
 
 
 def test_the_rate_limit_is_off_by_default_and_counts_each_client_address_apart(

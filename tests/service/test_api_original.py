@@ -3,10 +3,8 @@ exactly."""
 
 from __future__ import annotations
 
-import http.client
 import json
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
@@ -19,6 +17,7 @@ from prettymeter.imaging import decode_image, preprocess
 from prettymeter.scoring import Scorer
 from tests.support.live import LiveServer
 from tests.support.photos import b64, encode, photo_bytes
+from tests.support.raw_http import raw_request
 from tests.support.settings import service_settings
 
 
@@ -101,16 +100,9 @@ def test_an_empty_instances_list_is_a_400_not_a_500(service_url: str) -> None:
 
 
 def post_raw(url: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict]:
-    """POST exactly these headers (http.client adds only Content-Length), as the original
-    service's client did."""
-    parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
-    try:
-        connection.request("POST", path, body=body, headers=headers)
-        response = connection.getresponse()
-        return response.status, json.loads(response.read())
-    finally:
-        connection.close()
+    """POST exactly these headers (and Content-Length), as the original service's client did."""
+    answer = raw_request(url, "POST", path, body, headers)
+    return answer.status, answer.json()
 
 
 def test_a_json_body_with_no_content_type_is_scored_as_the_original_did(

@@ -28,8 +28,10 @@ def raw_request(
     body: bytes = b"",
     headers: dict[str, str] | None = None,
     timeout: float = 60.0,
+    source: str | None = None,
 ) -> RawResponse:
-    """One HTTP/1.1 request over a plain socket, sent exactly as given (lying headers too)."""
+    """One HTTP/1.1 request over a plain socket, sent exactly as given (lying headers too);
+    `source`: the local address to send from (127.0.0.x all reach a local server)."""
     host, port = url.removeprefix("http://").split(":")
     given = {k.lower(): v for k, v in (headers or {}).items()}
     given.setdefault("content-length", str(len(body)))
@@ -37,7 +39,10 @@ def raw_request(
     lines += [f"{k}: {v}" for k, v in given.items()]
     head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
     started = time.perf_counter()
-    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+    address = (source, 0) if source is not None else None
+    with socket.create_connection(
+        (host, int(port)), timeout=timeout, source_address=address
+    ) as sock:
         # the server may answer and close before reading everything (413)
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             sock.sendall(head + body)
