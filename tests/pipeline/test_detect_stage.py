@@ -31,10 +31,12 @@ def small_photos(n: int, size: tuple[int, int] = (40, 30)) -> list[bytes]:
     ]
 
 
-def test_detector_none_keeps_every_row_with_the_whole_photo_as_person(make_table, tmp_path):
+def test_detector_none_keeps_every_row_with_the_whole_photo_as_person(tmp_path):
     images = small_photos(5, (40, 30))
     dst = tmp_path / "crops.parquet"
-    result = detect(make_table(images), dst, detector="none", crop_size=32)
+    result = detect(
+        write_table(tmp_path / "dedup.parquet", images), dst, detector="none", crop_size=32
+    )
     table = pq.read_table(dst)
     assert result["rows"] == result["kept"] == 5
     assert sum(result["filtered"].values()) == 0
@@ -47,10 +49,10 @@ def test_detector_none_keeps_every_row_with_the_whole_photo_as_person(make_table
     assert not PartsFolder(dst, "detect").work.exists()
 
 
-def test_the_stored_crop_is_the_shared_preprocessing_of_the_photo(make_table, tmp_path):
+def test_the_stored_crop_is_the_shared_preprocessing_of_the_photo(tmp_path):
     images = small_photos(3, (50, 20))
     dst = tmp_path / "crops.parquet"
-    detect(make_table(images), dst, detector="none", crop_size=24)
+    detect(write_table(tmp_path / "dedup.parquet", images), dst, detector="none", crop_size=24)
     table = pq.read_table(dst)
     for data, crop, box in zip(
         images,
@@ -65,8 +67,8 @@ def test_the_stored_crop_is_the_shared_preprocessing_of_the_photo(make_table, tm
         assert np.array_equal(imaging.to_input_array(stored, 24), expected)
 
 
-def test_an_existing_output_is_not_replaced_without_overwrite(make_table, tmp_path):
-    src = make_table(small_photos(2))
+def test_an_existing_output_is_not_replaced_without_overwrite(tmp_path):
+    src = write_table(tmp_path / "dedup.parquet", small_photos(2))
     dst = tmp_path / "crops.parquet"
     dst.write_bytes(b"the user's file")
     with pytest.raises(PrettyMeterError, match="--overwrite"):
@@ -94,8 +96,8 @@ def test_an_undecodable_image_names_its_row(tmp_path):
         detect(src, tmp_path / "dst.parquet", detector="none")
 
 
-def test_the_cli_prints_a_summary_and_fails_with_one_line(make_table, tmp_path):
-    src = make_table(small_photos(3))
+def test_the_cli_prints_a_summary_and_fails_with_one_line(tmp_path):
+    src = write_table(tmp_path / "dedup.parquet", small_photos(3))
     dst = tmp_path / "crops.parquet"
     run = [PRETTY_METER, "detect", "--src", str(src), "--dst", str(dst), "--detector", "none"]
     done = subprocess.run([*run, "--crop-size", "16"], capture_output=True, text=True, check=False)
@@ -136,8 +138,8 @@ def test_a_detect_killed_half_way_resumes_to_the_same_table(tmp_path):
     assert not work.exists()
 
 
-def test_a_partial_run_with_other_settings_is_not_mixed_in(make_table, tmp_path):
-    src = make_table(small_photos(3))
+def test_a_partial_run_with_other_settings_is_not_mixed_in(tmp_path):
+    src = write_table(tmp_path / "dedup.parquet", small_photos(3))
     dst = tmp_path / "crops.parquet"
     work = PartsFolder(dst, "detect").work
     work.mkdir()
