@@ -81,6 +81,7 @@ def _run_done(run: Path) -> bool:
 MARKER = ".pretty-meter-demo"
 # The photos' recipe, written to the photos' completion mark: another one means a rebuild.
 RECIPE = "portraits-1"
+GROUP_PHOTO = Path("try") / "group.jpg"
 
 
 def _claim(out: Path) -> None:
@@ -91,6 +92,18 @@ def _claim(out: Path) -> None:
         )
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).write_text("made by pretty-meter demo; safe to delete\n", encoding="utf-8")
+
+
+def _group_photo(out: Path) -> Path:
+    """A group photo of the demo's real faces, written once: what to try `faces=all` on."""
+    from prettymeter.data.portraits import group_photo, load_portraits
+    from prettymeter.io import atomic_path
+
+    path = out / GROUP_PHOTO
+    if not path.is_file():
+        with atomic_path(path) as tmp:
+            group_photo(load_portraits()).save(tmp, format="JPEG", quality=92)
+    return path
 
 
 def _prepare_gender(out: Path, s: DemoSettings, gender: str, force: bool) -> None:
@@ -154,6 +167,7 @@ def prepare_demo(
     stale = photos_done.is_file() and photos_done.read_text(encoding="utf-8").strip() != RECIPE
     if not force and not stale and all(_ready(d) for d in models.values()):
         console.print(f"demo models ready in {out / 'models'} (reused; pass --force to rebuild)")
+        console.print(f"a group photo to try: {_group_photo(out)}")
         return models
 
     _claim(out)
@@ -189,6 +203,7 @@ def prepare_demo(
         {
             **{f"model {route}": str(path) for route, path in models.items()},
             "what it is": "demo models trained on synthetic photos (scores mean nothing)",
+            "try": f"{_group_photo(out)} on the page, with 'score everyone' on",
             "serve": f"pretty-meter serve --man {models['man']} --woman {models['woman']}",
         },
     )

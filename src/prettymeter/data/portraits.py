@@ -352,3 +352,22 @@ def generate_portraits(
     recipe = Scenes(load_portraits(), load_textures(), size)
     found = sorted({p.name.removesuffix(MIRRORED) for p in recipe.portraits})
     return {**write_dataset(out, n, seed, recipe), "size_px": size, "portraits": ", ".join(found)}
+
+
+def group_photo(portraits: list[Portrait], width: int = 720, height: int = 400) -> Image.Image:
+    """Every installed portrait side by side as it is (no look painted), each face a fifth of
+    the height: a ready group photo for trying "score everyone" on the page."""
+    originals = [p for p in portraits if not p.name.endswith(MIRRORED)] or portraits
+    top, bottom = np.array([200, 210, 225], np.float32), np.array([120, 130, 150], np.float32)
+    t = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None, None]
+    pixels = np.broadcast_to(top * (1 - t) + bottom * t, (height, width, 3)).astype(np.uint8)
+    canvas = Image.fromarray(np.ascontiguousarray(pixels), "RGB")
+    for i, portrait in enumerate(originals):
+        x1, y1, x2, _ = portrait.face
+        scale = 0.2 * height / (x2 - x1)
+        image, mask = paint(portrait, Look(0.5, 0.0, 0.0), scale)  # warmth 0.5: no tint
+        centre = (i + 0.5) / len(originals) * width
+        canvas.paste(
+            image, (round(centre - (x1 + x2) / 2 * scale), round(0.2 * height - y1 * scale)), mask
+        )
+    return canvas
