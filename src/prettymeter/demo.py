@@ -49,6 +49,11 @@ class DemoSettings:
     # bf16 autocast pays off for EfficientNetV2-S at 256 px, but made this tiny model 3-6x
     # slower on an AVX512-BF16 CPU (and less accurate): measured, see docs/training.md.
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "fp32"
+    # Flips only: the detect stage aligns every crop on its face, and the photos already vary
+    # in angle and place; the default random crop and rotation left this small network from
+    # scratch guessing within 12 epochs (out-of-fold PC 0.24, flips only 0.50: docs/decisions.md).
+    aug_rotate: float = 0.0
+    aug_pad: float = 0.0
     parallel: bool = True
 
 
@@ -135,6 +140,8 @@ def _prepare_gender(out: Path, s: DemoSettings, gender: str, force: bool) -> Non
                 lr=s.lr,
                 schedule="cosine",
                 aug_jitter=0.0,
+                aug_rotate=s.aug_rotate,
+                aug_pad=s.aug_pad,
                 threads=s.threads,
                 precision=s.precision,
                 log_every=0,

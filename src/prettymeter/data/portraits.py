@@ -69,11 +69,18 @@ TEXTURES = (
     Source("skimage", "data/rocket.jpg", "SpaceX, public domain (scikit-image's data)"),
 )
 
-WEIGHTS = {"warmth": 0.35, "lips": 0.35, "eyes": 0.30}  # the look's share of the rate
+WEIGHTS = {"warmth": 0.45, "lips": 0.35, "eyes": 0.20}  # the look's share of the rate
 TEXTURE_SHARE = 0.5  # of backgrounds cut from a real texture (the rest drawn)
 SMALL_COMPANION_SHARE = 0.12  # photos with a small second person: kept, one main face
 LARGE_COMPANION_SHARE = 0.06  # photos with a second person as large: filtered by detect
 FACE_WIDTH = (0.17, 0.3)  # the main face's width, as a share of the photo's shorter side
+# The look's paint: bold enough to survive the detect stage's 64-px person crop, where the
+# mouth is a few pixels tall (a fainter look left the demo's small network guessing).
+# Skin from a little cool to warm: red up and blue down by (warmth - 0.2) × this share (a bluer
+# face than that is one MTCNN often misses, and would leave out low rates).
+WARMTH_TINT = 0.5
+EYE_SHADOW = (70, 25, 120)
+LIP_COLOUR = (215, 20, 60)
 
 
 MIRRORED = " (mirrored)"
@@ -201,15 +208,14 @@ def paint(portrait: Portrait, look: Look, scale: float) -> tuple[Image.Image, Im
     eye_l, eye_r, _, mouth_l, mouth_r = ((x * scale, y * scale) for x, y in portrait.landmarks)
     eye_gap = max(float(np.hypot(eye_r[0] - eye_l[0], eye_r[1] - eye_l[1])), 2.0)
     face_centre = ((x1 + x2) / 2, (y1 + y2) / 2)
-    _blend(
-        pixels, face_centre, (0.45 * (x2 - x1), 0.55 * (y2 - y1)), None, 0.5 * look.warmth - 0.25
-    )
+    tint = WARMTH_TINT * (look.warmth - 0.2)
+    _blend(pixels, face_centre, (0.45 * (x2 - x1), 0.55 * (y2 - y1)), None, tint)
     for eye in (eye_l, eye_r):
         where = (eye[0], eye[1] - 0.05 * eye_gap)
-        _blend(pixels, where, (0.3 * eye_gap, 0.18 * eye_gap), (70, 25, 120), 0.85 * look.eyes)
+        _blend(pixels, where, (0.42 * eye_gap, 0.26 * eye_gap), EYE_SHADOW, look.eyes)
     mouth = ((mouth_l[0] + mouth_r[0]) / 2, (mouth_l[1] + mouth_r[1]) / 2)
     mouth_w = max(float(np.hypot(mouth_r[0] - mouth_l[0], mouth_r[1] - mouth_l[1])), 2.0)
-    _blend(pixels, mouth, (0.6 * mouth_w, 0.22 * mouth_w), (215, 20, 60), 0.85 * look.lips)
+    _blend(pixels, mouth, (0.75 * mouth_w, 0.32 * mouth_w), LIP_COLOUR, look.lips)
     image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
 
     # the cut-out: an ellipse around head and shoulders, soft at its edge
