@@ -133,7 +133,7 @@ def test_the_rate_can_be_learned_from_the_person_crops_alone(
     predicted = (x[held] - mean_x) @ weights + mean_y
     pc = float(np.corrcoef(predicted, y[held])[0, 1])
     print(f"held-out PC of a ridge on 16 px crops: {pc:.2f} ({held.sum()} rows)")
-    assert pc > 0.6
+    assert pc > 0.5
 
 
 def test_the_ready_group_photo_has_every_portrait_as_a_face_big_enough_to_score(
