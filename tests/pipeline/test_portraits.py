@@ -148,3 +148,25 @@ def test_the_ready_group_photo_has_every_portrait_as_a_face_big_enough_to_score(
     assert len(faces) == len(portraits) // 2  # each portrait once (the mirrors are left out)
     assert all(face.person_box is not None for face in faces)
     assert person.filter_reason == ("several_faces" if len(faces) > 1 else None)
+
+
+def test_the_cli_writes_the_faces_recipe_and_names_a_wrong_recipe_in_one_line(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "prettymeter", "synth", "--n", "6", "--size", "128"]
+        return subprocess.run(
+            [*command, *args], capture_output=True, text=True, check=False, cwd=tmp_path
+        )
+
+    done = run("--out", "faces", "--recipe", "faces")
+    assert done.returncode == 0, done.stderr
+    assert "grace_hopper.jpg" in done.stdout  # the summary names the portraits it used
+    assert len(list((tmp_path / "faces").iterdir())) == 6
+    wrong = run("--out", "other", "--recipe", "cartoon")
+    assert wrong.returncode == 1
+    assert wrong.stderr.strip() == "error: unknown --recipe 'cartoon'; use drawn or faces"
+    assert not (tmp_path / "other").exists()
