@@ -242,6 +242,7 @@ class Scenes:
         self.size = size
 
     def __call__(self, rng: np.random.Generator) -> Made:
+        """One photo; its gender is drawn apart from the portrait (both models see every face)."""
         gender = "m" if rng.uniform() < 0.5 else "w"
         look = _random_look(rng)
         canvas = self._background(rng)

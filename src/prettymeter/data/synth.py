@@ -1,6 +1,7 @@
 """Synthetic rated photos: a drawn face-like figure whose rate is a learnable function of it.
 
-No dataset ships and the machine may be offline, so the demo and the tests make their own.
+No dataset ships and the machine may be offline, so the tests make their own (the demo's
+photos, made of real faces, are `data.portraits`, written by the same `write_dataset`).
 Each image is named in the dataset format. The true rate is a smooth function of what is
 drawn (face size, skin brightness, eye size, hair hue, symmetry); the `rate` in the name adds
 rater noise whose size shrinks with `voices`, like a real crowd mean. Some files are exact
