@@ -11,7 +11,9 @@ import httpx
 import pytest
 
 from prettymeter.card import load_model_dir
-from tests.support.live import ServiceProcess
+from tests.support.group import group_photo
+from tests.support.live import ServiceProcess, v1_rate
+from tests.support.photos import encode
 
 pytestmark = pytest.mark.slow
 
@@ -23,6 +25,8 @@ def test_the_demo_prepares_both_models_marked_as_demo(demo_models: dict[str, Pat
         assert card.demo is True
         assert "synthetic" in card.notes
         assert card.name == f"demo-{route}"
+        # trained on the person crops MTCNN cut from photos of real faces: it scores any face
+        assert card.preprocessing.detector == "mtcnn"
         # trained through the real pipeline: k-fold metrics and the label distribution are there
         assert card.cv_metrics and len(card.label_quantiles) > 10
 
@@ -85,3 +89,32 @@ def test_the_served_demo_scores_a_real_photo_on_the_seed_route_and_v1(
             assert json.dumps(cards["woman"]["gender"]) == '"w"'
     finally:
         service.stop()
+
+
+def test_the_served_demo_scores_every_face_of_a_group_photo_with_advice_and_explanation(
+    demo_models: dict[str, Path], tmp_path: Path
+) -> None:
+    """What a fresh clone's page shows with "score everyone" on: the demo model is a face-crop
+    model, so each face of a group photo gets its own score, quality and explanation."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PRETTYMETER_")}
+    args = ["--man", str(demo_models["man"]), "--woman", str(demo_models["woman"])]
+    service = ServiceProcess(args, env, name="demo-faces", log=tmp_path / "serve.log")
+    try:
+        service.wait_ready()
+        photo, regions = group_photo()
+        upload = encode(photo, "JPEG", quality=92)
+        answer = v1_rate(service.url, [upload], faces="all", explain=True)
+    finally:
+        service.stop()
+    (result,) = answer["results"]
+    assert result["error"]["code"] == "several_faces"  # the one-person rule, as before
+    faces = result["faces"]
+    assert len(faces) == len(regions)
+    *scored, tiny = faces
+    assert tiny["error"]["code"] == "face_too_small"
+    for face in scored:
+        assert face["error"] is None, face["error"]
+        assert 0.0 <= face["score"] <= 10.0 and 0.0 <= face["percentile"] <= 100.0
+        assert face["quality"] is not None and isinstance(face["quality"]["advice"], list)
+        regions_moved = {r["name"] for r in face["explanation"]["regions"]}
+        assert {"eyes", "mouth", "background"} <= regions_moved

@@ -15,10 +15,25 @@ def synth(
     n: int = typer.Option(300, "--n", help="Number of images (copies included)."),
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same files."),
     size: int = typer.Option(256, "--size", help="Image side in px."),
+    recipe: str = typer.Option(
+        "drawn",
+        "--recipe",
+        help="drawn: a drawn face-like figure (whole photos, --detector none); faces: real faces "
+        "from the portraits installed packages ship, with made-up looks (the demo's photos).",
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Add files to a non-empty folder."),
 ) -> None:
     """Generate synthetic rated photos named in the dataset format (for demos and tests)."""
     from prettymeter.console import summary
+    from prettymeter.errors import PrettyMeterError
+
+    if recipe == "faces":
+        from prettymeter.data.portraits import generate_portraits
+
+        summary("synth", generate_portraits(out, n, seed, size=size, overwrite=overwrite))
+        return
+    if recipe != "drawn":
+        raise PrettyMeterError(f"unknown --recipe {recipe!r}; use drawn or faces")
     from prettymeter.data.synth import generate
 
     summary("synth", generate(out, n, seed, size=size, overwrite=overwrite))

@@ -1,6 +1,7 @@
 """Synthetic rated photos: a drawn face-like figure whose rate is a learnable function of it.
 
-No dataset ships and the machine may be offline, so the demo and the tests make their own.
+No dataset ships and the machine may be offline, so the tests make their own (the demo's
+photos, made of real faces, are `data.portraits`, written by the same `write_dataset`).
 Each image is named in the dataset format. The true rate is a smooth function of what is
 drawn (face size, skin brightness, eye size, hair hue, symmetry); the `rate` in the name adds
 rater noise whose size shrinks with `voices`, like a real crowd mean. Some files are exact
@@ -15,6 +16,7 @@ import colorsys
 import io
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -171,33 +173,81 @@ def _noisy_rate(rng: np.random.Generator, rate: float, voices: int) -> float:
     return float(np.clip(round(noisy, 1), 0.0, 10.0))
 
 
-def generate(
-    out: Path, n: int, seed: int, size: int = 256, overwrite: bool = False
-) -> dict[str, Any]:
-    """Write `n` rated images into `out`; deterministic for `seed`. Returns the summary."""
-    out = Path(out)
+@dataclass(frozen=True)
+class Made:
+    """One new photo of a recipe: the image, its noiseless rate and the gender it is filed as."""
+
+    image: Image.Image
+    rate: float
+    gender: str
+    people: int = 1
+
+
+Recipe = Callable[[np.random.Generator], Made]
+
+
+def drawn(size: int) -> Recipe:
+    """The drawn-figure recipe at `size`×`size` px."""
+
+    def make(rng: np.random.Generator) -> Made:
+        gender = "m" if rng.uniform() < 0.5 else "w"
+        face = _random_face(rng, gender)
+        return Made(draw(face, size, rng), true_rate(face), gender)
+
+    return make
+
+
+def check_output(out: Path, n: int, overwrite: bool) -> None:
+    """Refuse a bad count or an output folder that must not be written into."""
     if n < 1:
         raise PrettyMeterError(f"--n must be at least 1, got {n}")
-    if size < 32:
-        raise PrettyMeterError(f"--size must be at least 32 px, got {size}")
     if out.exists() and not out.is_dir():
         raise PrettyMeterError(f"{out} is a file; give a directory for --out")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise PrettyMeterError(
             f"{out} is not empty; choose another --out or pass --overwrite to add to it"
         )
+
+
+def generate(
+    out: Path, n: int, seed: int, size: int = 256, overwrite: bool = False
+) -> dict[str, Any]:
+    """Write `n` rated drawn images into `out`; deterministic for `seed`. Returns the summary."""
+    out = Path(out)
+    check_output(out, n, overwrite)
+    if size < 32:
+        raise PrettyMeterError(f"--size must be at least 32 px, got {size}")
+    return {**write_dataset(out, n, seed, drawn(size)), "size_px": size}
+
+
+def _copy(
+    rng: np.random.Generator, kind: str, source: bytes, image: Image.Image
+) -> tuple[bytes, str]:
+    """An exact copy (the same bytes) or a near one (re-encoded, maybe slightly smaller)."""
+    if kind == "exact":
+        return source, ".png" if source[:4] == b"\x89PNG" else ".jpg"
+    scale = float(rng.uniform(0.9, 0.97))
+    if rng.uniform() < 0.5:
+        width, height = (max(8, round(side * scale)) for side in image.size)
+        image = image.resize((width, height), Image.Resampling.BILINEAR)
+    return _encode(image, "JPEG", quality=int(rng.integers(70, 85))), ".jpg"
+
+
+def write_dataset(out: Path, n: int, seed: int, recipe: Recipe) -> dict[str, Any]:
+    """Write `n` rated photos of `recipe` into `out` (checked by `check_output`), with exact
+    and near copies under their own names and rates; deterministic for `seed`."""
     rng = np.random.default_rng(seed)
     from prettymeter.console import track
 
-    counts = {"exact": 0, "near": 0, "m": 0, "w": 0, "low_voices": 0, "unknown": 0}
+    counts = {"exact": 0, "near": 0, "m": 0, "w": 0, "low_voices": 0, "unknown": 0, "groups": 0}
     # Build into a temporary sibling directory when `out` is new, renamed at the end, so an
     # interrupted run never leaves a half-written dataset under the final name.
     fresh = not out.exists()
-    target = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent)) if fresh else out
     if fresh:
         out.parent.mkdir(parents=True, exist_ok=True)
+    target = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent)) if fresh else out
     try:
-        previous: list[tuple[bytes, Image.Image, Face]] = []
+        previous: list[tuple[bytes, Made]] = []
         rates: list[float] = []
         for _ in track(range(n), "synth", total=n):
             kind = "new"
@@ -207,36 +257,26 @@ def generate(
             elif previous and roll < EXACT_SHARE + NEAR_SHARE:
                 kind = "near"
             if kind == "new":
-                gender = "m" if rng.uniform() < 0.5 else "w"
-                face = _random_face(rng, gender)
-                image = draw(face, size, rng)
+                made = recipe(rng)
                 fmt = "PNG" if rng.uniform() < PNG_SHARE else "JPEG"
-                data = _encode(image, fmt)
+                data = _encode(made.image, fmt)
                 extension = ".png" if fmt == "PNG" else ".jpg"
-                previous.append((data, image, face))
+                previous.append((data, made))
+                counts["groups"] += made.people > 1
             else:
-                source, image, face = previous[int(rng.integers(0, len(previous)))]
-                if kind == "exact":
-                    data = source
-                    extension = ".png" if source[:4] == b"\x89PNG" else ".jpg"
-                else:
-                    scale = float(rng.uniform(0.9, 0.97))
-                    if rng.uniform() < 0.5:
-                        side = max(8, round(size * scale))
-                        image = image.resize((side, side), Image.Resampling.BILINEAR)
-                    data = _encode(image, "JPEG", quality=int(rng.integers(70, 85)))
-                    extension = ".jpg"
+                source, made = previous[int(rng.integers(0, len(previous)))]
+                data, extension = _copy(rng, kind, source, made.image)
                 counts[kind] += 1
             voices = _voices(rng)
             country = (
                 UNKNOWN_COUNTRY if rng.uniform() < UNKNOWN_SHARE else str(rng.choice(COUNTRIES))
             )
-            rate = _noisy_rate(rng, true_rate(face), voices)
+            rate = _noisy_rate(rng, made.rate, voices)
             rates.append(rate)
-            counts[face.gender] += 1
+            counts[made.gender] += 1
             counts["low_voices"] += voices < 40
             counts["unknown"] += country == UNKNOWN_COUNTRY
-            name = format_name(rng.bytes(16).hex(), face.gender, country, rate, voices, extension)
+            name = format_name(rng.bytes(16).hex(), made.gender, country, rate, voices, extension)
             (target / name).write_bytes(data)
         if fresh:
             os.replace(target, out)
@@ -249,12 +289,12 @@ def generate(
     return {
         "out": str(out),
         "images": n,
-        "size_px": size,
         "seed": seed,
         "men": counts["m"],
         "women": counts["w"],
         "exact_copies": counts["exact"],
         "near_copies": counts["near"],
+        "group_photos": counts["groups"],
         "voices_below_40": counts["low_voices"],
         "unknown_country": counts["unknown"],
         "rate_min": min(rates),
