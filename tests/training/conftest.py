@@ -63,3 +63,19 @@ def exported_model(trained_run: Path, tmp_path_factory: pytest.TempPathFactory) 
 
     folder = shared_folder(tmp_path_factory, "exported", lambda f: export(trained_run, f / "man"))
     return folder / "man"
+
+
+@pytest.fixture(scope="session")
+def refit_model(synth_table: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small run with the default final (one network refitted on every row; 32 px, 2 epochs,
+    2 folds) in FOLDER/run, exported without the engine verification to FOLDER/model."""
+    from prettymeter.training.config import TrainConfig
+    from prettymeter.training.export import export
+    from prettymeter.training.loop import train
+
+    def build(folder: Path) -> None:
+        config = fast_config(synth_table, folder / "run", image_size=32, epochs=2, folds=2)
+        config.final = TrainConfig.model_fields["final"].default
+        export(train(config), folder / "model", verify=False)
+
+    return shared_folder(tmp_path_factory, "refit-run", build)
