@@ -53,8 +53,11 @@ lint: install
 webtest: web
 	cd frontend && npm run lint --silent && npm test --silent
 
+## pytest on PYTEST_WORKERS processes (pytest-xdist): the heaviest test files go first, each file
+## whole to one worker (tests/conftest.py), and the workers share the models they build.
+PYTEST_WORKERS ?= 2
 pytest: install web browser
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 ## Everything: lint, format, types, the page's unit tests, pytest (incl. the browser end-to-end run).
 test: lint webtest pytest

@@ -1,4 +1,5 @@
-"""Fixtures shared by every test area: the real-face photos and the demo models."""
+"""Fixtures shared by every test area (the real-face photos, the demo and test models) and
+the order pytest-xdist hands the test files to its workers."""
 
 from __future__ import annotations
 
@@ -7,6 +8,40 @@ from pathlib import Path
 import pytest
 
 from tests.support.paths import DATA as DATA_DIR
+from tests.support.shared import shared_folder
+
+# The files that cost most (they train, install or drive a browser), heaviest first. They go to
+# the workers first, whole (a file's module fixtures are made once), and the many light files fill
+# the gaps at the end; the first two build the session's shared models on different workers.
+# A file missing here only runs later. test_training_learns' two runs go to both workers.
+HEAVY_FIRST = (
+    "training/test_training_learns.py",
+    "training/test_evaluate_and_predict_cli.py",
+    "deploy/test_wheel.py",
+    "hardening/test_hardening_kill.py",
+    "e2e/test_page_e2e.py",
+    "training/test_resume_and_ddp.py",
+    "deploy/test_gpu_check.py",
+    "hardening/test_hardening_dataset.py",
+    "hardening/test_hardening_fuzz.py",
+    "training/test_scut_protocol.py",
+    "training/test_export_parity.py",
+    "training/test_export_verification.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Heaviest files first; each file one xdist group (`--dist loadgroup`) unless a test names
+    its own group."""
+    rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
+
+    def file_of(item: pytest.Item) -> str:
+        return item.nodeid.split("::")[0].removeprefix("tests/")
+
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(file_of(item)))
+    items.sort(key=lambda item: rank.get(file_of(item), len(rank)))  # stable: files stay whole
 
 
 @pytest.fixture(scope="session")
@@ -26,12 +61,12 @@ def woman_jpg() -> Path:
 
 @pytest.fixture(scope="session")
 def demo_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Both genders' demo models, prepared once per test session through the real pipeline
-    (synth → ingest → dedupe → detect → normalize → train → export) with tiny settings."""
-    from prettymeter.demo import TINY, prepare_demo
+    """Both genders' demo models, prepared once per test run (all xdist workers) through the
+    real pipeline (synth → ingest → dedupe → detect → normalize → train → export), tiny."""
+    from prettymeter.demo import TINY, model_dirs, prepare_demo
 
-    out = tmp_path_factory.mktemp("demo")
-    return prepare_demo(out, TINY)
+    folder = shared_folder(tmp_path_factory, "demo-tiny", lambda f: prepare_demo(f / "demo", TINY))
+    return model_dirs(folder / "demo")
 
 
 @pytest.fixture(scope="session")
@@ -40,4 +75,4 @@ def model_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     models.py) shared by the service, hardening and batch tests: {'man': ..., 'woman': ...}."""
     from tests.support.models import model_dirs as make_model_dirs
 
-    return make_model_dirs(tmp_path_factory.mktemp("models"))
+    return make_model_dirs(shared_folder(tmp_path_factory, "models", make_model_dirs))

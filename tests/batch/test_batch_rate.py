@@ -12,6 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from typer.testing import CliRunner
 
 from prettymeter.batch import (
     RESULT_SCHEMA,
@@ -20,6 +21,7 @@ from prettymeter.batch import (
     read_results,
     shard_of,
 )
+from prettymeter.cli import app
 from prettymeter.errors import PrettyMeterError
 from prettymeter.imaging import IMAGE_EXTENSIONS
 from prettymeter.parts import PartsFolder
@@ -236,6 +238,27 @@ def test_the_cli_refuses_an_existing_output_and_replaces_it_with_overwrite(
     assert done.returncode == 0, done.stderr
     assert "scored" in done.stdout and "images/s" in done.stdout
     assert read_results(out).column("path").to_pylist() == photos_of(photo_folder / "man")
+
+
+def test_the_cli_parses_shard_and_writes_this_machine_s_share(
+    one_run: pa.Table, photo_folder: Path, model_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "shard-1.parquet"
+    args = ["rate", str(photo_folder), "--model", str(model_dir), "--out", str(out)]
+    args += ["--engine", "onnxruntime", "--threads", "1"]
+    done = CliRunner().invoke(app, [*args, "--shard", "1/2"])
+    assert done.exit_code == 0, done.output
+    assert "shard" in done.output and "1/2" in done.output
+    got = read_results(out).to_pylist()
+    expected = [r for r in one_run.to_pylist() if shard_of(r["path"], 2) == 1]
+    assert 0 < len(got) < one_run.num_rows
+    assert [(r["path"], r["position"], r["error"]) for r in got] == [
+        (r["path"], r["position"], r["error"]) for r in expected
+    ]
+    assert [r["score"] for r in got] == pytest.approx([r["score"] for r in expected], abs=1e-6)
+    refused = CliRunner().invoke(app, [*args, "--overwrite", "--shard", "2/2"])
+    assert isinstance(refused.exception, PrettyMeterError)
+    assert "I must be 0 … N-1" in str(refused.exception)
 
 
 def test_shard_parsing() -> None:

@@ -345,12 +345,11 @@ window.fetch = async (...args) => {
 
 
 @pytest.fixture(scope="module")
-def crop_service(
-    built_page: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServiceProcess]:
+def crop_service(built_page: Path, request: pytest.FixtureRequest) -> Iterator[ServiceProcess]:
     """The page served with tiny exported models trained on person crops (detector mtcnn), the
-    kind of model that scores each face of a group photo (the demo model scores whole photos)."""
-    models = model_dirs(tmp_path_factory.mktemp("crop-models"))
+    kind of model that scores each face of a group photo (the demo model scores whole photos):
+    the session's test models (tests/conftest.py)."""
+    models: dict[str, Path] = request.getfixturevalue("model_dirs")
     args = ["--man", str(models["man"]), "--woman", str(models["woman"])]
     service = ServiceProcess([*args, "--web-dir", str(built_page)], name="crop-model")
     try:

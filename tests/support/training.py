@@ -7,7 +7,7 @@ from pathlib import Path
 # Small enough for two busy CPU cores, big enough for the model to learn the synthetic cue.
 SYNTH_PHOTOS = 1500
 CROP = 64
-EPOCHS = 16
+EPOCHS = 8
 # The learning proof (out-of-fold PC >= 0.8) uses ResNet-18: mobilenet_v3_small plateaus below
 # the bar whatever the epochs, data size or precision. 10 epochs keep the weakest fold above it
 # (docs/training.md, "How well it learns").

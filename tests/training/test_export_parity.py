@@ -117,18 +117,12 @@ def test_export_of_an_unfinished_run_says_to_resume(tmp_path: Path) -> None:
 
 
 def test_the_default_refit_exports_one_network_with_its_own_std(
-    synth_table: Path, tmp_path: Path
+    refit_model: Path, synth_table: Path
 ) -> None:
     from prettymeter.training.checkpoint import load_member
-    from prettymeter.training.config import TrainConfig
-    from prettymeter.training.export import export
-    from prettymeter.training.loop import train
     from prettymeter.training.model import label_and_std
-    from tests.support.training import fast_config
 
-    config = fast_config(synth_table, tmp_path / "run", image_size=32, epochs=2, folds=2)
-    config.final = TrainConfig.model_fields["final"].default
-    run = train(config)
+    run = refit_model / "run"
     record = json.loads((run / "run.json").read_text())
     assert record["final"] == "refit"
     assert record["members"] == ["refit/best.safetensors"] and record["refit_epochs"] >= 1
@@ -138,7 +132,7 @@ def test_the_default_refit_exports_one_network_with_its_own_std(
     ]
     (scale,) = record["std_scales"]
     assert scale == pytest.approx(float(np.sqrt(fold_scales[0] * fold_scales[1])))
-    card, onnx_path = load_model_dir(export(run, tmp_path / "model"))
+    card, onnx_path = load_model_dir(refit_model / "model")
     assert card.final == "refit" and set(card.outputs) == {"label", "label_std"}
     assert card.backbones_per_photo == 1
     session = ort.InferenceSession(str(onnx_path))

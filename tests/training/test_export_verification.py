@@ -38,12 +38,8 @@ def test_export_records_every_engine_on_the_run_s_held_out_crops(
     assert v.engines[scorer.engine].accepted
 
 
-def test_export_without_verify_leaves_the_card_unverified(
-    trained_run: Path, tmp_path: Path
-) -> None:
-    from prettymeter.training.export import export
-
-    out = export(trained_run, tmp_path / "model", verify=False)
-    card, _ = load_model_dir(out)
+def test_export_without_verify_leaves_the_card_unverified(refit_model: Path) -> None:
+    """The refit run's model, exported with verify=False (tests/training/conftest.py)."""
+    card, _ = load_model_dir(refit_model / "model")
     assert card.verification is None
-    assert Scorer(out, engine="auto", threads=1).engine == "onnxruntime"
+    assert Scorer(refit_model / "model", engine="auto", threads=1).engine == "onnxruntime"
