@@ -12,6 +12,7 @@ import pytest
 from prettymeter import parts
 from prettymeter.batch import rate_collection, read_results
 from prettymeter.rating_model import Rater
+from tests.support.kill import dies_when_renaming_to
 from tests.support.paths import CLI
 
 
@@ -69,19 +70,10 @@ def test_a_run_interrupted_while_it_writes_the_table_is_finished_by_the_same_com
     reference = tmp_path / "reference.csv"
     rate_collection(photo_folder / "woman", reference, rater=rater, part_rows=2)
     out = tmp_path / "ratings.csv"
-    real_replace = parts.os.replace
     folder = parts.PartsFolder(out, "rate")
     at = out if interrupted == "into place" else folder.trash
-
-    def replace_then_die(src: object, dst: object) -> None:
-        if Path(str(dst)) == at:
-            raise KeyboardInterrupt  # the process dies right here, as under kill -9
-        real_replace(src, dst)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(parts.os, "replace", replace_then_die)
-    with pytest.raises(KeyboardInterrupt):
+    with dies_when_renaming_to(at, monkeypatch):
         rate_collection(photo_folder / "woman", out, rater=rater, part_rows=2)
-    monkeypatch.setattr(parts.os, "replace", real_replace)
     assert out.exists() == (interrupted == "removing the parts")
     assert folder.work.is_dir()
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from prettymeter import parts
 from prettymeter.errors import PrettyMeterError
 from prettymeter.parts import PartsFolder
+from tests.support.kill import dies_when_renaming_to
 
 MANIFEST = {"source": "s", "rows": 3}
 
@@ -49,18 +49,9 @@ def test_a_run_killed_while_it_writes_out_is_finished_by_the_rerun(
     folder = PartsFolder(tmp_path / "out.txt", "detect")
     folder.begin(MANIFEST, overwrite=False, flag="--dst")
     write_parts(folder, range(3))
-    real_replace = parts.os.replace
     at = folder.out if step == "into place" else folder.trash
-
-    def replace_then_die(src: object, dst: object) -> None:
-        if Path(str(dst)) == at:
-            raise KeyboardInterrupt  # the process dies right here, as under kill -9
-        real_replace(src, dst)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(parts.os, "replace", replace_then_die)
-    with pytest.raises(KeyboardInterrupt):
+    with dies_when_renaming_to(at, monkeypatch):
         folder.commit(join_text(folder))
-    monkeypatch.setattr(parts.os, "replace", real_replace)
     assert folder.out.exists() == (step == "removing the parts")
 
     folder.check_output(overwrite=False, flag="--dst")  # OUT being moved in is not refused
