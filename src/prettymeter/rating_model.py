@@ -180,7 +180,8 @@ class RatingModel:
 
     def explained(self, prepared: Prepared, rated: Rating, grid: int = DEFAULT_GRID) -> Rating:
         """The rating with `explanation` (prettymeter.explain) on the scored person and on each
-        scored face: one engine call per face, the variants in one batch (not `batch_size`)."""
+        scored face: one engine call per face, the variants in one batch (not `batch_size`); the
+        main face, whose input is the photo's, shares the photo's explanation."""
         size = prepared.image_size
         if size is None:
             return rated
@@ -191,18 +192,19 @@ class RatingModel:
             where = to_input(points, region, size, array.shape[-1])
             return explain(array, where, lambda batch: self.scorer.run(batch)[0], grid)
 
-        result = rated
+        result, note = rated, None
         if rated.score is not None:
             note = explain_one(prepared.array, prepared.region, prepared.landmarks)
             result = replace(result, explanation=note)
+
+        def face_note(p: Any) -> Any:
+            if note is not None and p.array is prepared.array:  # the main face is the photo's input
+                return note
+            return explain_one(p.array, p.region, p.landmarks)
+
         if rated.faces is not None and prepared.faces is not None:
             faces = tuple(
-                replace(
-                    f,
-                    rating=replace(
-                        f.rating, explanation=explain_one(p.array, p.region, p.landmarks)
-                    ),
-                )
+                replace(f, rating=replace(f.rating, explanation=face_note(p)))
                 if f.rating.score is not None
                 else f
                 for f, p in zip(rated.faces, prepared.faces, strict=True)

@@ -16,7 +16,7 @@ from prettymeter.serve.schemas import PhotoResult, RateResult
 from tests.support.paths import DATA
 
 
-def test_a_model_directory_is_hash_checked_once_per_loaded_model(
+def test_a_model_directory_is_hash_checked_once_per_process(
     model_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hashed: list[Path] = []
@@ -27,8 +27,10 @@ def test_a_model_directory_is_hash_checked_once_per_loaded_model(
         return real(path)
 
     monkeypatch.setattr(card_module, "sha256_file", counted)
+    monkeypatch.setattr(card_module, "_HASHED", {})  # as in a fresh process
     man = RatingModel(model_dirs["man"], engine="onnxruntime")
     woman = RatingModel(model_dirs["woman"], engine="onnxruntime", detector=man.detector)
+    RatingModel(model_dirs["man"], engine="onnxruntime", detector=man.detector)  # a second load
     assert hashed == [model_dirs["man"] / "model.onnx", model_dirs["woman"] / "model.onnx"]
     assert man.detector is not None and woman.detector is man.detector  # one shared detector
     (rated,) = man.rate([DATA / "man.png"])

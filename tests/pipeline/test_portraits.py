@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from pipeline_helpers import tree_hashes
 
 from prettymeter import imaging
 from prettymeter.data.portraits import (
@@ -23,6 +22,7 @@ from prettymeter.data.portraits import (
 )
 from prettymeter.faces import FaceDetector, find_person
 from prettymeter.labels import parse_name
+from tests.support.pipeline import tree_hashes
 
 
 @pytest.fixture(scope="module")
