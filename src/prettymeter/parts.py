@@ -75,9 +75,12 @@ class PartsFolder:
         written (now moved to OUT: nothing is left to do); None when the caller writes the parts
         that `parts()` does not hold yet."""
         self.check_output(overwrite, flag)
-        if self.merged:
-            if read_manifest(self.work) != manifest:
+        if self.merged and read_manifest(self.work) != manifest:
+            if not overwrite:
                 raise PrettyMeterError(self.mismatch())
+            self._remove()  # another run's finished table: start over, as asked
+            ensure_new_output(self.out, overwrite, flag)
+        if self.merged:
             counts: dict[str, Any] = json.loads((self.work / MERGED).read_text("utf-8"))
             result = self._result()
             if result.is_file():

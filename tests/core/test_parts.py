@@ -76,3 +76,17 @@ def test_an_existing_out_is_refused_without_overwrite(tmp_path: Path) -> None:
     with pytest.raises(PrettyMeterError, match=r"already exists.*--out.*--overwrite"):
         folder.check_output(overwrite=False, flag="--out")
     assert folder.out.read_text() == "the user's table"
+
+
+def test_another_runs_finished_table_is_refused_until_overwrite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = PartsFolder(tmp_path / "out.txt", "rate")
+    folder.begin({"model": "another"}, overwrite=False, flag="--out")
+    write_parts(folder, range(1))
+    with dies_when_renaming_to(folder.out, monkeypatch):
+        folder.commit(join_text(folder))
+    with pytest.raises(PrettyMeterError, match="--overwrite"):
+        folder.begin(MANIFEST, overwrite=False, flag="--out")
+    assert folder.begin(MANIFEST, overwrite=True, flag="--out") is None
+    assert folder.parts() == [] and not folder.out.exists()
