@@ -300,28 +300,28 @@ class Watch:
 # -- small shared measures -------------------------------------------------------------------------
 
 
-def cpu_ms(run: Callable[[], object], repeats: int, warm: int = 1) -> float:
-    """Median CPU ms (every thread of this process) of one call of `run`."""
+def _median_ms(
+    run: Callable[[], object], repeats: int, warm: int, clock: Callable[[], float]
+) -> float:
+    """Median ms of one call of `run` by `clock`, after `warm` untimed calls."""
     for _ in range(warm):
         run()
     samples = []
     for _ in range(max(1, repeats)):
-        started = time.process_time()
+        started = clock()
         run()
-        samples.append(time.process_time() - started)
+        samples.append(clock() - started)
     return statistics.median(samples) * 1000
+
+
+def cpu_ms(run: Callable[[], object], repeats: int, warm: int = 1) -> float:
+    """Median CPU ms (every thread of this process) of one call of `run`."""
+    return _median_ms(run, repeats, warm, time.process_time)
 
 
 def wall_ms(run: Callable[[], object], repeats: int, warm: int = 1) -> float:
     """Median wall-clock ms of one call of `run` (the latency one client sees)."""
-    for _ in range(warm):
-        run()
-    samples = []
-    for _ in range(max(1, repeats)):
-        started = time.perf_counter()
-        run()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples) * 1000
+    return _median_ms(run, repeats, warm, time.perf_counter)
 
 
 def ceiling_img_s(cpu_ms_per_photo: float, cores: int) -> float:
