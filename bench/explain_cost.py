@@ -1,7 +1,8 @@
 """What `explain=true` costs on one loaded model at c=1: ms per photo for a plain rating vs a
-rating with its explanation (the 7 occluded regions and the heat map's cells, one batch).
+rating with its explanation (the 7 occluded regions in one batch; `--grid N` adds an N × N
+grid of occluded cells to that batch, as `explain(grid=N)` does).
 
-    .venv/bin/python bench/explain_cost.py [--repeats 10] [--model DIR] [--grid 4]
+    .venv/bin/python bench/explain_cost.py [--repeats 10] [--model DIR] [--grid 0] [--wait-quiet S]
 
 `--model` defaults to the EfficientNetV2-S benchmark model `bench/bench_model.py` makes (made
 on first use, slow); `--model tiny` uses the tiny test model (checks the script only).
@@ -14,9 +15,9 @@ import tempfile
 from pathlib import Path
 
 import testkit  # noqa: F401 - first: the repository root on the import path
-from machine import wall_ms
+from machine import Watch, wall_ms
 
-from prettymeter.explain import REGIONS
+from prettymeter.explain import DEFAULT_GRID, REGIONS
 from prettymeter.rating_model import RatingModel
 from tests.support.paths import DATA
 
@@ -37,8 +38,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--model", default=None, help="a model dir, or 'tiny'")
-    parser.add_argument("--grid", type=int, default=4)
+    parser.add_argument("--grid", type=int, default=DEFAULT_GRID)
+    parser.add_argument("--wait-quiet", type=float, default=0.0)
     args = parser.parse_args()
+    watch = Watch.start(args.wait_quiet)
     model = RatingModel(model_dir(args.model), engine="auto")
     photo = (DATA / "man.png").read_bytes()
     prepared = model.prepare(photo)
@@ -61,6 +64,7 @@ def main() -> None:
         f"{args.grid}) = {explain_ms / plain_ms:.2f} x plain"
     )
     assert model.explained(prepared, rated, args.grid).explanation is not None
+    print(watch.finish().describe())
 
 
 if __name__ == "__main__":

@@ -28,9 +28,11 @@ export interface RegionEffect {
 /** Why this score (`explain=true`): what the model reacts to, found by covering parts of its input. */
 export interface Explanation {
   regions: RegionEffect[];
-  /** grid × grid rows, top first, over the model's square input: score(original) − score(cell covered). */
+  /** grid × grid rows, top first, over the model's square input: each cell the effect of covering
+   * the face regions under it (`regions`), or of covering the cell itself (`occluded_cells`). */
   heatmap: number[][];
   grid: number;
+  heatmap_from?: 'regions' | 'occluded_cells';
   note: string;
 }
 

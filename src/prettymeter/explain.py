@@ -1,11 +1,13 @@
 """Why this score: how much each region of a face moves it, found by occluding the region.
 
 One scored input (a face's crop, or the photo's main person) and its 5 landmarks give a set of
-variants: the original, each face region filled with the card's mean colour (zeros after the
-card's normalization, so the model sees a flat, neutral patch), and each cell of a coarse grid
-filled the same way. All variants go to the engine in one batch; a region's `delta` is
-score(original) − score(occluded) on the 0-10 scale. It shows what the model reacts to, not
-what is beautiful. No gradients are needed, so it works on every engine (docs/decisions.md).
+variants: the original and each face region filled with the card's mean colour (zeros after
+the card's normalization, so the model sees a flat, neutral patch). All variants go to the
+engine in one batch; a region's `delta` is score(original) − score(occluded) on the 0-10 scale.
+The heat map paints each region's delta over its pixels, averaged into MAP_CELLS × MAP_CELLS
+cells; with `grid` > 0 it is instead made of grid × grid occluded cells, one more input each.
+It shows what the model reacts to, not what is beautiful. No gradients are needed, so it works
+on every engine (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from typing import Any
 import numpy as np
 
 NOTE = "what the model reacts to, not what is beautiful"
-# A 4×4 grid is 16 variants, with the 7 regions and the original 24 inputs in one batch: a
-# finer grid costs its square in engine work (docs/decisions.md).
-DEFAULT_GRID = 4
+# The regions alone are 8 inputs per face; an occlusion grid adds its square (a 4×4 grid makes
+# 24), and on a CPU a batch costs nearly its size in single inputs (docs/decisions.md).
+DEFAULT_GRID = 0
+MAP_CELLS = 16
 REGIONS = (
     "eyes",
     "brows",
@@ -117,14 +120,26 @@ def occluded(array: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def variants(
     array: np.ndarray, points: np.ndarray, grid: int = DEFAULT_GRID
-) -> tuple[np.ndarray, list[str]]:
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The batch one explanation scores: the original, each region occluded (REGIONS order),
-    then each grid cell occluded (row by row); and the region names."""
+    then each grid cell occluded (row by row); and the region masks."""
     size = array.shape[-1]
     masks = region_masks(points, size)
     batch = [array] + [occluded(array, masks[n]) for n in REGIONS]
     batch += [occluded(array, m) for m in grid_masks(size, grid)]
-    return np.stack(batch), list(REGIONS)
+    return np.stack(batch), masks
+
+
+def painted(masks: dict[str, np.ndarray], deltas: Sequence[float], cells: int) -> np.ndarray:
+    """Each pixel takes its region's delta; the (size, size) picture averaged into cells × cells
+    blocks (a cell on a border mixes its regions by area)."""
+    size = next(iter(masks.values())).shape[0]
+    picture = np.zeros((size, size))
+    for name, delta in zip(REGIONS, deltas, strict=True):
+        picture[masks[name]] = delta
+    edges = np.linspace(0, size, cells + 1).round().astype(int)
+    rows = np.add.reduceat(picture, edges[:-1], axis=0) / np.diff(edges)[:, None]
+    return np.add.reduceat(rows, edges[:-1], axis=1) / np.diff(edges)[None, :]
 
 
 def explain(
@@ -135,15 +150,21 @@ def explain(
 ) -> dict[str, Any]:
     """One input's explanation: `labels_of` runs the engine once on the whole batch of
     variants. Deltas and heat map cells are score(original) − score(occluded), 0-10 scale."""
-    batch, names = variants(array, points_in_input, grid)
+    batch, masks = variants(array, points_in_input, grid)
     labels = np.asarray(labels_of(batch), dtype=np.float64) * 10.0
     base = labels[0]
-    deltas = [round(float(base - labels[1 + i]), 3) for i in range(len(names))]
-    cells = base - labels[1 + len(names) :]
-    heatmap = [[round(float(c), 3) for c in row] for row in cells.reshape(grid, grid)]
+    deltas = base - labels[1 : 1 + len(REGIONS)]
+    if grid > 0:
+        cells, side, source = base - labels[1 + len(REGIONS) :], grid, "occluded_cells"
+    else:
+        cells, side, source = painted(masks, deltas, MAP_CELLS), MAP_CELLS, "regions"
+    heatmap = [[round(float(c), 3) for c in row] for row in np.reshape(cells, (side, side))]
     return {
-        "regions": [{"name": n, "delta": d} for n, d in zip(names, deltas, strict=True)],
+        "regions": [
+            {"name": n, "delta": round(float(d), 3)} for n, d in zip(REGIONS, deltas, strict=True)
+        ],
         "heatmap": heatmap,
-        "grid": grid,
+        "grid": side,
+        "heatmap_from": source,
         "note": NOTE,
     }

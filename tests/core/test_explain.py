@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 from prettymeter.explain import (
+    MAP_CELLS,
     NOTE,
     REGIONS,
+    explain,
     grid_masks,
     occluded,
     region_masks,
@@ -91,10 +93,27 @@ def test_each_delta_equals_the_score_recomputed_with_that_region_occluded(
         (label, _), *_ = model.score_arrays([occluded(array, masks[name])])
         assert deltas[name] == pytest.approx(10 * (base - label), abs=2e-3), name
     assert any(abs(d) > 1e-3 for d in deltas.values())  # the model reacts to something
-    grid = explanation["grid"]
+    # the heat map paints each region's delta over its pixels, averaged into cells
+    assert explanation["heatmap_from"] == "regions" and explanation["grid"] == MAP_CELLS
     heatmap = np.array(explanation["heatmap"])
-    assert heatmap.shape == (grid, grid)
-    cell = grid_masks(array.shape[-1], grid)[grid + 1]  # row 1, column 1
+    assert heatmap.shape == (MAP_CELLS, MAP_CELLS)
+    assert heatmap[0, 0] == pytest.approx(deltas["background"], abs=2e-3)  # a corner: background
+    by_area = sum(deltas[name] * masks[name].mean() for name in REGIONS)
+    assert heatmap.mean() == pytest.approx(by_area, abs=2e-3)
+    assert heatmap.std() > 0  # not one flat colour
+
+
+def test_an_occlusion_grid_gives_each_cell_its_own_occluded_score(model: RatingModel) -> None:
+    prepared = model.prepare(DATA / "man.png")
+    array, size = prepared.array, prepared.image_size
+    assert array is not None and size is not None and prepared.landmarks is not None
+    points = to_input(prepared.landmarks, prepared.region, size, array.shape[-1])
+    labels_of = lambda batch: model.scorer.run(batch)[0]  # noqa: E731
+    explanation = explain(array, points, labels_of, grid=4)
+    assert explanation["heatmap_from"] == "occluded_cells" and explanation["grid"] == 4
+    heatmap = np.array(explanation["heatmap"])
+    (base, _), *_ = model.score_arrays([array])
+    cell = grid_masks(array.shape[-1], 4)[4 + 1]  # row 1, column 1
     (label, _), *_ = model.score_arrays([occluded(array, cell)])
     assert heatmap[1, 1] == pytest.approx(10 * (base - label), abs=2e-3)
 
@@ -108,7 +127,7 @@ def test_one_engine_call_per_face_and_none_without_explain(
     assert all(f.rating.explanation is None for f in plain.faces)
     batches.clear()
     rated = model.rate([DATA / "man.png"], faces="all", explain=True)[0]
-    variants = 1 + len(REGIONS) + 4 * 4
+    variants = 1 + len(REGIONS)
     # the photo (its one face shares its input), then one call for the photo and that face
     assert batches == [1, variants]
     assert rated.faces is not None and rated.faces[0].rating.explanation is not None

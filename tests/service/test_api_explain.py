@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
-from prettymeter.explain import NOTE, REGIONS
+from prettymeter.explain import MAP_CELLS, NOTE, REGIONS
 from prettymeter.rating_model import RatingModel
 from tests.support.live import v1_rate
 from tests.support.photos import photo_bytes
@@ -23,11 +24,11 @@ def test_explain_true_gives_the_deltas_the_model_computes(
     expected = model.rate([photo], faces="all", explain=True)[0]
     assert expected.explanation is not None
     explanation = result["explanation"]
-    assert explanation["note"] == NOTE and explanation["grid"] == 4
+    assert explanation["note"] == NOTE and explanation["grid"] == MAP_CELLS
     assert [r["name"] for r in explanation["regions"]] == list(REGIONS)
     for got, want in zip(explanation["regions"], expected.explanation["regions"], strict=True):
         assert got["delta"] == pytest.approx(want["delta"], abs=5e-3)
-    assert len(explanation["heatmap"]) == 4 and all(len(row) == 4 for row in explanation["heatmap"])
+    assert np.allclose(explanation["heatmap"], expected.explanation["heatmap"], atol=5e-3)
     face = result["faces"][0]
     assert face["score"] is not None and face["explanation"]["regions"] is not None
 

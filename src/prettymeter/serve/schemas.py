@@ -86,14 +86,19 @@ class RegionDelta(BaseModel):
 
 class Explanation(BaseModel):
     """Why this score (explain=true): each region of the face occluded with the card's mean
-    colour, and a coarse grid of occluded cells; what the model reacts to, not what is
-    beautiful."""
+    colour, and a coarse heat map of the same effects over the model's input; what the model
+    reacts to, not what is beautiful."""
 
     regions: list[RegionDelta]
     heatmap: list[list[float]] = Field(
-        description="grid × grid rows (top first): score(original) - score(cell occluded)"
+        description="grid × grid rows (top first) over the model's square input: each cell the "
+        "area-weighted delta of the regions it covers (heatmap_from 'regions'), or "
+        "score(original) - score(cell occluded) ('occluded_cells')"
     )
     grid: int = Field(description="cells per side of the heat map")
+    heatmap_from: Literal["regions", "occluded_cells"] = Field(
+        description="how the heat map was made"
+    )
     note: str = Field(description=NOTE)
 
 
