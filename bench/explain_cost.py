@@ -1,5 +1,5 @@
 """What `explain=true` costs on one loaded model at c=1: ms per photo for a plain rating vs a
-rating with its explanation (the 7 occluded regions in one batch; `--grid N` adds an N × N
+rating with its explanation (the 7 occluded regions in one more batch; `--grid N` adds an N × N
 grid of occluded cells to that batch, as `explain(grid=N)` does).
 
     .venv/bin/python bench/explain_cost.py [--repeats 10] [--model DIR] [--grid 0] [--wait-quiet S]
@@ -56,7 +56,7 @@ def main() -> None:
 
     plain_ms = wall_ms(plain, args.repeats)  # warm: compiles this batch size
     explain_ms = wall_ms(explained, args.repeats)
-    inputs = 1 + len(REGIONS) + args.grid**2
+    inputs = len(REGIONS) + args.grid**2
     print(f"model {model.card.name} ({model.engine}), input {model.spec.input_size} px")
     print(f"plain:        {plain_ms:7.1f} ms per photo (1 model input)")
     print(

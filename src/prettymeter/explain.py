@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 NOTE = "what the model reacts to, not what is beautiful"
-# The regions alone are 8 inputs per face; an occlusion grid adds its square (a 4×4 grid makes
-# 24), and on a CPU a batch costs nearly its size in single inputs (docs/decisions.md).
+# The regions alone are 7 inputs per scored face; an occlusion grid adds its square (a 4×4 grid
+# makes 23), and on a CPU a batch costs nearly its size in single inputs (docs/decisions.md).
 DEFAULT_GRID = 0
 MAP_CELLS = 16
 REGIONS = (
@@ -119,13 +119,14 @@ def occluded(array: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def variants(
-    array: np.ndarray, points: np.ndarray, grid: int = DEFAULT_GRID
+    array: np.ndarray, points: np.ndarray, grid: int = DEFAULT_GRID, original: bool = True
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """The batch one explanation scores: the original, each region occluded (REGIONS order),
-    then each grid cell occluded (row by row); and the region masks."""
+    """The batch one explanation scores: the original (unless its label is known), each region
+    occluded (REGIONS order), then each grid cell occluded (row by row); and the region masks."""
     size = array.shape[-1]
     masks = region_masks(points, size)
-    batch = [array] + [occluded(array, masks[n]) for n in REGIONS]
+    batch = [array] if original else []
+    batch += [occluded(array, masks[n]) for n in REGIONS]
     batch += [occluded(array, m) for m in grid_masks(size, grid)]
     return np.stack(batch), masks
 
@@ -147,11 +148,15 @@ def explain(
     points_in_input: np.ndarray,
     labels_of: LabelsOf,
     grid: int = DEFAULT_GRID,
+    label: float | None = None,
 ) -> dict[str, Any]:
     """One input's explanation: `labels_of` runs the engine once on the whole batch of
-    variants. Deltas and heat map cells are score(original) − score(occluded), 0-10 scale."""
-    batch, masks = variants(array, points_in_input, grid)
+    variants; `label`, the input's own label when it was just scored, keeps the original out of
+    that batch. Deltas and heat map cells are score(original) − score(occluded), 0-10 scale."""
+    batch, masks = variants(array, points_in_input, grid, original=label is None)
     labels = np.asarray(labels_of(batch), dtype=np.float64) * 10.0
+    if label is not None:
+        labels = np.concatenate([[10.0 * label], labels])
     base = labels[0]
     deltas = base - labels[1 : 1 + len(REGIONS)]
     if grid > 0:

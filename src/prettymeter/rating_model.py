@@ -180,31 +180,33 @@ class RatingModel:
 
     def explained(self, prepared: Prepared, rated: Rating, grid: int = DEFAULT_GRID) -> Rating:
         """The rating with `explanation` (prettymeter.explain) on the scored person and on each
-        scored face: one engine call per face, the variants in one batch (not `batch_size`); the
-        main face, whose input is the photo's, shares the photo's explanation."""
+        scored face: one engine call per face, the occluded variants in one batch (not
+        `batch_size`) against the label `rated` already holds; the main face, whose input is the
+        photo's, shares the photo's explanation."""
         size = prepared.image_size
         if size is None:
             return rated
 
-        def explain_one(array: np.ndarray | None, region: Any, points: Any) -> Any:
+        def explain_one(array: np.ndarray | None, region: Any, points: Any, label: Any) -> Any:
             if array is None or region is None or not points or len(points) < 5:
                 return None
             where = to_input(points, region, size, array.shape[-1])
-            return explain(array, where, lambda batch: self.scorer.run(batch)[0], grid)
+            labels_of = lambda batch: self.scorer.run(batch)[0]  # noqa: E731
+            return explain(array, where, labels_of, grid, label)
 
         result, note = rated, None
         if rated.score is not None:
-            note = explain_one(prepared.array, prepared.region, prepared.landmarks)
+            note = explain_one(prepared.array, prepared.region, prepared.landmarks, rated.label)
             result = replace(result, explanation=note)
 
-        def face_note(p: Any) -> Any:
+        def face_note(p: Any, label: float | None) -> Any:
             if note is not None and p.array is prepared.array:  # the main face is the photo's input
                 return note
-            return explain_one(p.array, p.region, p.landmarks)
+            return explain_one(p.array, p.region, p.landmarks, label)
 
         if rated.faces is not None and prepared.faces is not None:
             faces = tuple(
-                replace(f, rating=replace(f.rating, explanation=face_note(p)))
+                replace(f, rating=replace(f.rating, explanation=face_note(p, f.rating.label)))
                 if f.rating.score is not None
                 else f
                 for f, p in zip(rated.faces, prepared.faces, strict=True)

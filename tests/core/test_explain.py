@@ -127,7 +127,7 @@ def test_one_engine_call_per_face_and_none_without_explain(
     assert all(f.rating.explanation is None for f in plain.faces)
     batches.clear()
     rated = model.rate([DATA / "man.png"], faces="all", explain=True)[0]
-    variants = 1 + len(REGIONS)
+    variants = len(REGIONS)  # the original's label is the rating's
     # the photo (its one face shares its input), then one call for the photo and that face
     assert batches == [1, variants]
     assert rated.faces is not None and rated.faces[0].rating.explanation is not None
