@@ -52,8 +52,11 @@ def learning_curves(rows: Sequence[dict[str, Any]], path: Path) -> None:
     axes[2].set(title="validation MAE (0-10 score)", xlabel="epoch")
     for ax in axes:
         ax.grid(alpha=0.3)
-    if members:
+    if axes[1].lines:
         axes[1].legend(fontsize=7)
+    else:  # --validation fixed: no epoch is chosen, so nothing is validated per epoch
+        for ax in axes[1:]:
+            ax.text(0.5, 0.5, "no validation rows", ha="center", transform=ax.transAxes)
     fig.tight_layout()
     _save(fig, path)
 
