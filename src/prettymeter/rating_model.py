@@ -41,6 +41,20 @@ if TYPE_CHECKING:
     from prettymeter.faces.mtcnn import FaceDetector
 
 
+def distinct_inputs(
+    arrays: Sequence[np.ndarray | None],
+) -> tuple[list[np.ndarray], list[int | None]]:
+    """The model inputs to run, each once, in order (a photo's main face is the photo's own input
+    object), and for each given input its index among them (None for no input)."""
+    index: dict[int, int] = {}  # id(array) → its index in `unique`
+    unique: list[np.ndarray] = []
+    for a in arrays:
+        if a is not None and id(a) not in index:
+            index[id(a)] = len(unique)
+            unique.append(a)
+    return unique, [None if a is None else index[id(a)] for a in arrays]
+
+
 class RatingModel:
     """A model directory loaded once: `prepare(photo)`, `score(prepared)`, `rate(photos)`.
 
@@ -140,18 +154,13 @@ class RatingModel:
     def score_arrays(self, arrays: Sequence[np.ndarray | None]) -> list[Scored]:
         """The engine on model inputs in batches; (None, None) where an input is None. An input
         given twice (a photo's main face is its own input) goes to the model once."""
-        first: dict[int, int] = {}  # id(array) → its first index
-        for i, a in enumerate(arrays):
-            if a is not None:
-                first.setdefault(id(a), i)
-        ready = sorted(first.values())
-        scored: dict[int, Scored] = {}
-        for start in range(0, len(ready), self.batch_size):
-            chunk = ready[start : start + self.batch_size]
-            labels, stds = self.scorer.run(np.stack([arrays[i] for i in chunk]))  # type: ignore[misc]
-            for j, i in enumerate(chunk):
-                scored[i] = (float(labels[j]), float(stds[j]) if stds is not None else None)
-        return [(None, None) if a is None else scored[first[id(a)]] for a in arrays]
+        unique, where = distinct_inputs(arrays)
+        scored: list[Scored] = []
+        for start in range(0, len(unique), self.batch_size):
+            labels, stds = self.scorer.run(np.stack(unique[start : start + self.batch_size]))
+            for j in range(len(labels)):
+                scored.append((float(labels[j]), float(stds[j]) if stds is not None else None))
+        return [(None, None) if w is None else scored[w] for w in where]
 
     def rating(
         self,

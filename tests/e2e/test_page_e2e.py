@@ -346,9 +346,9 @@ window.fetch = async (...args) => {
 
 @pytest.fixture(scope="module")
 def crop_service(built_page: Path, request: pytest.FixtureRequest) -> Iterator[ServiceProcess]:
-    """The page served with tiny exported models trained on person crops (detector mtcnn), the
-    kind of model that scores each face of a group photo (the demo model scores whole photos):
-    the session's test models (tests/conftest.py)."""
+    """The page served with the session's tiny exported models trained on person crops
+    (detector mtcnn, tests/conftest.py), which score each face of a group photo like the demo
+    model does, at a fraction of its start-up cost."""
     models: dict[str, Path] = request.getfixturevalue("model_dirs")
     args = ["--man", str(models["man"]), "--woman", str(models["woman"])]
     service = ServiceProcess([*args, "--web-dir", str(built_page)], name="crop-model")

@@ -14,7 +14,7 @@ from prettymeter.card import CARD_FILE, ModelCard, load_model_dir
 from prettymeter.errors import ImageError, PrettyMeterError
 from prettymeter.hardware import usable_cores
 from prettymeter.inference import InputSpec, Prepared, Rating
-from prettymeter.rating_model import RatingModel
+from prettymeter.rating_model import RatingModel, distinct_inputs
 from prettymeter.serve.batching import MicroBatcher
 from prettymeter.serve.metrics import Metrics
 from prettymeter.serve.settings import ORIGINAL_ROUTES, Settings
@@ -262,10 +262,6 @@ def _submit_once(
 ) -> list[asyncio.Future[tuple[float, float | None]] | None]:
     """One future per input; an input given twice (a photo's main face is its own input) is
     submitted once and shares its future."""
-    submitted: dict[int, asyncio.Future[tuple[float, float | None]]] = {}
-    futures: list[asyncio.Future[tuple[float, float | None]] | None] = []
-    for array in inputs:
-        if array is not None and id(array) not in submitted:
-            submitted[id(array)] = batcher.submit(array)
-        futures.append(None if array is None else submitted[id(array)])
-    return futures
+    unique, where = distinct_inputs(inputs)
+    futures = [batcher.submit(array) for array in unique]
+    return [None if w is None else futures[w] for w in where]
