@@ -3,7 +3,7 @@
     .venv/bin/python bench/batch_rate.py [--model DIR] [--photos 400] [--clients 1 4]
         [--per-request 4] [--engine onnxruntime] [--work DIR]
 
-Makes --photos JPEGs (the real fixture faces, tests/data, resized, mirrored, padded and
+Makes --photos JPEGs (the real fixture faces, tests/fixtures, resized, mirrored, padded and
 recompressed: every one has a person to find, as in a real collection) in --work, then:
 
   * `pretty-meter rate FOLDER --model DIR --out ...` in a fresh process: its own images/s

@@ -6,5 +6,5 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-DATA = REPO / "tests" / "data"
+DATA = REPO / "tests" / "fixtures"  # the real photos tests need
 CLI = str(Path(sys.executable).with_name("pretty-meter"))
