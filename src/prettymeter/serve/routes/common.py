@@ -15,6 +15,10 @@ from prettymeter.serve.protocol_errors import BodyError
 from prettymeter.serve.state import ServedModel, ServiceState
 
 RETRY_AFTER_S = "1"
+# A JSON body larger than this is parsed, validated and base64-decoded in a worker thread: a
+# PNG's instance is a string of most of a megabyte, and sixteen of them parsed on the event loop
+# keep every other request (/healthz included) waiting for that long.
+OFF_LOOP_BYTES = 64 * 1024
 
 
 def service(request: Request) -> ServiceState:
@@ -64,6 +68,12 @@ async def read_json(request: Request, model: type[BaseModel]) -> Any:
     body = await request.body()
     if not body:
         fail_body(400, 'the request body is empty; send JSON like {"instances": ["<base64>"]}')
+    if len(body) > OFF_LOOP_BYTES:
+        return await asyncio.to_thread(_parsed, model, body)
+    return _parsed(model, body)
+
+
+def _parsed(model: type[BaseModel], body: bytes) -> Any:
     return validate(model, parse_json(body, '{"instances": ["<base64 image>", ...]}'))
 
 
@@ -91,6 +101,13 @@ def decoded(text: object) -> bytes | ImageError:
         return decode_base64(text)
     except ImageError as exc:
         return exc
+
+
+async def decoded_all(texts: list[Any]) -> list[bytes | ImageError]:
+    """Each base64 instance's bytes or its error, in order; off the event loop when large."""
+    if sum(len(t) for t in texts if isinstance(t, str)) > OFF_LOOP_BYTES:
+        return await asyncio.to_thread(lambda: [decoded(t) for t in texts])
+    return [decoded(t) for t in texts]
 
 
 def check_count(state: ServiceState, count: int, what: str) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from prettymeter.errors import ImageError
-from prettymeter.inference import decode_base64
 from prettymeter.serve.routes.common import (
     check_count,
+    decoded_all,
     fail,
     json_body_schema,
     pick_model,
@@ -27,12 +27,10 @@ async def predict(request: Request, gender: str) -> PredictResponse:
     body: PredictRequest = await read_json(request, PredictRequest)
     model = pick_model(state, gender, None)
     check_count(state, len(body.instances), "instances")
-    payloads: list[bytes | ImageError] = []
-    for index, text in enumerate(body.instances):
-        try:
-            payloads.append(decode_base64(text))
-        except ImageError as exc:
-            fail(400, f"instance {index}: {exc}")
+    payloads = await decoded_all(body.instances)
+    for index, payload in enumerate(payloads):
+        if isinstance(payload, ImageError):
+            fail(400, f"instance {index}: {payload}")
     ratings = await score(request, model, payloads, strict=False)
     predictions = []
     for index, rated in enumerate(ratings):

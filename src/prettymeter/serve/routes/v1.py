@@ -12,7 +12,7 @@ from prettymeter.serve.multipart import TooManyPartsError, parse_form
 from prettymeter.serve.routes.common import (
     check_count,
     content_type,
-    decoded,
+    decoded_all,
     fail,
     json_body_schema,
     pick_model,
@@ -92,7 +92,7 @@ async def read_rate_request(
     if kind in ("", "application/json") or kind.endswith("+json"):
         json_body: RateRequest = await read_json(request, RateRequest)
         check_count(state, len(json_body.instances), "instances")
-        payloads = [decoded(text) for text in json_body.instances]
+        payloads = await decoded_all(json_body.instances)
         return payloads, json_body.gender, json_body.model, json_body.faces, json_body.explain
     fail(
         415,
