@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 from PIL import Image, ImageFilter
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "tests" / "data"
+DATA = ROOT / "tests" / "fixtures"
 
 
 def load(name: str) -> Image.Image:

@@ -8,8 +8,8 @@ import { fill, type Messages } from '../src/i18n';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const REPO = path.resolve(here, '..', '..');
-export const MAN_PNG = path.join(REPO, 'tests', 'data', 'man.png');
-export const WOMAN_JPG = path.join(REPO, 'tests', 'data', 'woman.jpg');
+export const MAN_PNG = path.join(REPO, 'tests', 'fixtures', 'man.png');
+export const WOMAN_JPG = path.join(REPO, 'tests', 'fixtures', 'woman.jpg');
 /** man.png stored lying on its side (600×500) with EXIF Orientation 6, as phones save photos. */
 export const MAN_EXIF_JPG = path.join(here, 'fixtures', 'man-exif-rotated.jpg');
 /** tests/support/group.py's group photo (the man, the woman, a smaller and a tiny man) at 1024×384. */

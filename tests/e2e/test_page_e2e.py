@@ -19,7 +19,7 @@ import pytest
 from tests.support.group import group_photo
 from tests.support.live import ServiceProcess
 from tests.support.models import model_dirs
-from tests.support.paths import REPO
+from tests.support.paths import DATA, REPO
 
 FRONTEND = REPO / "frontend"
 CHROMIUM = Path(os.environ.get("PM_CHROMIUM", "/usr/bin/chromium"))
@@ -305,7 +305,7 @@ def test_the_page_scores_a_photo_under_its_csp_with_no_violation_in_the_console(
     browser = DevTools(tmp_path / "profile")
     try:
         browser.call("Log.enable")
-        pick_files(browser, f"{main.url}/", WATCH_VIOLATIONS, REPO / "tests" / "data" / "man.png")
+        pick_files(browser, f"{main.url}/", WATCH_VIOLATIONS, DATA / "man.png")
         browser.wait_for("document.querySelectorAll('img[alt^=\"Photo 1\"]').length", "a preview")
         browser.wait_for(click_by_text("label", "Man (M)"), "the gender choice")
         browser.wait_for(click_by_text("button", "Rate"), "an enabled Rate button")

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from prettymeter.card import load_model_dir
+from tests.support.paths import DATA
 from tests.support.photos import b64, encode, man_photo, no_face_png, photo_bytes
 
 
@@ -38,7 +39,7 @@ def test_multipart_photos_get_a_score_rate_percentile_and_person_box_each(
         assert 0 <= result["percentile"] <= 100
         # One network's own std, 0.05 of the label: 0.5 on the 0-10 score.
         assert result["uncertainty"] == pytest.approx(0.5, abs=0.01)
-        width, height = Image.open(Path(__file__).parents[1] / "data" / name).size
+        width, height = Image.open(DATA / name).size
         assert result["image_size"] == [width, height]
         x1, y1, x2, y2 = result["box"]
         assert 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height
@@ -73,7 +74,7 @@ def test_one_bad_photo_does_not_fail_the_others(service_url: str) -> None:
 
 def test_two_people_side_by_side_is_several_faces(service_url: str) -> None:
     man = man_photo()
-    woman = Image.open(Path(__file__).parents[1] / "data" / "woman.jpg").convert("RGB")
+    woman = Image.open(DATA / "woman.jpg").convert("RGB")
     woman = woman.resize((round(woman.width * man.height / woman.height), man.height))
     both = Image.new("RGB", (man.width + woman.width, man.height))
     both.paste(man, (0, 0))
