@@ -25,11 +25,17 @@ from tests.support.engine_models import CROP_SIZE, crop_table, pixel_model
 from tests.support.models import CROP_SIZE as MODEL_CROP_SIZE
 
 
+@pytest.fixture
+def model_dir(model_dirs: dict[str, Path], tmp_path: Path) -> Path:
+    """A copy of the session's man model, for a test that writes into it."""
+    copy = tmp_path / "man"
+    shutil.copytree(model_dirs["man"], copy)
+    return copy
+
+
 def test_verify_writes_every_engine_s_figures_into_the_card_and_keeps_the_onnx(
-    model_dirs: dict[str, Path], tmp_path: Path
+    model_dir: Path, tmp_path: Path
 ) -> None:
-    model_dir = tmp_path / "man"
-    shutil.copytree(model_dirs["man"], model_dir)
     before, _ = load_model_dir(model_dir)
     table = crop_table(tmp_path / "t.parquet", MODEL_CROP_SIZE, count=100)
     args = ["verify", str(model_dir), "--table", str(table), "--rows", "60", "--threads", "1"]
@@ -129,16 +135,12 @@ def test_the_evaluation_rows_are_held_out_and_never_calibrate() -> None:
     assert not set(evaluation) & set(calibration)
 
 
-def test_int8_keeps_the_head_and_the_gates_in_float(
-    model_dirs: dict[str, Path], tmp_path: Path
-) -> None:
+def test_int8_keeps_the_head_and_the_gates_in_float(model_dir: Path) -> None:
     # Quantizing the head rounds the score itself (on a trained ResNet-18 the best-looking
     # faces all came out at one score), and int8 gates make EfficientNets slower: the IR has
     # int8 convolutions, but no fake-quantized input into any of FLOAT_OPS.
     import openvino as ov
 
-    model_dir = tmp_path / "man"
-    shutil.copytree(model_dirs["man"], model_dir)
     card, _ = load_model_dir(model_dir)
     size = card.input_size
     calibration = np.random.default_rng(0).normal(0, 1, (16, 3, size, size)).astype(np.float32)
