@@ -37,8 +37,11 @@ web: frontend/dist/index.html
 demo: install
 	$(BIN)/pretty-meter demo --out $(DATA)/demo
 
-## The whole product on http://$(HOST):$(PORT)/ (page + API); Ctrl+C stops it.
-run: install web demo
+## The whole product on http://$(HOST):$(PORT)/ (page + API); Ctrl+C stops it. The page is
+## installed and built while Python installs and the demo trains (npm mostly waits on the network
+## and the disk, the demo on the CPU).
+run:
+	@$(MAKE) --no-print-directory -j2 web demo
 	$(BIN)/pretty-meter serve --man $(DATA)/demo/models/man --woman $(DATA)/demo/models/woman \
 		--web-dir frontend/dist --host $(HOST) --port $(PORT)
 
