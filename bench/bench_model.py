@@ -38,6 +38,7 @@ from pathlib import Path
 
 import testkit  # noqa: F401 - first: the repository root on the import path
 
+from prettymeter.contract import LABEL_MAP_OUTPUT
 from tests.support.paths import CLI
 
 PHOTOS = 3000
@@ -101,6 +102,13 @@ def held_out_pc(run: Path) -> float:
     return float(json.loads((run / "metrics.json").read_text())["oof"]["pc"])
 
 
+def exported_now(model: Path) -> bool:
+    """The model dir is there and made by this version's exporter (both bench backbones pool
+    their last feature map into the head, so it has the label map explanations read)."""
+    card = model / "card.json"
+    return card.is_file() and LABEL_MAP_OUTPUT in json.loads(card.read_text()).get("outputs", {})
+
+
 def prepare(work: Path) -> dict[str, Path]:
     """Make (or reuse) the bench model; returns its model dir, run dir and torch weights."""
     work.mkdir(parents=True, exist_ok=True)
@@ -139,7 +147,7 @@ def prepare(work: Path) -> dict[str, Path]:
         verb("train", *(resume or recipe))
     final = runs / STAGES[-1][0]
     model = work / "models" / "man"
-    if not (model / "card.json").is_file():
+    if not exported_now(model):
         verb("export", "--run", final, "--out", model, "--name", "bench-man", "--overwrite")
     print(
         f"bench model ready in {model} (held-out PC {held_out_pc(final):.3f}; "
@@ -164,7 +172,7 @@ def drift_model(work: Path) -> Path:
     if not run_done(run):
         split = ["--split", "official-60-40", "--final", "ensemble", "--log-every", "0"]
         verb("train", "--data", table, "--out", run, *DRIFT_RECIPE, *split, "--overwrite")
-    if not (model / "card.json").is_file():
+    if not exported_now(model):
         verb("export", "--run", run, "--out", model, "--name", "drift-resnet18", "--overwrite")
     print(f"drift model ready in {model} (held-out PC {held_out_pc(run):.3f})", flush=True)
     return model

@@ -1,8 +1,11 @@
 """What `explain=true` costs on one loaded model at c=1: ms per photo for a plain rating vs a
-rating with its explanation (the 7 occluded regions in one more batch; `--grid N` adds an N × N
-grid of occluded cells to that batch, as `explain(grid=N)` does).
+rating with its explanation: one more engine call, of the input alone for its label map (models
+whose graph has one) or of the 7 occluded regions (the others; `--grid N` adds an N × N grid of
+occluded cells to that batch, as `explain(grid=N)` does).
 
     .venv/bin/python bench/explain_cost.py [--repeats 10] [--model DIR] [--grid 0] [--wait-quiet S]
+
+A model with a label map is also timed explained by occlusion, as if it had none (same run).
 
 `--model` defaults to the EfficientNetV2-S benchmark model `bench/bench_model.py` makes (made
 on first use, slow); `--model tiny` uses the tiny test model (checks the script only).
@@ -55,15 +58,20 @@ def main() -> None:
         return model.explained(p, model.rate_prepared([p])[0], args.grid)
 
     plain_ms = wall_ms(plain, args.repeats)  # warm: compiles this batch size
-    explain_ms = wall_ms(explained, args.repeats)
-    inputs = len(REGIONS) + args.grid**2
     print(f"model {model.card.name} ({model.engine}), input {model.spec.input_size} px")
     print(f"plain:        {plain_ms:7.1f} ms per photo (1 model input)")
-    print(
-        f"explain=true: {explain_ms:7.1f} ms per photo (+ one batch of {inputs} inputs, grid "
-        f"{args.grid}) = {explain_ms / plain_ms:.2f} x plain"
-    )
-    assert model.explained(prepared, rated, args.grid).explanation is not None
+    ways = [True, False] if model.scorer.has_map else [False]
+    for with_map in ways:
+        model.scorer.has_map = with_map
+        note = model.explained(prepared, rated, args.grid).explanation
+        assert note is not None
+        explain_ms = wall_ms(explained, args.repeats)
+        source = note["heatmap_from"]
+        inputs = 1 if source == "label_map" else len(REGIONS) + args.grid**2
+        print(
+            f"explain=true: {explain_ms:7.1f} ms per photo (+ one batch of {inputs} input(s), "
+            f"{source}, grid {args.grid}) = {explain_ms / plain_ms:.2f} x plain"
+        )
     print(watch.finish().describe())
 
 

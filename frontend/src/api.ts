@@ -25,14 +25,16 @@ export interface RegionEffect {
   delta: number;
 }
 
-/** Why this score (`explain=true`): what the model reacts to, found by covering parts of its input. */
+/** Why this score (`explain=true`): what the model reacts to, read from its label map or found by
+ * covering parts of its input. */
 export interface Explanation {
   regions: RegionEffect[];
   /** grid × grid rows, top first, over the model's square input: each cell the effect of covering
-   * the face regions under it (`regions`), or of covering the cell itself (`occluded_cells`). */
+   * the face regions under it (`regions`), of covering the cell itself (`occluded_cells`), or the
+   * model's score at that spot minus its score for the whole face (`label_map`). */
   heatmap: number[][];
   grid: number;
-  heatmap_from?: 'regions' | 'occluded_cells';
+  heatmap_from?: 'regions' | 'occluded_cells' | 'label_map';
   note: string;
 }
 

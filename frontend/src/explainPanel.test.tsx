@@ -1,4 +1,4 @@
-import { render, screen, waitFor, within } from '@testing-library/react';
+import { cleanup, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { App } from './App';
@@ -124,6 +124,25 @@ describe('why this score', () => {
     expect(panel).toHaveTextContent('Лоб и волосы+0.80');
     expect(screen.getByTestId('explain-overlay')).toHaveAccessibleName(MESSAGES.ru.explain.overlay);
     expect(screen.getByRole('button', { name: 'Скрыть объяснение' })).toBeInTheDocument();
+  });
+
+  it('test_an_explanation_read_from_the_label_map_says_so_in_both_languages', async () => {
+    const fromMap = { ...plain(), explanation: { ...EXPLANATION, heatmap_from: 'label_map' } };
+    rate = (_url, init) => {
+      const asked = (init?.body as FormData).get('explain') === 'true';
+      return jsonResponse({ model: 'crop-man', demo: false, results: [asked ? fromMap : plain()] });
+    };
+    for (const lang of ['en', 'ru'] as const) {
+      const user = await scoredPhoto(lang);
+      await user.click(screen.getByRole('button', { name: MESSAGES[lang].explain.ask }));
+      const panel = await screen.findByTestId('explain-panel');
+      const words = MESSAGES[lang].explain.fromMap;
+      expect(panel).toHaveTextContent(words.note);
+      expect(within(panel).getByTestId('explain-legend')).toHaveTextContent(words.legendTitle);
+      expect(panel).toHaveTextContent(words.raises);
+      expect(panel).not.toHaveTextContent(MESSAGES[lang].explain.legendTitle);
+      cleanup();
+    }
   });
 
   it('test_each_face_of_a_group_photo_shows_its_own_explanation', async () => {

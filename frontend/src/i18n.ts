@@ -114,6 +114,13 @@ const en = {
     lowers: 'blue: the part lowers the score (covered, the score rises)',
     scale: 'Full colour: {max} points out of 10 or more; the paler, the smaller.',
     regionsTitle: 'Each part of the face, in points (+ raises the score, − lowers it)',
+    // With a label map (heatmap_from 'label_map'): read from the model's own last feature map.
+    fromMap: {
+      note: 'This shows what the model reacts to, not what is beautiful. It is read from the model itself: the score it gives each spot of the photo.',
+      legendTitle: 'Colours on the photo: how much higher or lower the model scores that spot than the face as a whole',
+      raises: 'orange: the model scores this spot higher',
+      lowers: 'blue: the model scores this spot lower',
+    },
     none: 'No explanation here: the service found no face landmarks to place the parts of the face.',
     regions: {
       eyes: 'Eyes',
@@ -230,6 +237,12 @@ const ru: Messages = {
     lowers: 'синий: часть понижает оценку (если закрыть, оценка растёт)',
     scale: 'Полный цвет — {max} балла из 10 и больше; чем бледнее, тем меньше.',
     regionsTitle: 'Каждая часть лица, в баллах (+ повышает оценку, − понижает)',
+    fromMap: {
+      note: 'Здесь видно, на что реагирует модель, а не что красиво. Это прочитано из самой модели: какую оценку она даёт каждому месту фото.',
+      legendTitle: 'Цвета на фото: насколько выше или ниже модель оценивает это место, чем лицо в целом',
+      raises: 'оранжевый: модель оценивает это место выше',
+      lowers: 'синий: модель оценивает это место ниже',
+    },
     none: 'Объяснения нет: сервис не нашёл опорных точек лица, чтобы найти его части.',
     regions: {
       eyes: 'Глаза',

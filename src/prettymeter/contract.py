@@ -51,7 +51,10 @@ FILTER_REASONS = tuple(FILTER_MESSAGES)
 
 INPUT_NAME = "input"  # float32 [N, 3, S, S], the card's preprocessing applied
 LABEL_OUTPUT = "label"  # [N] 0-1; the served score is 10 × label
-STD_OUTPUT = "label_std"  # [N] spread of the fold models' labels (ensembles only)
+STD_OUTPUT = "label_std"  # [N] the predicted std of the label's error
+# [N, H, W] the label at each cell of the last feature map (its mean is the label before
+# clipping); only backbones that pool that map straight into the head have it.
+LABEL_MAP_OUTPUT = "label_map"
 
 # The MTCNN nets' ONNX input (training/detector_export.py writes them, faces/mtcnn.py runs them).
 DETECTOR_INPUT_NAME = "input"

@@ -6,7 +6,9 @@ the card's normalization, so the model sees a flat, neutral patch). All variants
 engine in one batch; a region's `delta` is score(original) − score(occluded) on the 0-10 scale.
 The heat map paints each region's delta over its pixels, averaged into MAP_CELLS × MAP_CELLS
 cells; with `grid` > 0 it is instead made of grid × grid occluded cells, one more input each.
-It shows what the model reacts to, not what is beautiful. No gradients are needed, so it works
+A model whose graph has a label map (backbones that pool their last feature map straight into
+the head) is explained from that map instead, at the cost of one input (`from_label_map`).
+It shows what the model reacts to, not what is beautiful. No gradients are needed, so both work
 on every engine (docs/decisions.md).
 """
 
@@ -138,9 +140,41 @@ def painted(masks: dict[str, np.ndarray], deltas: Sequence[float], cells: int) -
     picture = np.zeros((size, size))
     for name, delta in zip(REGIONS, deltas, strict=True):
         picture[masks[name]] = delta
-    edges = np.linspace(0, size, cells + 1).round().astype(int)
+    return blocks(picture, cells)
+
+
+def blocks(picture: np.ndarray, cells: int) -> np.ndarray:
+    """A square picture averaged into cells × cells blocks."""
+    edges = np.linspace(0, picture.shape[0], cells + 1).round().astype(int)
     rows = np.add.reduceat(picture, edges[:-1], axis=0) / np.diff(edges)[:, None]
     return np.add.reduceat(rows, edges[:-1], axis=1) / np.diff(edges)[None, :]
+
+
+def from_label_map(label_map: np.ndarray, points_in_input: np.ndarray, size: int) -> dict[str, Any]:
+    """One input's explanation from its label map (the label at each cell of the last feature
+    map, whose mean is the label: Scorer.run_map), with no further engine call. Each pixel
+    takes 10 × (its cell's label − the mean): how far the model scores that spot above or below
+    the input as a whole. A region's delta is its pixels' share of that, in score points:
+    what the region adds to the score against an average spot (the deltas sum to zero)."""
+    cells = np.asarray(label_map, dtype=np.float64)
+    at = [np.minimum(np.arange(size) * n // size, n - 1) for n in cells.shape]
+    picture = 10.0 * (cells - cells.mean())[np.ix_(at[0], at[1])]
+    masks = region_masks(points_in_input, size)
+    deltas = [float(picture[masks[n]].sum()) / size**2 for n in REGIONS]
+    return _answer(deltas, blocks(picture, MAP_CELLS), MAP_CELLS, "label_map")
+
+
+def _answer(deltas: Sequence[float], cells: np.ndarray, side: int, source: str) -> dict[str, Any]:
+    heatmap = [[round(float(c), 3) for c in row] for row in np.reshape(cells, (side, side))]
+    return {
+        "regions": [
+            {"name": n, "delta": round(float(d), 3)} for n, d in zip(REGIONS, deltas, strict=True)
+        ],
+        "heatmap": heatmap,
+        "grid": side,
+        "heatmap_from": source,
+        "note": NOTE,
+    }
 
 
 def explain(
@@ -163,13 +197,4 @@ def explain(
         cells, side, source = base - labels[1 + len(REGIONS) :], grid, "occluded_cells"
     else:
         cells, side, source = painted(masks, deltas, MAP_CELLS), MAP_CELLS, "regions"
-    heatmap = [[round(float(c), 3) for c in row] for row in np.reshape(cells, (side, side))]
-    return {
-        "regions": [
-            {"name": n, "delta": round(float(d), 3)} for n, d in zip(REGIONS, deltas, strict=True)
-        ],
-        "heatmap": heatmap,
-        "grid": side,
-        "heatmap_from": source,
-        "note": NOTE,
-    }
+    return _answer(deltas, cells, side, source)

@@ -20,7 +20,7 @@ import numpy as np
 from prettymeter import imaging
 from prettymeter.card import CARD_FILE, ModelCard
 from prettymeter.errors import ImageError, PrettyMeterError
-from prettymeter.explain import DEFAULT_GRID, explain, to_input
+from prettymeter.explain import DEFAULT_GRID, explain, from_label_map, to_input
 from prettymeter.inference import (
     FACE_MODES,
     InputSpec,
@@ -189,9 +189,10 @@ class RatingModel:
 
     def explained(self, prepared: Prepared, rated: Rating, grid: int = DEFAULT_GRID) -> Rating:
         """The rating with `explanation` (prettymeter.explain) on the scored person and on each
-        scored face: one engine call per face, the occluded variants in one batch (not
-        `batch_size`) against the label `rated` already holds; the main face, whose input is the
-        photo's, shares the photo's explanation."""
+        scored face: one engine call per face, either the face alone for its label map (models
+        whose graph has one, grid 0) or its occluded variants in one batch (not `batch_size`)
+        against the label `rated` already holds; the main face, whose input is the photo's,
+        shares the photo's explanation."""
         size = prepared.image_size
         if size is None:
             return rated
@@ -200,6 +201,10 @@ class RatingModel:
             if array is None or region is None or not points or len(points) < 5:
                 return None
             where = to_input(points, region, size, array.shape[-1])
+            if self.scorer.has_map and grid == 0:
+                return from_label_map(
+                    self.scorer.run_map(array[None])[1][0], where, array.shape[-1]
+                )
             labels_of = lambda batch: self.scorer.run(batch)[0]  # noqa: E731
             return explain(array, where, labels_of, grid, label)
 

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from prettymeter.card import EngineCheck, ModelCard, load_model_dir, sha256_file
-from prettymeter.contract import INPUT_NAME, LABEL_OUTPUT, STD_OUTPUT
+from prettymeter.contract import INPUT_NAME, LABEL_MAP_OUTPUT, LABEL_OUTPUT, STD_OUTPUT
 from prettymeter.errors import PrettyMeterError
 from prettymeter.hardware import cpu_has_bf16
 from prettymeter.memory import release_free_memory
@@ -158,6 +158,7 @@ class Scorer:
         self.input_size = self.card.input_size
         self._local = threading.local()
         self.has_std = False
+        self.has_map = False  # the graph has LABEL_MAP_OUTPUT (run_map)
         self.drift: float | None = None  # the tripwire's largest probe move against ORT fp32
         self.refused: dict[str, float] = {}  # engines `auto` dropped at the tripwire → move
         self._load(gate)
@@ -262,6 +263,7 @@ class Scorer:
         inputs = [i.name for i in session.get_inputs()]
         self._check_io(inputs, names)
         self.has_std = STD_OUTPUT in names
+        self.has_map = LABEL_MAP_OUTPUT in names
         self._ort = session
         self.providers = session.get_providers()
 
@@ -293,6 +295,7 @@ class Scorer:
             config["INFERENCE_NUM_THREADS"] = int(self.threads) * self.streams
         self._ov = core.compile_model(model, "CPU", config)
         self.has_std = STD_OUTPUT in names
+        self.has_map = LABEL_MAP_OUTPUT in names
         self.providers = [f"OpenVINO CPU {precision.replace('f32', 'fp32')}"]
 
     def _int8_files(self, gate: bool) -> tuple[str, str]:
@@ -321,6 +324,23 @@ class Scorer:
 
     def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Score a float32 batch [N, 3, S, S]; returns labels [N] and stds [N] (or None)."""
+        labels, stds, _ = self._run(batch, with_map=False)
+        return labels, stds
+
+    def run_map(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Labels [N] and label maps [N, H, W] (the label at each cell of the last feature map;
+        a map's mean is its label before clipping) of a model whose graph has them."""
+        if not self.has_map:
+            raise PrettyMeterError(
+                f"{self.onnx_path} has no {LABEL_MAP_OUTPUT!r} output; explain it by occlusion"
+            )
+        labels, _, maps = self._run(batch, with_map=True)
+        assert maps is not None
+        return labels, maps
+
+    def _run(
+        self, batch: np.ndarray, with_map: bool
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         size = self.input_size
         if batch.ndim != 4 or batch.shape[1:] != (3, size, size):
             raise PrettyMeterError(
@@ -328,26 +348,30 @@ class Scorer:
                 "prepare photos with prettymeter.imaging.preprocess"
             )
         count = batch.shape[0]
-        if count == 0:
-            return np.zeros(0, np.float32), (np.zeros(0, np.float32) if self.has_std else None)
         batch = np.ascontiguousarray(batch, dtype=np.float32)
-        if self.engine == "onnxruntime":
-            wanted = [LABEL_OUTPUT, STD_OUTPUT] if self.has_std else [LABEL_OUTPUT]
-            results = self._ort.run(wanted, {INPUT_NAME: batch})
-            labels = results[0]
-            stds = results[1] if self.has_std else None
+        names = [LABEL_OUTPUT] + [STD_OUTPUT] * self.has_std + [LABEL_MAP_OUTPUT] * with_map
+        if count == 0:
+            results = [
+                np.zeros((0, 1, 1) if n == LABEL_MAP_OUTPUT else 0, np.float32) for n in names
+            ]
+        elif self.engine == "onnxruntime":
+            results = self._ort.run(names, {INPUT_NAME: batch})
         else:
             request = getattr(self._local, "request", None)
             if request is None:  # one infer request per thread: they are not thread-safe
                 request = self._ov.create_infer_request()
                 self._local.request = request
             outputs = request.infer({INPUT_NAME: batch})
-            labels = outputs[self._ov.output(LABEL_OUTPUT)]
-            stds = outputs[self._ov.output(STD_OUTPUT)] if self.has_std else None
-        labels = np.asarray(labels, dtype=np.float32).reshape(count)
+            results = [outputs[self._ov.output(n)] for n in names]
+        found = dict(zip(names, results, strict=True))
+        labels = np.asarray(found[LABEL_OUTPUT], dtype=np.float32).reshape(count).copy()
+        stds = found.get(STD_OUTPUT)
         if stds is not None:
-            stds = np.asarray(stds, dtype=np.float32).reshape(count)
-        return labels.copy(), (stds.copy() if stds is not None else None)
+            stds = np.asarray(stds, dtype=np.float32).reshape(count).copy()
+        maps = found.get(LABEL_MAP_OUTPUT)
+        if maps is not None:
+            maps = np.asarray(maps, dtype=np.float32).copy()
+        return labels, stds, maps
 
     def warmup(self, max_batch_size: int = 1) -> None:
         """Run zero batches once so the first real request does not pay for compilation

@@ -48,7 +48,8 @@ export function ExplainControls({ explanation, region, size, shown, busy, none, 
 
 function ExplainPanel({ explanation, region, size, id }: { explanation: Explanation; region: Box | null; size: [number, number]; id: string }) {
   const { m } = useMessages();
-  const e = m.explain;
+  // A model with a label map is explained from it, not by covering parts: other words.
+  const e = explanation.heatmap_from === 'label_map' ? { ...m.explain, ...m.explain.fromMap } : m.explain;
   const cells = region ? gridCells(explanation, region, size) : [];
   const scale = colourScale(cells.map((cell) => cell.value)).toFixed(1);
   const widest = Math.max(...explanation.regions.map((r) => Math.abs(r.delta)), 1e-9);

@@ -81,22 +81,27 @@ EXPLANATION_HELP = (
 
 class RegionDelta(BaseModel):
     name: str = Field(description=f"one of {', '.join(REGIONS)}")
-    delta: float = Field(description="score(original) - score(region occluded), 0-10 scale")
+    delta: float = Field(
+        description="0-10 scale: score(original) - score(region occluded), or with heatmap_from "
+        "'label_map' what the region adds to the score against an average spot of the input"
+    )
 
 
 class Explanation(BaseModel):
-    """Why this score (explain=true): each region of the face occluded with the card's mean
-    colour, and a coarse heat map of the same effects over the model's input; what the model
-    reacts to, not what is beautiful."""
+    """Why this score (explain=true): how much each region of the face moves the score (read from
+    the model's label map where its graph has one, else by occluding the region with the card's
+    mean colour), and a coarse heat map over the model's input; what the model reacts to, not
+    what is beautiful."""
 
     regions: list[RegionDelta]
     heatmap: list[list[float]] = Field(
         description="grid × grid rows (top first) over the model's square input: each cell the "
         "area-weighted delta of the regions it covers (heatmap_from 'regions'), or "
-        "score(original) - score(cell occluded) ('occluded_cells')"
+        "score(original) - score(cell occluded) ('occluded_cells'), or the model's label at "
+        "that spot minus its label for the whole input, × 10 ('label_map')"
     )
     grid: int = Field(description="cells per side of the heat map")
-    heatmap_from: Literal["regions", "occluded_cells"] = Field(
+    heatmap_from: Literal["regions", "occluded_cells", "label_map"] = Field(
         description="how the heat map was made"
     )
     note: str = Field(description=NOTE)

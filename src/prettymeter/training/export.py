@@ -5,45 +5,68 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 import numpy as np
 
 from prettymeter import card as card_module
 from prettymeter import imaging
 from prettymeter.console import summary
-from prettymeter.contract import INPUT_NAME, LABEL_OUTPUT, STD_OUTPUT
+from prettymeter.contract import INPUT_NAME, LABEL_MAP_OUTPUT, LABEL_OUTPUT, STD_OUTPUT
 from prettymeter.errors import PrettyMeterError
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from prettymeter.training.model import RegressionHead
+
 OPSET = 18
 PARITY_TOLERANCE = 1e-4
+MAP_PARITY_RELATIVE = 1e-3
 
 
-def _ensemble_module(members: list[nn.Module], std_scales: list[float]) -> nn.Module:
-    """One graph, outputs (label, label_std) on the 0-1 scale. One member: its label (clipped to
-    0-1) and its predicted std times its scale (fitted where no scored row was). Several: the
-    mean of their labels, and the std of the mixture (law of total variance): the root of
-    their mean predicted variance plus the variance of their labels around that mean."""
+def _ensemble_module(
+    members: list[nn.Module], std_scales: list[float], backbone: str = ""
+) -> nn.Module:
+    """One graph, outputs (label, label_std[, label_map]) on the 0-1 scale. One member: its
+    label (clipped to 0-1) and its predicted std times its scale (fitted where no scored row
+    was). Several: the mean of their labels, and the std of the mixture (law of total
+    variance): the root of their mean predicted variance plus the variance of their labels
+    around that mean. Where the backbone pools its last feature map before the head
+    (model.POOLED_TRUNKS), `label_map` [N, H, W] is the members' mean per-cell label: its mean
+    over the cells is the label before clipping."""
     import torch
     from torch import nn
 
-    from prettymeter.training.model import label_and_std
+    from prettymeter.training.model import label_and_std, label_map, pooled_trunk
+
+    parts = [pooled_trunk(m, backbone) for m in members]
+    with_map = all(p is not None for p in parts)
 
     class Ensemble(nn.Module):
         def __init__(self, models: list[nn.Module]) -> None:
             super().__init__()
             self.models = nn.ModuleList(models)
+            self.trunks = nn.ModuleList([p[0] for p in parts if p is not None])
+            self.heads = nn.ModuleList([p[1] for p in parts if p is not None])
             self.scales = nn.Buffer(torch.tensor(std_scales, dtype=torch.float32))
+            self.with_map = with_map
 
-        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            pairs = [label_and_std(m(x)) for m in self.models]
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            if with_map:
+                features = [trunk(x) for trunk in self.trunks]
+                outputs = [h(f.mean((2, 3))) for h, f in zip(self.heads, features, strict=True)]
+                heads = [cast("RegressionHead", h) for h in self.heads]
+                maps = [label_map(f, h) for h, f in zip(heads, features, strict=True)]
+                return (*self._label_and_std(outputs), torch.stack(maps, dim=1).mean(dim=1))
+            return self._label_and_std([m(x) for m in self.models])
+
+        def _label_and_std(self, outputs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+            pairs = [label_and_std(o) for o in outputs]
             labels = torch.stack([label for label, _ in pairs], dim=1)
             stds = torch.stack([std for _, std in pairs], dim=1) * self.scales
-            if len(self.models) == 1:
+            if len(outputs) == 1:
                 return labels[:, 0].clamp(0.0, 1.0), stds[:, 0]
             label = labels.mean(dim=1)
             spread = labels.var(dim=1, unbiased=False)
@@ -85,18 +108,29 @@ def _to_onnx(module: nn.Module, path: Path, size: int, outputs: list[str]) -> No
 
 
 def parity(module: nn.Module, onnx_path: Path, size: int, batch: np.ndarray | None = None) -> float:
-    """Largest |ONNX Runtime − torch| over every output on the same inputs."""
+    """Largest |ONNX Runtime − torch| over every output on the same inputs, against
+    PARITY_TOLERANCE: the label map's difference is scaled to it by MAP_PARITY_RELATIVE × its
+    largest |value| (per-cell labels are not held to 0-1, and no clipping hides their float
+    rounding, which the mean over the cells then averages out of the label)."""
     import onnxruntime as ort
     import torch
 
     if batch is None:
         batch = np.random.default_rng(0).standard_normal((3, 3, size, size)).astype(np.float32)
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
     got = session.run(None, {INPUT_NAME: batch})
     with torch.no_grad():
         want = module(torch.from_numpy(batch))
-    wants = list(want) if isinstance(want, tuple) else [want]
-    return max(float(np.abs(g - w.numpy()).max()) for g, w in zip(got, wants, strict=True))
+    wants = [w.numpy() for w in (want if isinstance(want, tuple) else [want])]
+    diffs = []
+    for name, g, w in zip(names, got, wants, strict=True):
+        diff = float(np.abs(g - w).max())
+        if name == LABEL_MAP_OUTPUT:
+            allowed = MAP_PARITY_RELATIVE * max(1.0, float(np.abs(w).max()))
+            diff *= PARITY_TOLERANCE / allowed
+        diffs.append(diff)
+    return max(diffs)
 
 
 def _versions() -> dict[str, str]:
@@ -151,8 +185,8 @@ def export(
 
     members = [load_member(run, f, config.backbone) for f in folder.run.members]
     std_scales = folder.run.std_scales or [1.0] * len(members)
-    module = _ensemble_module(members, std_scales)
-    outputs = [LABEL_OUTPUT, STD_OUTPUT]
+    module = _ensemble_module(members, std_scales, config.backbone)
+    outputs = [LABEL_OUTPUT, STD_OUTPUT] + ([LABEL_MAP_OUTPUT] if module.with_map else [])
     size = config.image_size
 
     staging = out.with_name(f".{out.name}.partial")
@@ -193,6 +227,14 @@ def export(
                 LABEL_OUTPUT: "predicted label, 0-1 (score = 10 × label)",
                 STD_OUTPUT: "predicted std of the label's error, 0-1 scale, calibrated on rows "
                 "no model trained on" + (" (with the members' spread)" if len(members) > 1 else ""),
+                **(
+                    {
+                        LABEL_MAP_OUTPUT: "the label at each cell of the last feature map, before "
+                        "clipping (its mean is the label); explanations read it"
+                    }
+                    if module.with_map
+                    else {}
+                ),
             },
             final=final,
             backbones_per_photo=len(members),

@@ -254,3 +254,35 @@ def build_model(backbone: str, weights: str | None) -> nn.Module:
     """torchvision `backbone` with its classifier swapped for the regression head (outputs
     [N, 2]: read them with label_and_log_var or label_and_std)."""
     return build_model_with_source(backbone, weights)[0]
+
+
+# Backbones (by name prefix) whose head reads the global average of their last feature map, and
+# the children that make that map, in order. For them the label is exactly the mean over the
+# map's cells of a per-cell label (the head applied to each cell): export adds that map to the
+# graph, and an explanation reads it instead of occluding regions (docs/decisions.md). Others
+# (MobileNetV3's two-layer classifier, ConvNeXt's norm after pooling) have no such exact map.
+POOLED_TRUNKS = {
+    "efficientnet_": ("features",),
+    "mobilenet_v2": ("features",),
+    "resnet": ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"),
+    "regnet_": ("stem", "trunk_output"),
+    "shufflenet_": ("conv1", "maxpool", "stage2", "stage3", "stage4", "conv5"),
+}
+
+
+def pooled_trunk(model: nn.Module, backbone: str) -> tuple[nn.Module, RegressionHead] | None:
+    """The module making `model`'s last feature map and its regression head, for a backbone in
+    POOLED_TRUNKS (else None): head(trunk(x).mean((2, 3))) is model(x)."""
+    names = next((v for k, v in POOLED_TRUNKS.items() if backbone.startswith(k)), None)
+    heads = [m for m in model.modules() if isinstance(m, RegressionHead)]
+    if names is None or len(heads) != 1:
+        return None
+    children = dict(model.named_children())
+    trunk = children[names[0]] if len(names) == 1 else nn.Sequential(*(children[n] for n in names))
+    return trunk, heads[0]
+
+
+def label_map(features: torch.Tensor, head: RegressionHead) -> torch.Tensor:
+    """[N, C, H, W] features → [N, H, W]: the head's label at each cell (its mean is the label)."""
+    weight = head.weight[0].float()
+    return torch.einsum("nchw,c->nhw", features.float(), weight) + head.bias[0].float()
