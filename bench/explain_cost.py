@@ -60,9 +60,9 @@ def main() -> None:
     plain_ms = wall_ms(plain, args.repeats)  # warm: compiles this batch size
     print(f"model {model.card.name} ({model.engine}), input {model.spec.input_size} px")
     print(f"plain:        {plain_ms:7.1f} ms per photo (1 model input)")
-    ways = [True, False] if model.scorer.has_map else [False]
-    for with_map in ways:
-        model.scorer.has_map = with_map
+    side = model.scorer.map_side
+    for map_side in [side, 0] if side else [0]:
+        model.scorer.map_side = map_side  # 0: explained by occlusion
         note = model.explained(prepared, rated, args.grid).explanation
         assert note is not None
         explain_ms = wall_ms(explained, args.repeats)

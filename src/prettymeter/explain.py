@@ -24,6 +24,9 @@ NOTE = "what the model reacts to, not what is beautiful"
 # makes 23), and on a CPU a batch costs nearly its size in single inputs (docs/decisions.md).
 DEFAULT_GRID = 0
 MAP_CELLS = 16
+# A label map coarser than this (a small input: 2 × 2 cells at 64 px) cannot tell the eyes from
+# the mouth; such a model is explained by occlusion.
+MIN_MAP_CELLS = 4
 REGIONS = (
     "eyes",
     "brows",

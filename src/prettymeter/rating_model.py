@@ -20,7 +20,7 @@ import numpy as np
 from prettymeter import imaging
 from prettymeter.card import CARD_FILE, ModelCard
 from prettymeter.errors import ImageError, PrettyMeterError
-from prettymeter.explain import DEFAULT_GRID, explain, from_label_map, to_input
+from prettymeter.explain import DEFAULT_GRID, MIN_MAP_CELLS, explain, from_label_map, to_input
 from prettymeter.inference import (
     FACE_MODES,
     InputSpec,
@@ -190,9 +190,9 @@ class RatingModel:
     def explained(self, prepared: Prepared, rated: Rating, grid: int = DEFAULT_GRID) -> Rating:
         """The rating with `explanation` (prettymeter.explain) on the scored person and on each
         scored face: one engine call per face, either the face alone for its label map (models
-        whose graph has one, grid 0) or its occluded variants in one batch (not `batch_size`)
-        against the label `rated` already holds; the main face, whose input is the photo's,
-        shares the photo's explanation."""
+        whose graph has one of at least MIN_MAP_CELLS a side, grid 0) or its occluded variants
+        in one batch (not `batch_size`) against the label `rated` already holds; the main face,
+        whose input is the photo's, shares the photo's explanation."""
         size = prepared.image_size
         if size is None:
             return rated
@@ -201,7 +201,7 @@ class RatingModel:
             if array is None or region is None or not points or len(points) < 5:
                 return None
             where = to_input(points, region, size, array.shape[-1])
-            if self.scorer.has_map and grid == 0:
+            if grid == 0 and self.scorer.map_side >= MIN_MAP_CELLS:
                 return from_label_map(
                     self.scorer.run_map(array[None])[1][0], where, array.shape[-1]
                 )

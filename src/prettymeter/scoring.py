@@ -159,6 +159,7 @@ class Scorer:
         self._local = threading.local()
         self.has_std = False
         self.has_map = False  # the graph has LABEL_MAP_OUTPUT (run_map)
+        self.map_side = 0  # cells per side of that map (0: none, or not fixed in the graph)
         self.drift: float | None = None  # the tripwire's largest probe move against ORT fp32
         self.refused: dict[str, float] = {}  # engines `auto` dropped at the tripwire → move
         self._load(gate)
@@ -264,6 +265,8 @@ class Scorer:
         self._check_io(inputs, names)
         self.has_std = STD_OUTPUT in names
         self.has_map = LABEL_MAP_OUTPUT in names
+        shapes = {o.name: o.shape for o in session.get_outputs()}
+        self.map_side = _side(shapes.get(LABEL_MAP_OUTPUT))
         self._ort = session
         self.providers = session.get_providers()
 
@@ -296,6 +299,10 @@ class Scorer:
         self._ov = core.compile_model(model, "CPU", config)
         self.has_std = STD_OUTPUT in names
         self.has_map = LABEL_MAP_OUTPUT in names
+        maps = [o.get_partial_shape() for o in model.outputs if LABEL_MAP_OUTPUT in o.get_names()]
+        self.map_side = _side(
+            [d.get_length() if d.is_static else None for d in maps[0]] if maps else None
+        )
         self.providers = [f"OpenVINO CPU {precision.replace('f32', 'fp32')}"]
 
     def _int8_files(self, gate: bool) -> tuple[str, str]:
@@ -385,3 +392,10 @@ class Scorer:
 
     def __repr__(self) -> str:
         return f"Scorer({str(self.model_dir)!r}, engine={self.engine!r}, device={self.device!r})"
+
+
+def _side(shape: Any) -> int:
+    """Cells per side of a label map output's shape [N, H, W] (0 when absent or not fixed)."""
+    if not shape or len(shape) != 3 or not isinstance(shape[-1], int):
+        return 0
+    return int(shape[-1])

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from prettymeter.contract import LABEL_MAP_OUTPUT
-from prettymeter.explain import MAP_CELLS, NOTE, REGIONS, region_masks, to_input
+from prettymeter.explain import MAP_CELLS, MIN_MAP_CELLS, NOTE, REGIONS, region_masks, to_input
 from prettymeter.rating_model import RatingModel
 from prettymeter.scoring import Scorer
 from tests.support.engine_models import engine_batches
@@ -41,6 +41,7 @@ def test_the_label_map_is_exported_and_its_mean_is_the_label(
 ) -> None:
     scorer = Scorer(map_model_dir, engine="onnxruntime", threads=1)
     assert scorer.has_map and LABEL_MAP_OUTPUT in scorer.card.outputs
+    assert scorer.map_side == SIZE // 32
     photos = np.random.default_rng(0).standard_normal((3, 3, SIZE, SIZE)).astype(np.float32)
     labels, maps = scorer.run_map(photos)
     assert maps.shape == (3, SIZE // 32, SIZE // 32)
@@ -96,6 +97,17 @@ def test_an_explanation_reads_the_map_in_one_call_of_one_input(
     assert np.allclose(heatmap, np.kron(cells, np.ones((per, per))), atol=2e-3)
 
 
+def test_a_map_too_coarse_for_the_face_parts_is_left_for_occlusion(tmp_path: Path) -> None:
+    # At 64 px the map is 2 × 2 cells: eyes and mouth would share one; occlusion says more.
+    small = make_model_dir(
+        tmp_path / "man", "m", seed=3, input_size=64, crop_size=64, backbone=BACKBONE
+    )
+    model = RatingModel(small, engine="onnxruntime", threads=1)
+    assert model.scorer.has_map and model.scorer.map_side == 2 < MIN_MAP_CELLS
+    explanation = model.rate([DATA / "man.png"], explain=True)[0].explanation
+    assert explanation is not None and explanation["heatmap_from"] == "regions"
+
+
 def test_every_engine_serves_the_map(map_model_dir: Path, tmp_path: Path) -> None:
     # OpenVINO fp32 gives ONNX Runtime's map; int8 (NNCF, the export recipe) one whose mean is
     # still its label (how close int8 comes is for export's verification, on a trained model).
@@ -107,7 +119,9 @@ def test_every_engine_serves_the_map(map_model_dir: Path, tmp_path: Path) -> Non
     quantize_int8(model_dir, model_dir / "model.onnx", calibration)
     photos = calibration[:3]
     _, want = Scorer(model_dir, engine="onnxruntime", threads=1).run_map(photos)
-    _, same = Scorer(model_dir, engine="openvino", threads=1, gate=False).run_map(photos)
+    openvino = Scorer(model_dir, engine="openvino", threads=1, gate=False)
+    assert openvino.map_side == SIZE // 32
+    _, same = openvino.run_map(photos)
     assert np.allclose(same, want, atol=1e-4 * max(1.0, np.abs(want).max()))
     int8 = Scorer(model_dir, engine="openvino-int8", threads=1, gate=False, verify=False)
     labels, close = int8.run_map(photos)
