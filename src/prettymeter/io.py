@@ -122,13 +122,21 @@ def read_manifest(work: Path) -> dict[str, Any] | None:
 def open_parts_folder(work: Path, manifest: dict[str, Any], overwrite: bool, mismatch: str) -> bool:
     """Make `work` for a run's finished parts, or keep it when it holds this very run (same
     manifest): True when kept, to resume. Another run's folder is `mismatch` (one line saying
-    what to do), or is removed and made anew with `overwrite`."""
+    what to do), or is removed and made anew with `overwrite`. The folder appears with its
+    manifest in it (made beside it, then renamed), so a kill never leaves one without; an empty
+    folder without a manifest (left by an older version) holds nothing to keep and is replaced."""
+    fresh = work.with_name(work.name + ".new")
+    if fresh.exists():  # a kill before the rename: nothing in it but the manifest
+        shutil.rmtree(fresh)
+    if work.is_dir() and read_manifest(work) is None and not any(work.iterdir()):
+        work.rmdir()
     if work.is_dir() and read_manifest(work) != manifest:
         if not overwrite:
             raise PrettyMeterError(mismatch)
         shutil.rmtree(work)
     if work.is_dir():
         return True
-    work.mkdir(parents=True)
-    atomic_write_text(work / MANIFEST, json.dumps(manifest, indent=2))
+    fresh.mkdir(parents=True)
+    atomic_write_text(fresh / MANIFEST, json.dumps(manifest, indent=2))
+    os.replace(fresh, work)
     return False

@@ -90,3 +90,30 @@ def test_another_runs_finished_table_is_refused_until_overwrite(
         folder.begin(MANIFEST, overwrite=False, flag="--out")
     assert folder.begin(MANIFEST, overwrite=True, flag="--out") is None
     assert folder.parts() == [] and not folder.out.exists()
+
+
+@pytest.mark.parametrize("step", ["manifest", "folder"])
+def test_a_run_killed_while_it_opens_its_parts_folder_is_started_by_the_rerun(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    # The folder appears with its manifest in it: a kill before either lands leaves no folder
+    # that the rerun would take for another run's.
+    folder = PartsFolder(tmp_path / "out.txt", "detect")
+    fresh = folder.work.with_name(folder.work.name + ".new")
+    with dies_when_renaming_to(
+        fresh / "manifest.json" if step == "manifest" else folder.work, monkeypatch
+    ):
+        folder.begin(MANIFEST, overwrite=False, flag="--dst")
+    assert not folder.work.exists()
+    assert folder.begin(MANIFEST, overwrite=False, flag="--dst") is None
+    write_parts(folder, range(1))
+    assert folder.commit(join_text(folder)) == {"parts": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
+
+
+def test_an_empty_parts_folder_without_a_manifest_is_replaced(tmp_path: Path) -> None:
+    # What a kill between making the folder and writing its manifest left before it was atomic.
+    folder = PartsFolder(tmp_path / "out.txt", "detect")
+    folder.work.mkdir()
+    assert folder.begin(MANIFEST, overwrite=False, flag="--dst") is None
+    assert json.loads((folder.work / "manifest.json").read_text()) == MANIFEST
