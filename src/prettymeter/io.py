@@ -128,7 +128,7 @@ def open_parts_folder(work: Path, manifest: dict[str, Any], overwrite: bool, mis
     fresh = work.with_name(work.name + ".new")
     if fresh.exists():  # a kill before the rename: nothing in it but the manifest
         shutil.rmtree(fresh)
-    if work.is_dir() and read_manifest(work) is None and not any(work.iterdir()):
+    if work.is_dir() and not any(work.iterdir()):  # no manifest, no parts: nothing to keep
         work.rmdir()
     if work.is_dir() and read_manifest(work) != manifest:
         if not overwrite:
