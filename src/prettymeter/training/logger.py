@@ -14,6 +14,9 @@ LOG_FILE = "train.log"
 ROWS_FILE = "metrics.jsonl"
 CSV_FILE = "metrics.csv"
 CURVES_FILE = "learning_curves.png"
+# learning_curves.png is redrawn after the run's first epoch and each member's last, and in
+# between at most this often: a drawing costs about a second, as much as a small run's epoch.
+CURVES_EVERY_S = 60.0
 CSV_COLUMNS = (
     "member", "epoch", "train_loss", "val_loss", "val_pc", "val_mae", "val_rmse", "lr",
     "images_per_s", "seconds",
@@ -30,6 +33,7 @@ class Logger:
         self.run = run
         self.enabled = enabled
         self.tb: Any = None
+        self._curves_drawn: float | None = None  # monotonic time of the last drawing
         if enabled:
             try:
                 from torch.utils.tensorboard import SummaryWriter
@@ -62,6 +66,16 @@ class Logger:
                 if isinstance(value, float):
                     self.tb.add_scalar(f"{row['member']}/{key}", value, step)
             self.tb.flush()
+
+
+    def curves(self, last: bool) -> None:
+        """Redraw learning_curves.png after a member's `last` epoch, or when it is due."""
+        if not self.enabled:
+            return
+        drawn = self._curves_drawn
+        if last or drawn is None or time.monotonic() - drawn >= CURVES_EVERY_S:
+            redraw_curves(self.run)
+            self._curves_drawn = time.monotonic()
 
 
 def redraw_curves(run: Path) -> None:

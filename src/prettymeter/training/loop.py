@@ -31,7 +31,7 @@ from prettymeter.training.distributed import (
     rank_digests,
     setup_distributed,
 )
-from prettymeter.training.logger import Logger, redraw_curves
+from prettymeter.training.logger import Logger
 from prettymeter.training.member import MemberRows, Session, batch_loss, predict_rows, score_kept
 from prettymeter.training.records import (
     ConfigRecord,
@@ -254,7 +254,7 @@ def validate_inner(
 
 
 def log_epoch(s: Session, member: str, row: dict[str, Any], epochs: int, best: bool) -> None:
-    """The epoch's row into the log and its line on the console; the curves redrawn."""
+    """The epoch's row into the log and its line on the console; the curves redrawn when due."""
     s.log.row(row)
     s.log.line(
         f"[{member}] epoch {row['epoch']}/{epochs} train {row['train_loss']:.5f}"
@@ -262,7 +262,7 @@ def log_epoch(s: Session, member: str, row: dict[str, Any], epochs: int, best: b
         + f" {row['images_per_s']:.1f} img/s"
         + (" *best*" if best else "")
     )
-    redraw_curves(s.run)
+    s.log.curves(last=row["epoch"] == epochs)
 
 
 def finish_member(
