@@ -60,7 +60,7 @@ webtest: web
 ## whole to one worker (tests/conftest.py), and the workers share the models they build.
 PYTEST_WORKERS ?= 2
 pytest: install web browser
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=25
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25
 
 ## Everything: lint, format, types, the page's unit tests, pytest (incl. the browser end-to-end run).
 test: lint webtest pytest

@@ -10,12 +10,14 @@ import pytest
 from tests.support.paths import DATA as DATA_DIR
 from tests.support.shared import shared_folder
 
-# The files that cost most (they train, install or drive a browser), heaviest first. They go to
-# the workers first, whole (a file's module fixtures are made once), and the many light files fill
-# the gaps at the end; the first two build the session's shared models on different workers.
-# A file missing here only runs later. test_training_learns' two runs go to both workers.
+# The files that cost most (they train, install or drive a browser), heaviest first. pytest-xdist
+# (`--dist loadfile`) hands each file whole to one worker (a file's module fixtures are made
+# once), these first and the many light files into the gaps at the end. The first three build
+# the session's shared runs; the learning proof and its shuffled-label control are two files so
+# that their runs go to different workers. A file missing here only runs later.
 HEAVY_FIRST = (
     "training/test_training_learns.py",
+    "training/test_training_shuffled.py",
     "training/test_evaluate_and_predict_cli.py",
     "deploy/test_wheel.py",
     "hardening/test_hardening_kill.py",
@@ -31,17 +33,13 @@ HEAVY_FIRST = (
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Heaviest files first; each file one xdist group (`--dist loadgroup`) unless a test names
-    its own group."""
+    """Heaviest files first (stable: each file's tests stay together, in their order)."""
     rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
 
     def file_of(item: pytest.Item) -> str:
         return item.nodeid.split("::")[0].removeprefix("tests/")
 
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(file_of(item)))
-    items.sort(key=lambda item: rank.get(file_of(item), len(rank)))  # stable: files stay whole
+    items.sort(key=lambda item: rank.get(file_of(item), len(rank)))
 
 
 @pytest.fixture(scope="session")
