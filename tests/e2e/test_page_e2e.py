@@ -52,12 +52,28 @@ def _model_dirs(
     return model_dirs(tmp_path_factory.mktemp("e2e-models"))
 
 
+def _current_dist() -> Path | None:
+    """frontend/dist when it is newer than every source it is built from (the Makefile's rule:
+    `make test` has just built it), else None."""
+    index = FRONTEND / "dist" / "index.html"
+    if not index.is_file():
+        return None
+    sources = [p for d in ("src", "public") for p in (FRONTEND / d).rglob("*") if p.is_file()]
+    sources += [p for p in FRONTEND.glob("*") if p.is_file()]  # index.html, configs, lock file
+    newest = max(p.stat().st_mtime for p in sources)
+    return index.parent if index.stat().st_mtime >= newest else None
+
+
 @pytest.fixture(scope="module")
 def built_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The page built from the current sources (not a stale frontend/dist)."""
+    """The page built from the current sources: frontend/dist when it is up to date, else a
+    fresh build (never a stale frontend/dist)."""
     reason = _missing_tools()
     if reason:
         pytest.skip(reason)
+    current = _current_dist()
+    if current is not None:
+        return current
     out = tmp_path_factory.mktemp("web") / "dist"
     result = subprocess.run(
         ["npm", "run", "build", "--silent", "--", "--outDir", str(out), "--emptyOutDir"],
