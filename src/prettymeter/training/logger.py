@@ -67,7 +67,6 @@ class Logger:
                     self.tb.add_scalar(f"{row['member']}/{key}", value, step)
             self.tb.flush()
 
-
     def curves(self, last: bool) -> None:
         """Redraw learning_curves.png after a member's `last` epoch, or when it is due."""
         if not self.enabled:
