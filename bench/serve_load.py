@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/serve_load.py [--seconds 6] [--work DIR] [--skip-engines]
                                          [--wait-quiet S] [--parallel P] [--payload jpeg|png]
+                                         [--max-batch-size B]
 
 Serves the trained bench model (bench/bench_model.py: an EfficientNetV2-S at 256 px, made once
 and cached in --work): ONNX + card for our service (both routes, `man` and `woman`, so two
@@ -35,6 +36,7 @@ The machine (CPU, bf16/AMX flags, cores, load, busy processes) is described at t
 checked at the end (bench/machine.py); every table is marked NOT QUIET when it was not.
 `--parallel P` runs our servers with batching.parallel = P (P batches of a model at once, each
 on usable cores // P engine threads; docs/configuration.md); the load table's title says it.
+`--max-batch-size B` sets our servers' batching.max_batch_size (default: the service's own).
 
 Client, servers and everything else share this machine's cores, and other people's jobs run on
 it too: the numbers move between runs. Read the ratios (measured in the same run), not the
@@ -563,6 +565,12 @@ def main() -> None:
         default=1,
         help="our servers' batching.parallel: batches of one model running at once",
     )
+    parser.add_argument(
+        "--max-batch-size",
+        type=int,
+        default=None,
+        help="our servers' batching.max_batch_size (default: the service's own)",
+    )
     args = parser.parse_args()
     levels = [int(v) for v in args.levels.split(",")]
 
@@ -586,6 +594,8 @@ def main() -> None:
         models = ["--man", str(model_dirs["man"]), "--woman", str(model_dirs["woman"])]
         command = [CLI, "serve", *models, detect, "--log-level", "warning"]
         env = {"PRETTYMETER_BATCHING__PARALLEL": str(args.parallel)}
+        if args.max_batch_size is not None:
+            env["PRETTYMETER_BATCHING__MAX_BATCH_SIZE"] = str(args.max_batch_size)
         servers.append((key, Server(f"ours, detection {key}", command, "/readyz", env)))
     baseline = [sys.executable, str(REPO / "bench" / "original_baseline_server.py")]
     baseline += ["--weights", str(weights)]
