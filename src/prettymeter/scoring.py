@@ -31,7 +31,7 @@ from prettymeter.card import EngineCheck, ModelCard, load_model_dir, sha256_file
 from prettymeter.contract import INPUT_NAME, LABEL_MAP_OUTPUT, LABEL_OUTPUT, STD_OUTPUT
 from prettymeter.errors import PrettyMeterError
 from prettymeter.hardware import cpu_has_bf16
-from prettymeter.memory import release_free_memory
+from prettymeter.memory import page_out, release_free_memory
 from prettymeter.probes import check_batch
 
 log = logging.getLogger(__name__)
@@ -41,8 +41,17 @@ DEVICES = ("cpu", "cuda")
 # Served only where the card's verification accepted them.
 REDUCED = ("openvino-bf16", "openvino-int8")
 TRIPWIRE = 0.5  # largest probe move (0-10) a runtime may show before it counts as broken
-INT8_XML = "model.int8.xml"
-INT8_WEIGHTS = "model.int8.weights"  # not .bin: a model directory refuses .bin (pickle) files
+# OpenVINO's own copies of the model (IR: graph + weights) that verification writes beside the
+# ONNX file; `.weights`, not `.bin`: a model directory refuses .bin (pickle) files. int8: the
+# NNCF-quantized graph. bf16: the graph with its weights stored in fp16 (half the bytes of the
+# ONNX file's fp32; bf16 inference rounds them further anyway), read memory-mapped and released
+# once the engine has packed its own copy (`Scorer.warmup`).
+IR_FILES = {
+    "int8": ("model.int8.xml", "model.int8.weights"),
+    "bf16": ("model.bf16.xml", "model.bf16.weights"),
+}
+INT8_XML, INT8_WEIGHTS = IR_FILES["int8"]
+BF16_XML, BF16_WEIGHTS = IR_FILES["bf16"]
 
 
 def _openvino_available() -> bool:
@@ -160,11 +169,15 @@ class Scorer:
         self.has_std = False
         self.has_map = False  # the graph has LABEL_MAP_OUTPUT (run_map)
         self.map_side = 0  # cells per side of that map (0: none, or not fixed in the graph)
+        self._mapped: str | None = None  # the weights file OpenVINO maps (IR only)
         self.drift: float | None = None  # the tripwire's largest probe move against ORT fp32
         self.refused: dict[str, float] = {}  # engines `auto` dropped at the tripwire → move
+        tripwire = self.engine != "onnxruntime" and verify
+        # The reference runs before the engine loads, so the two never take memory at once.
+        expected = self._reference_on_probes() if tripwire else None
         self._load(gate)
-        if self.engine != "onnxruntime" and verify:
-            self._tripwire(explicit=engine != "auto")
+        if expected is not None:
+            self._tripwire(*expected, explicit=engine != "auto")
             release_free_memory()
 
     @property
@@ -199,13 +212,18 @@ class Scorer:
                 "model or choose another engine"
             ) from exc
 
-    def _tripwire(self, explicit: bool) -> None:
-        """Drop (`auto`) or refuse (by name) an engine whose runtime is broken: one that moves
-        a probe photo's score by more than TRIPWIRE against ONNX Runtime fp32."""
+    def _reference_on_probes(self) -> tuple[np.ndarray, np.ndarray]:
+        """The probe photos and ONNX Runtime fp32's labels for them (the tripwire's reference)."""
         probe = check_batch(self.input_size, self.card.preprocessing.crop_size)
         reference = Scorer(self.model_dir, "onnxruntime", self.threads, "cpu", verify=False)
         expected = reference.run_chunked(probe)
         del reference
+        release_free_memory()
+        return probe, expected
+
+    def _tripwire(self, probe: np.ndarray, expected: np.ndarray, explicit: bool) -> None:
+        """Drop (`auto`) or refuse (by name) an engine whose runtime is broken: one that moves
+        a probe photo's score by more than TRIPWIRE against ONNX Runtime fp32."""
         self.drift = float(np.abs(10.0 * self.run_chunked(probe) - 10.0 * expected).max())
         if self.drift <= TRIPWIRE:
             return
@@ -279,10 +297,9 @@ class Scorer:
                 "choose engine onnxruntime"
             ) from exc
         core = ov.Core()
-        if precision == "int8":
-            model = core.read_model(*self._int8_files(gate))
-        else:
-            model = core.read_model(str(self.onnx_path))
+        ir = self._ir_files(precision, gate)
+        model = core.read_model(*ir) if ir else core.read_model(str(self.onnx_path))
+        self._mapped = ir[1] if ir else None
         inputs = [i.get_any_name() for i in model.inputs]
         names = {name for o in model.outputs for name in o.get_names()}
         self._check_io(inputs, names)
@@ -305,10 +322,16 @@ class Scorer:
         )
         self.providers = [f"OpenVINO CPU {precision.replace('f32', 'fp32')}"]
 
-    def _int8_files(self, gate: bool) -> tuple[str, str]:
-        """The int8 model's two files; checked against the card's hashes when served."""
-        xml, weights = self.model_dir / INT8_XML, self.model_dir / INT8_WEIGHTS
+    def _ir_files(self, precision: str, gate: bool) -> tuple[str, str] | None:
+        """The OpenVINO IR this precision reads, checked against the card's hashes when served;
+        None: the ONNX file (fp32; bf16 of a card verified before the IR existed)."""
+        if precision not in IR_FILES:
+            return None
+        xml, weights = (self.model_dir / name for name in IR_FILES[precision])
         check = self.check
+        # bf16 of a card verified before the IR existed: the ONNX file is what was judged
+        if precision == "bf16" and not (bool(check and check.files) if gate else xml.is_file()):
+            return None
         if gate and check is not None:
             for path in (xml, weights):
                 want = check.files.get(path.name)
@@ -389,6 +412,8 @@ class Scorer:
         )
         for n in sizes:
             self.run(np.zeros((n, 3, size, size), np.float32))
+        if self._mapped:
+            page_out(self._mapped)  # every size has packed its weights: the mapped file is unread
 
     def __repr__(self) -> str:
         return f"Scorer({str(self.model_dir)!r}, engine={self.engine!r}, device={self.device!r})"

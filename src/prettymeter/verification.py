@@ -16,6 +16,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +26,7 @@ from prettymeter.card import sha256_file as file_sha256
 from prettymeter.contract import INPUT_NAME
 from prettymeter.errors import PrettyMeterError
 from prettymeter.hardware import cpu_flags, usable_cores
-from prettymeter.scoring import INT8_WEIGHTS, INT8_XML, Scorer, cannot_run
+from prettymeter.scoring import IR_FILES, Scorer, cannot_run
 from prettymeter.tables import read_folds
 
 # A candidate serves only within all of these (scores on 0-10, against ONNX Runtime fp32).
@@ -150,11 +151,30 @@ def quantize_int8(model_dir: Path, onnx_path: Path, calibration: np.ndarray) -> 
             activations_range_estimator_params=RangeEstimatorParametersSet.MINMAX
         ),
     )
-    with tempfile.TemporaryDirectory(prefix=".int8-", dir=model_dir) as tmp:
-        ov.save_model(quantized, str(Path(tmp) / "model.xml"), compress_to_fp16=False)
-        os.replace(Path(tmp) / "model.bin", model_dir / INT8_WEIGHTS)
-        os.replace(Path(tmp) / "model.xml", model_dir / INT8_XML)
-    return {name: file_sha256(model_dir / name) for name in (INT8_XML, INT8_WEIGHTS)}
+    return save_ir(quantized, model_dir, "int8", compress_to_fp16=False)
+
+
+def save_ir(model: Any, model_dir: Path, precision: str, compress_to_fp16: bool) -> dict[str, str]:
+    """Write an OpenVINO model as `precision`'s IR files in the model directory (whole files
+    only: each is written aside, then moved in); returns the files' sha256."""
+    import openvino as ov
+
+    xml, weights = IR_FILES[precision]
+    with tempfile.TemporaryDirectory(prefix=f".{precision}-", dir=model_dir) as tmp:
+        ov.save_model(model, str(Path(tmp) / "model.xml"), compress_to_fp16=compress_to_fp16)
+        os.replace(Path(tmp) / "model.bin", model_dir / weights)
+        os.replace(Path(tmp) / "model.xml", model_dir / xml)
+    return {name: file_sha256(model_dir / name) for name in (xml, weights)}
+
+
+def bf16_ir(model_dir: Path, onnx_path: Path) -> dict[str, str]:
+    """The bf16 engine's IR: the ONNX graph with its weights stored in fp16 (half the memory,
+    and mapped from the file; the bf16 engine rounds them to bf16 either way)."""
+    try:
+        import openvino as ov
+    except ImportError as exc:
+        raise PrettyMeterError("bf16 needs openvino; install pretty-meter[serve]") from exc
+    return save_ir(ov.Core().read_model(str(onnx_path)), model_dir, "bf16", compress_to_fp16=True)
 
 
 def _prepare(card: ModelCard, crops: list[bytes]) -> np.ndarray:
@@ -177,6 +197,8 @@ def _build(
     why = cannot_run(engine, model_dir)
     if why is not None:
         raise PrettyMeterError(why)
+    if engine == "openvino-bf16":
+        files = bf16_ir(model_dir, onnx_path)
     return files
 
 
@@ -212,7 +234,7 @@ def verify_model_dir(
     if card.verification is not None:  # an earlier verdict and its int8 files go first
         card = card.model_copy(update={"verification": None})
         write_card(model_dir, card)
-    for stale in (INT8_XML, INT8_WEIGHTS):
+    for stale in (name for files in IR_FILES.values() for name in files):
         (model_dir / stale).unlink(missing_ok=True)
 
     reference_scorer = Scorer(model_dir, "onnxruntime", threads)

@@ -1,13 +1,17 @@
-"""tune_malloc: a freed large block goes back to the OS, where glibc's defaults keep it."""
+"""tune_malloc: a freed large block goes back to the OS, where glibc's defaults keep it;
+page_out: a mapped file's resident pages go, its bytes stay."""
 
 from __future__ import annotations
 
+import mmap
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 
-from prettymeter.memory import _libc
+from prettymeter.memory import _libc, page_out
 
 # Allocate and free a 20 MiB block (a batch's worth of activations) twice, on another thread
 # as the service's pools do, and print how much resident memory stayed behind. With glibc's
@@ -46,3 +50,31 @@ def retained_mb(mode: str) -> float:
 def test_a_freed_large_block_is_returned_to_the_os_after_tune_malloc() -> None:
     assert retained_mb("default") > 16  # what the service suffered from: glibc keeps it
     assert retained_mb("tuned") < 4
+
+
+def resident_kb(path: Path) -> int | None:
+    """This process's resident kB of its mappings of `path` (None: nothing maps the file)."""
+    found, inside = None, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split(maxsplit=1)[0]
+        if "-" in head and not head.endswith(":"):  # a mapping's first line: its range
+            inside = line.endswith(str(path.resolve()))
+            found = (found or 0) if inside else found
+        elif inside and head == "Rss:":
+            found = (found or 0) + int(line.split()[1])
+    return found
+
+
+@pytest.mark.skipif(_libc() is None, reason="needs glibc")
+def test_page_out_drops_a_mapped_files_resident_pages_and_keeps_its_bytes(tmp_path: Path) -> None:
+    # What an OpenVINO engine leaves behind once warm: the weights file, mapped and read once.
+    data = np.random.default_rng(0).integers(0, 255, 4 << 20, dtype=np.uint8).tobytes()
+    path = tmp_path / "model.weights"
+    path.write_bytes(data)
+    with path.open("rb") as f, mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) as mapped:
+        assert bytes(mapped) == data  # every page read: resident
+        assert (resident_kb(path) or 0) >= 4000
+        assert page_out(path) >= len(data)
+        assert resident_kb(path) == 0
+        assert bytes(mapped) == data  # read back from the file when touched again
+    assert page_out(tmp_path / "not-mapped") == 0

@@ -13,7 +13,7 @@ from prettymeter.card import load_model_dir, sha256_file, write_card
 from prettymeter.cli import app
 from prettymeter.errors import PrettyMeterError
 from prettymeter.hardware import cpu_has_bf16
-from prettymeter.scoring import INT8_WEIGHTS, INT8_XML, Scorer
+from prettymeter.scoring import BF16_WEIGHTS, BF16_XML, INT8_WEIGHTS, INT8_XML, Scorer
 from prettymeter.verification import (
     FLOAT_OPS,
     LIMITS,
@@ -66,6 +66,7 @@ def test_verify_writes_every_engine_s_figures_into_the_card_and_keeps_the_onnx(
     if cpu_has_bf16():
         assert bf16.p99 is not None and bf16.images_per_second
         assert bf16.accepted == (bf16.p99 <= 0.10 and bf16.max is not None and bf16.max <= 0.25)
+        assert bool(bf16.files) == bf16.accepted == (model_dir / BF16_XML).is_file()
     else:
         assert bf16.reason.startswith("not available: this CPU has no bf16")
     assert "openvino-int8" in result.output and "refused" in result.output
@@ -154,3 +155,31 @@ def test_int8_keeps_the_head_and_the_gates_in_float(model_dir: Path) -> None:
     quantized_floats = [kind for kind in FLOAT_OPS if "FakeQuantize" in fed.get(kind, set())]
     assert not quantized_floats
     assert {"MatMul", "Multiply", "ReduceMean"} <= set(fed)  # the model has what is kept float
+
+
+@pytest.mark.skipif(not cpu_has_bf16(), reason="this CPU has no bf16 instructions")
+def test_bf16_serves_its_verified_fp16_ir_and_a_card_from_before_it_the_onnx(
+    tmp_path: Path,
+) -> None:
+    model_dir = pixel_model(tmp_path / "robust", sensitive=False)
+    bf16 = verify_model_dir(model_dir, crop_table(tmp_path / "t.parquet", CROP_SIZE, count=60))
+    check = bf16.engines["openvino-bf16"]
+    assert check.accepted, check.reason
+    weights = model_dir / BF16_WEIGHTS
+    assert check.files == {name: sha256_file(model_dir / name) for name in (BF16_XML, BF16_WEIGHTS)}
+    # half the bytes of the ONNX file's fp32 weights (3,072 of them in this model)
+    assert weights.stat().st_size < 3072 * 4 * 0.6
+    batch = np.random.default_rng(0).standard_normal((3, 3, 32, 32)).astype(np.float32)
+    served = Scorer(model_dir, engine="openvino-bf16", threads=1).run(batch)[0]
+    weights.write_bytes(weights.read_bytes() + b"x")
+    with pytest.raises(PrettyMeterError, match="does not match its card"):
+        Scorer(model_dir, engine="openvino-bf16", threads=1)
+
+    # a card verified before the IR existed was judged on the ONNX file, and serves it
+    card, _ = load_model_dir(model_dir)
+    assert card.verification is not None
+    old = card.verification.engines["openvino-bf16"].model_copy(update={"files": {}})
+    card.verification.engines["openvino-bf16"] = old
+    write_card(model_dir, card)
+    from_onnx = Scorer(model_dir, engine="openvino-bf16", threads=1).run(batch)[0]
+    assert np.abs(10 * from_onnx - 10 * served).max() <= 0.01

@@ -303,7 +303,7 @@ def export(
             "ONNX vs torch": f"max |diff| {diff:.1e}",
             "CV PC": f"{pc.mean:.3f} ± {pc.std:.3f}",
             "demo": str(demo),
-            "files": f"{card_module.ONNX_FILE}, {card_module.CARD_FILE}",
+            "files": ", ".join(sorted(p.name for p in out.iterdir() if p.is_file())),
         },
     )
     return out
