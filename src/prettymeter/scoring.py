@@ -4,9 +4,8 @@
 `evaluate` and the benchmark, so they all serve the same engine. Engines:
 
 - ``onnxruntime``: fp32, the reference; the CUDA provider when ``device="cuda"``.
-- ``openvino``: OpenVINO fp32.
-- ``openvino-bf16``: OpenVINO with bf16 inference precision (CPUs with AMX / AVX-512 BF16).
-- ``openvino-int8``: the NNCF-quantized copy that verification left in the model directory.
+- ``openvino``: OpenVINO fp32; ``openvino-bf16``: bf16 inference precision (CPUs with AMX or
+  AVX-512 BF16); ``openvino-int8``: NNCF-quantized. Both read the IR verification wrote.
 - ``auto``: the fastest engine (by the img/s the card records) that the card accepted and this
   machine runs; ONNX Runtime fp32 for a card without verification figures.
 
@@ -41,11 +40,8 @@ DEVICES = ("cpu", "cuda")
 # Served only where the card's verification accepted them.
 REDUCED = ("openvino-bf16", "openvino-int8")
 TRIPWIRE = 0.5  # largest probe move (0-10) a runtime may show before it counts as broken
-# OpenVINO's own copies of the model (IR: graph + weights) that verification writes beside the
-# ONNX file; `.weights`, not `.bin`: a model directory refuses .bin (pickle) files. int8: the
-# NNCF-quantized graph. bf16: the graph with its weights stored in fp16 (half the bytes of the
-# ONNX file's fp32; bf16 inference rounds them further anyway), read memory-mapped and released
-# once the engine has packed its own copy (`Scorer.warmup`).
+# The IR (graph, weights; not .bin: a model directory refuses pickle's suffix) of int8 and of bf16
+# (weights in fp16, which bf16 rounds anyway; mapped, released once warm: docs/decisions.md).
 IR_FILES = {
     "int8": ("model.int8.xml", "model.int8.weights"),
     "bf16": ("model.bf16.xml", "model.bf16.weights"),
@@ -172,9 +168,8 @@ class Scorer:
         self._mapped: str | None = None  # the weights file OpenVINO maps (IR only)
         self.drift: float | None = None  # the tripwire's largest probe move against ORT fp32
         self.refused: dict[str, float] = {}  # engines `auto` dropped at the tripwire → move
-        tripwire = self.engine != "onnxruntime" and verify
-        # The reference runs before the engine loads, so the two never take memory at once.
-        expected = self._reference_on_probes() if tripwire else None
+        # The tripwire's reference runs before the engine loads: the two never take memory at once.
+        expected = self._reference_on_probes() if self.engine != "onnxruntime" and verify else None
         self._load(gate)
         if expected is not None:
             self._tripwire(*expected, explicit=engine != "auto")
@@ -215,7 +210,7 @@ class Scorer:
     def _reference_on_probes(self) -> tuple[np.ndarray, np.ndarray]:
         """The probe photos and ONNX Runtime fp32's labels for them (the tripwire's reference)."""
         probe = check_batch(self.input_size, self.card.preprocessing.crop_size)
-        reference = Scorer(self.model_dir, "onnxruntime", self.threads, "cpu", verify=False)
+        reference = Scorer(self.model_dir, "onnxruntime", self.threads, verify=False)
         expected = reference.run_chunked(probe)
         del reference
         release_free_memory()
@@ -323,8 +318,7 @@ class Scorer:
         self.providers = [f"OpenVINO CPU {precision.replace('f32', 'fp32')}"]
 
     def _ir_files(self, precision: str, gate: bool) -> tuple[str, str] | None:
-        """The OpenVINO IR this precision reads, checked against the card's hashes when served;
-        None: the ONNX file (fp32; bf16 of a card verified before the IR existed)."""
+        """The IR this precision reads, hash-checked when served; None: the ONNX file."""
         if precision not in IR_FILES:
             return None
         xml, weights = (self.model_dir / name for name in IR_FILES[precision])
