@@ -20,10 +20,7 @@ M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # glibc's mallopt 
 TUNING = {
     # parameter: (environment variable that overrides it, value)
     M_ARENA_MAX: ("MALLOC_ARENA_MAX", 2),
-    # Blocks ≥ 128 KiB (glibc's own starting value, here kept fixed) come from mmap: photos,
-    # their base64 text and decoded pixels, batches. At 1 MiB a request of PNGs (a few hundred
-    # KB each, several copies) left its blocks in the heap, and memory under load kept them.
-    M_MMAP_THRESHOLD: ("MALLOC_MMAP_THRESHOLD_", 128 << 10),
+    M_MMAP_THRESHOLD: ("MALLOC_MMAP_THRESHOLD_", 1 << 20),  # blocks ≥ 1 MiB: photos, batches
     M_TRIM_THRESHOLD: ("MALLOC_TRIM_THRESHOLD_", 4 << 20),
 }
 
