@@ -20,7 +20,10 @@ M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # glibc's mallopt 
 TUNING = {
     # parameter: (environment variable that overrides it, value)
     M_ARENA_MAX: ("MALLOC_ARENA_MAX", 2),
-    M_MMAP_THRESHOLD: ("MALLOC_MMAP_THRESHOLD_", 1 << 20),  # blocks ≥ 1 MiB: photos, batches
+    # Blocks ≥ 1 MiB: batches, large photos. Not glibc's 128 KiB start: then every photo's
+    # decode buffers are mapped and zeroed afresh, which costs more speed than the memory it
+    # saves (docs/benchmarks.md, Service).
+    M_MMAP_THRESHOLD: ("MALLOC_MMAP_THRESHOLD_", 1 << 20),
     M_TRIM_THRESHOLD: ("MALLOC_TRIM_THRESHOLD_", 4 << 20),
 }
 
