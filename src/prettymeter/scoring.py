@@ -165,7 +165,6 @@ class Scorer:
         self.has_std = False
         self.has_map = False  # the graph has LABEL_MAP_OUTPUT (run_map)
         self.map_side = 0  # cells per side of that map (0: none, or not fixed in the graph)
-        self._mapped: str | None = None  # the weights file OpenVINO maps (IR only)
         self.drift: float | None = None  # the tripwire's largest probe move against ORT fp32
         self.refused: dict[str, float] = {}  # engines `auto` dropped at the tripwire → move
         # The tripwire's reference runs before the engine loads: the two never take memory at once.
@@ -193,6 +192,7 @@ class Scorer:
     # -- loading -------------------------------------------------------------------------------
 
     def _load(self, gate: bool = True) -> None:
+        self._mapped: str | None = None  # the weights file OpenVINO maps (IR only)
         try:
             if self.engine == "onnxruntime":
                 self._load_onnxruntime()
