@@ -105,14 +105,15 @@ def held_out_pc(run: Path) -> float:
 def exported_now(model: Path) -> bool:
     """The model dir is there and made by this version's exporter (both bench backbones pool
     their last feature map into the head, so it has the label map explanations read; an
-    accepted bf16 engine has its own weight files)."""
+    accepted bf16 engine has its own weight files; the tripwire's probe labels are stored)."""
     card = model / "card.json"
     if not card.is_file():
         return False
     fields = json.loads(card.read_text())
     bf16 = ((fields.get("verification") or {}).get("engines") or {}).get("openvino-bf16") or {}
     new_bf16 = not bf16.get("accepted") or bool(bf16.get("files"))
-    return LABEL_MAP_OUTPUT in fields.get("outputs", {}) and new_bf16
+    probes = bool((fields.get("verification") or {}).get("probe_labels"))
+    return LABEL_MAP_OUTPUT in fields.get("outputs", {}) and new_bf16 and probes
 
 
 def prepare(work: Path) -> dict[str, Path]:

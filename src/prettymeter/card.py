@@ -76,6 +76,22 @@ class Verification(BaseModel):
     cpu_flags: list[str] = Field(description="the CPU's bf16 / int8 / AVX-512 flags")
     threads: int
     engines: dict[str, EngineCheck]
+    probe_labels: list[float] = Field(
+        default=[],
+        description="ONNX Runtime fp32's labels of the load-time tripwire's probe photos "
+        "(prettymeter.probes.check_batch): serving checks a faster engine against them",
+    )
+
+
+def figures(check: EngineCheck) -> str:
+    """A check's figures in one phrase, for logs and refusals."""
+    if check.p99 is None:
+        return check.reason
+    speed = f", {check.images_per_second:.1f} img/s" if check.images_per_second else ""
+    return (
+        f"on {check.crops} crops |Δscore| p99 {check.p99:.3f}, max {check.max:.3f}, "
+        f"ΔPC {check.delta_pc:+.4f}, RMSE {100 * (check.rmse_growth or 0.0):+.2f} %{speed}"
+    )
 
 
 class ModelCard(BaseModel):

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from prettymeter.card import EngineCheck, ModelCard, load_model_dir, sha256_file
+from prettymeter.card import EngineCheck, ModelCard, figures, load_model_dir, sha256_file
 from prettymeter.contract import INPUT_NAME, LABEL_MAP_OUTPUT, LABEL_OUTPUT, STD_OUTPUT
 from prettymeter.errors import PrettyMeterError
 from prettymeter.hardware import cpu_has_bf16
@@ -75,17 +75,6 @@ def cannot_run(engine: str, model_dir: Path, device: str = "cpu") -> str | None:
     if engine == "openvino-int8" and not (Path(model_dir) / INT8_XML).is_file():
         return f"the model directory has no {INT8_XML}"
     return None
-
-
-def figures(check: EngineCheck) -> str:
-    """A check's figures in one phrase, for logs and refusals."""
-    if check.p99 is None:
-        return check.reason
-    speed = f", {check.images_per_second:.1f} img/s" if check.images_per_second else ""
-    return (
-        f"on {check.crops} crops |Δscore| p99 {check.p99:.3f}, max {check.max:.3f}, "
-        f"ΔPC {check.delta_pc:+.4f}, RMSE {100 * (check.rmse_growth or 0.0):+.2f} %{speed}"
-    )
 
 
 def choose_engine(
@@ -208,8 +197,12 @@ class Scorer:
             ) from exc
 
     def _reference_on_probes(self) -> tuple[np.ndarray, np.ndarray]:
-        """The probe photos and ONNX Runtime fp32's labels for them (the tripwire's reference)."""
+        """The probe photos and ONNX Runtime fp32's labels for them (the tripwire's reference):
+        as verification stored them in the card, else from a session loaded for it."""
         probe = check_batch(self.input_size, self.card.preprocessing.crop_size)
+        stored = self.card.verification.probe_labels if self.card.verification else []
+        if len(stored) == len(probe):  # no ONNX Runtime in the process at all
+            return probe, np.asarray(stored, np.float32)
         reference = Scorer(self.model_dir, "onnxruntime", self.threads, verify=False)
         expected = reference.run_chunked(probe)
         del reference

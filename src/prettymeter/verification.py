@@ -26,6 +26,7 @@ from prettymeter.card import sha256_file as file_sha256
 from prettymeter.contract import INPUT_NAME
 from prettymeter.errors import PrettyMeterError
 from prettymeter.hardware import cpu_flags, usable_cores
+from prettymeter.probes import check_batch
 from prettymeter.scoring import IR_FILES, Scorer, cannot_run
 from prettymeter.tables import read_folds
 
@@ -239,6 +240,9 @@ def verify_model_dir(
 
     reference_scorer = Scorer(model_dir, "onnxruntime", threads)
     reference = reference_scorer.run_chunked(x)
+    probes = reference_scorer.run_chunked(
+        check_batch(card.input_size, card.preprocessing.crop_size)
+    )
     engines = {
         "onnxruntime": EngineCheck.model_validate(
             {
@@ -285,6 +289,7 @@ def verify_model_dir(
         cpu_flags=sorted(set(FLAGS) & cpu_flags()),
         threads=threads or usable_cores(),
         engines=engines,
+        probe_labels=[float(v) for v in probes],
     )
     write_card(model_dir, card.model_copy(update={"verification": verification}))
     load_model_dir(model_dir)  # the card still matches its ONNX file
@@ -315,7 +320,7 @@ def verify_after_export(
 
 def verification_rows(verification: Verification) -> dict[str, str]:
     """The summary's rows: one per engine, its verdict and figures."""
-    from prettymeter.scoring import figures
+    from prettymeter.card import figures
 
     rows = {"crops": f"{verification.crops} held out, {verification.calibration_crops} for int8"}
     for name, check in verification.engines.items():

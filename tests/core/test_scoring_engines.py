@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,7 @@ from prettymeter.card import CARD_FILE, load_model_dir, write_card
 from prettymeter.errors import PrettyMeterError
 from prettymeter.hardware import cpu_has_bf16
 from prettymeter.imaging import preprocess
+from prettymeter.probes import check_batch
 from prettymeter.scoring import TRIPWIRE, Scorer, choose_engine
 from prettymeter.verification import verify_model_dir
 from tests.support.engine_models import CROP_SIZE, crop_table, pixel_model, probe_batch
@@ -93,6 +96,33 @@ def test_the_tripwire_refuses_a_runtime_that_moves_the_probes_beyond_0_5(tmp_pat
         Scorer(model_dir, engine="openvino-bf16", threads=1)
     auto = Scorer(model_dir, engine="auto", threads=1)
     assert auto.engine == "onnxruntime" and auto.refused["openvino-bf16"] > TRIPWIRE
+
+
+def test_the_tripwire_compares_with_the_probe_labels_the_card_stores_and_loads_no_onnxruntime(
+    tmp_path: Path,
+) -> None:
+    model_dir = pixel_model(tmp_path / "robust", sensitive=False)
+    verification = verify_model_dir(model_dir, crop_table(tmp_path / "t.parquet", CROP_SIZE, 60))
+    assert verification.engines["openvino-int8"].accepted
+    reference = Scorer(model_dir, engine="onnxruntime", threads=1)
+    probes = check_batch(reference.input_size, CROP_SIZE)
+    np.testing.assert_allclose(verification.probe_labels, reference.run(probes)[0], atol=1e-6)
+    # a fresh process serving a verified faster engine never imports ONNX Runtime
+    code = (
+        "import sys; from prettymeter.scoring import Scorer; "
+        f"s = Scorer({str(model_dir)!r}, engine='openvino-int8', threads=1); "
+        "print(s.engine, s.drift is not None, 'onnxruntime' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["openvino-int8", "True", "False"], done.stderr[-2000:]
+    # and the stored labels are what it compares with: moved by 0.1 (1 point), they trip it
+    card, _ = load_model_dir(model_dir)
+    assert card.verification is not None
+    moved = [label + 0.1 for label in card.verification.probe_labels]
+    card.verification.probe_labels = moved
+    write_card(model_dir, card)
+    with pytest.raises(PrettyMeterError, match="runtime is broken here"):
+        Scorer(model_dir, engine="openvino-int8", threads=1)
 
 
 def test_a_batch_scores_each_image_as_if_alone(model_dirs: dict[str, Path]) -> None:
