@@ -112,7 +112,7 @@ def exported_now(model: Path) -> bool:
     fields = json.loads(card.read_text())
     bf16 = ((fields.get("verification") or {}).get("engines") or {}).get("openvino-bf16") or {}
     new_bf16 = not bf16.get("accepted") or bool(bf16.get("files"))
-    probes = bool((fields.get("verification") or {}).get("probe_labels"))
+    probes = bool((fields.get("verification") or {}).get("probe_sha256"))
     return LABEL_MAP_OUTPUT in fields.get("outputs", {}) and new_bf16 and probes
 
 

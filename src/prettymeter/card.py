@@ -81,6 +81,9 @@ class Verification(BaseModel):
         description="ONNX Runtime fp32's labels of the load-time tripwire's probe photos "
         "(prettymeter.probes.check_batch): serving checks a faster engine against them",
     )
+    probe_sha256: str = Field(
+        default="", description="sha256 of the probe batch those labels are of (its float32 bytes)"
+    )
 
 
 def figures(check: EngineCheck) -> str:

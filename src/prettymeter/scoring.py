@@ -19,6 +19,7 @@ than ``TRIPWIRE`` against ONNX Runtime fp32 is dropped (``auto``) or refused (by
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from pathlib import Path
@@ -200,9 +201,10 @@ class Scorer:
         """The probe photos and ONNX Runtime fp32's labels for them (the tripwire's reference):
         as verification stored them in the card, else from a session loaded for it."""
         probe = check_batch(self.input_size, self.card.preprocessing.crop_size)
-        stored = self.card.verification.probe_labels if self.card.verification else []
-        if len(stored) == len(probe):  # no ONNX Runtime in the process at all
-            return probe, np.asarray(stored, np.float32)
+        v = self.card.verification
+        # Only for the very probe batch they were computed on (not after a change to the probes)
+        if v and v.probe_labels and v.probe_sha256 == hashlib.sha256(probe.tobytes()).hexdigest():
+            return probe, np.asarray(v.probe_labels, np.float32)  # no ONNX Runtime loaded at all
         reference = Scorer(self.model_dir, "onnxruntime", self.threads, verify=False)
         expected = reference.run_chunked(probe)
         del reference

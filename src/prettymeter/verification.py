@@ -11,6 +11,7 @@ img/s at batch 8. `prettymeter.scoring.choose_engine` serves from these figures 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import tempfile
@@ -240,9 +241,8 @@ def verify_model_dir(
 
     reference_scorer = Scorer(model_dir, "onnxruntime", threads)
     reference = reference_scorer.run_chunked(x)
-    probes = reference_scorer.run_chunked(
-        check_batch(card.input_size, card.preprocessing.crop_size)
-    )
+    probes = check_batch(card.input_size, card.preprocessing.crop_size)  # the tripwire's
+    probe_labels = [float(label) for label in reference_scorer.run_chunked(probes)]
     engines = {
         "onnxruntime": EngineCheck.model_validate(
             {
@@ -289,7 +289,8 @@ def verify_model_dir(
         cpu_flags=sorted(set(FLAGS) & cpu_flags()),
         threads=threads or usable_cores(),
         engines=engines,
-        probe_labels=[float(v) for v in probes],
+        probe_labels=probe_labels,
+        probe_sha256=hashlib.sha256(probes.tobytes()).hexdigest(),
     )
     write_card(model_dir, card.model_copy(update={"verification": verification}))
     load_model_dir(model_dir)  # the card still matches its ONNX file
