@@ -110,10 +110,11 @@ def exported_now(model: Path) -> bool:
     if not card.is_file():
         return False
     fields = json.loads(card.read_text())
-    bf16 = ((fields.get("verification") or {}).get("engines") or {}).get("openvino-bf16") or {}
+    verification = fields.get("verification") or {}
+    bf16 = (verification.get("engines") or {}).get("openvino-bf16") or {}
     new_bf16 = not bf16.get("accepted") or bool(bf16.get("files"))
-    probes = bool((fields.get("verification") or {}).get("probe_sha256"))
-    return LABEL_MAP_OUTPUT in fields.get("outputs", {}) and new_bf16 and probes
+    has_probes = bool(verification.get("probe_sha256"))
+    return LABEL_MAP_OUTPUT in fields.get("outputs", {}) and new_bf16 and has_probes
 
 
 def prepare(work: Path) -> dict[str, Path]:

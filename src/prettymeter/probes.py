@@ -7,6 +7,7 @@ precision keeps a model's scores is judged on real crops instead (`prettymeter.v
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -65,3 +66,9 @@ def _model_inputs(photos: list[Image.Image], input_size: int, crop_size: int) ->
 def check_batch(input_size: int, crop_size: int) -> np.ndarray:
     """The tripwire's inputs: 8 drawn faces and 16 photo-like textures."""
     return _model_inputs(probe_photos(8) + texture_photos(16), input_size, crop_size)
+
+
+def batch_sha256(batch: np.ndarray) -> str:
+    """A probe batch's fingerprint (its float32 bytes): the card stores it with the reference
+    labels verification computed, and serving uses them only for the very same batch."""
+    return hashlib.sha256(np.ascontiguousarray(batch, np.float32).tobytes()).hexdigest()

@@ -19,7 +19,6 @@ than ``TRIPWIRE`` against ONNX Runtime fp32 is dropped (``auto``) or refused (by
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from pathlib import Path
@@ -32,7 +31,7 @@ from prettymeter.contract import INPUT_NAME, LABEL_MAP_OUTPUT, LABEL_OUTPUT, STD
 from prettymeter.errors import PrettyMeterError
 from prettymeter.hardware import cpu_has_bf16
 from prettymeter.memory import page_out, release_free_memory
-from prettymeter.probes import check_batch
+from prettymeter.probes import batch_sha256, check_batch
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +202,7 @@ class Scorer:
         probe = check_batch(self.input_size, self.card.preprocessing.crop_size)
         v = self.card.verification
         # Only for the very probe batch they were computed on (not after a change to the probes)
-        if v and v.probe_labels and v.probe_sha256 == hashlib.sha256(probe.tobytes()).hexdigest():
+        if v and v.probe_labels and v.probe_sha256 == batch_sha256(probe):
             return probe, np.asarray(v.probe_labels, np.float32)  # no ONNX Runtime loaded at all
         reference = Scorer(self.model_dir, "onnxruntime", self.threads, verify=False)
         expected = reference.run_chunked(probe)

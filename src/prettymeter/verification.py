@@ -11,7 +11,6 @@ img/s at batch 8. `prettymeter.scoring.choose_engine` serves from these figures 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import tempfile
@@ -27,7 +26,7 @@ from prettymeter.card import sha256_file as file_sha256
 from prettymeter.contract import INPUT_NAME
 from prettymeter.errors import PrettyMeterError
 from prettymeter.hardware import cpu_flags, usable_cores
-from prettymeter.probes import check_batch
+from prettymeter.probes import batch_sha256, check_batch
 from prettymeter.scoring import IR_FILES, Scorer, cannot_run
 from prettymeter.tables import read_folds
 
@@ -290,7 +289,7 @@ def verify_model_dir(
         threads=threads or usable_cores(),
         engines=engines,
         probe_labels=probe_labels,
-        probe_sha256=hashlib.sha256(probes.tobytes()).hexdigest(),
+        probe_sha256=batch_sha256(probes),
     )
     write_card(model_dir, card.model_copy(update={"verification": verification}))
     load_model_dir(model_dir)  # the card still matches its ONNX file
