@@ -24,7 +24,6 @@ run, not the absolute values.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import resource
 import shutil
@@ -58,13 +57,6 @@ def run_batch(folder: Path, model: Path, out: Path, engine: str) -> dict[str, An
     found = re.search(r"images/s\s*\S\s*([\d.]+)", done.stdout)
     cpu_s = used.ru_utime + used.ru_stime - cpu.ru_utime - cpu.ru_stime
     return {"img_s": float(found.group(1)) if found else None, "wall": wall, "cpu_s": cpu_s}
-
-
-def process_cpu_s(pid: int) -> float:
-    """CPU seconds a running process has used so far (/proc/PID/stat utime + stime)."""
-    raw = Path(f"/proc/{pid}/stat").read_text()
-    fields = raw[raw.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_service(
@@ -110,7 +102,7 @@ def main() -> None:
         raise SystemExit(
             f"{args.model} is not an exported model; run `pretty-meter demo` or pass --model DIR"
         )
-    from machine import Watch
+    from machine import Watch, process_cpu_s
 
     watch = Watch.start(args.wait_quiet)
     work = args.work or Path(tempfile.mkdtemp(prefix="batch-rate-"))

@@ -324,6 +324,13 @@ def wall_ms(run: Callable[[], object], repeats: int, warm: int = 1) -> float:
     return _median_ms(run, repeats, warm, time.perf_counter)
 
 
+def process_cpu_s(pid: int | str = "self") -> float:
+    """CPU seconds a running process has used so far (/proc/PID/stat utime + stime)."""
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def ceiling_img_s(cpu_ms_per_photo: float, cores: int) -> float:
     """Photos per second the machine's cores could process at this CPU cost per photo, if
     nothing else ran and every core were busy with it."""

@@ -234,22 +234,35 @@ def probe_healthz(port: int, stop: Any, out: Any) -> None:
 
 
 def load(
-    url: str, body: bytes, concurrency: int, seconds: float, route: str = "/man/predict"
+    url: str,
+    body: bytes,
+    concurrency: int,
+    seconds: float,
+    route: str = "/man/predict",
+    on_window: Any = None,
 ) -> dict[str, Any]:
     """`concurrency` clients send `body` back to back; the steady window of `seconds` after
     every client had one answer (tests/support/load.py, closed_loop(steady=True))."""
-    report = asyncio.run(closed_loop(url, concurrency, seconds, body, route, 600, steady=True))
+    report = asyncio.run(
+        closed_loop(url, concurrency, seconds, body, route, 600, steady=True, on_window=on_window)
+    )
     per_request = len(json.loads(body)["instances"])
     latencies = report.latencies_ok
     q = np.percentile(latencies, [50, 95, 99]) * 1000 if latencies else [np.nan] * 3
     return {
         "img_s": report.ok * per_request / report.seconds,
+        "photos": report.ok * per_request,
         "p50": q[0],
         "p95": q[1],
         "p99": q[2],
         "errors": report.sent - report.ok,
         "error_kinds": error_kinds(report),
     }
+
+
+def _cpu_per_photo(cpu: tuple[float, float], photos: int) -> dict[str, float | None]:
+    server, client = (1000 * seconds / photos if photos else None for seconds in cpu)
+    return {"server_cpu_ms": server, "client_cpu_ms": client}
 
 
 def error_kinds(report: Any) -> dict[str, int]:
@@ -338,6 +351,8 @@ def drain(port: int, limit: float = 150.0) -> None:
 def run_server(
     server: Server, body_by_n: dict[int, bytes], seconds: float, levels: list[int]
 ) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    from machine import process_cpu_s
+
     service = ServiceProcess(
         name=server.name,
         command=server.command,
@@ -362,7 +377,13 @@ def run_server(
                 prober = mp.Process(target=probe_healthz, args=(port, stop, out), daemon=True)
                 prober.start()
                 before = batch_totals(port)
-                result = load(service.url, body, concurrency, seconds)
+                marks: list[tuple[float, float]] = []
+
+                def mark(marks: list[tuple[float, float]] = marks) -> None:
+                    marks.append((process_cpu_s(pid), time.process_time()))
+
+                result = load(service.url, body, concurrency, seconds, on_window=mark)
+                cpu = (marks[1][0] - marks[0][0], marks[1][1] - marks[0][1])
                 after = batch_totals(port)
                 stop.set()
                 drain(port)
@@ -378,6 +399,9 @@ def run_server(
                     healthz_p99=float(np.percentile(probes, 99)) * 1000 if probes else None,
                     rss=rss_mb(pid),
                     mean_batch=mean_batch,
+                    # CPU ms per photo answered in the window, the server's and this load
+                    # client's: where the cores went
+                    **_cpu_per_photo(cpu, result["photos"]),
                 )
                 rows.append(result)
                 kinds = describe_kinds(result["error_kinds"])
@@ -491,6 +515,10 @@ def print_tables(
             "  ceiling = cores × 1000 / (sum of the stages at the row's mean batch): the img/s if "
             "every core did only this; HTTP, the event loop and the load client are not in it"
         )
+        print(
+            "  CPU ms/img in the load table: the server process's + this load client's, per "
+            "photo answered in the window"
+        )
     print(
         f"\nLoad, POST /man/predict with {payload}, ours with batching.parallel {parallel},"
         f" {cores} cores shared by client, server and other jobs{mark}"
@@ -498,7 +526,7 @@ def print_tables(
     header = (
         f"{'server':<22} {'c':>3} {'n':>2} {'img/s':>7} {'p50 ms':>8} {'p95 ms':>8} "
         f"{'p99 ms':>8} {'err':>4} {'/healthz p99':>13} {'RSS MB':>7} {'× base img/s':>13}"
-        f" {'× base p50':>11} {'batch':>6} {'ceiling':>8} {'share':>6}"
+        f" {'× base p50':>11} {'batch':>6} {'ceiling':>8} {'share':>6} {'CPU ms/img':>15}"
     )
     print(header)
     base = {(r["c"], r["n"]): r for r in rows if r["server"] == "baseline (original-like)"}
@@ -511,10 +539,14 @@ def print_tables(
         batch = f"{r['mean_batch']:.1f}" if r.get("mean_batch") is not None else "-"
         ceiling = f"{r['ceiling']:.1f}" if r.get("ceiling") is not None else "-"
         share = f"{r['share']:.0%}" if r.get("share") is not None else "-"
+        spent = "-"
+        if r.get("server_cpu_ms") is not None:
+            spent = f"{r['server_cpu_ms']:.1f} + {r['client_cpu_ms']:.1f}"
         print(
             f"{r['server']:<22} {r['c']:>3} {r['n']:>2} {r['img_s']:>7.1f} {r['p50']:>8.0f} "
             f"{r['p95']:>8.0f} {r['p99']:>8.0f} {r['errors']:>4} {health:>13} "
-            f"{r['rss']:>7.0f} {ratio:>13} {p50_ratio:>11} {batch:>6} {ceiling:>8} {share:>6}"
+            f"{r['rss']:>7.0f} {ratio:>13} {p50_ratio:>11} {batch:>6} {ceiling:>8} {share:>6} "
+            f"{spent:>15}"
         )
     failed = [r for r in rows if r.get("error_kinds")]
     if failed:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -83,13 +84,15 @@ async def closed_loop(
     path: str = "/man/predict",
     timeout: float = 60.0,
     steady: bool = False,
+    on_window: Callable[[], None] | None = None,
 ) -> LoadReport:
     """`concurrency` clients, each sending its next request as soon as the last one is answered.
 
     By default every answer of the `seconds` is counted (the last ones end a little after).
     `steady`: one warm-up request, then a ramp until every client has had an answer (at most
     RAMP_LIMIT_S); only the answers that come in the next `seconds` are counted, and requests
-    still running then are cut (which favours a slower server): the steady rate."""
+    still running then are cut (which favours a slower server): the steady rate. `on_window`
+    is called as the steady window starts and as it ends."""
     reports = [LoadReport()]
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits) as client:
@@ -118,11 +121,15 @@ async def closed_loop(
         while min(answered) == 0 and time.perf_counter() - ramp_start < RAMP_LIMIT_S:
             await asyncio.sleep(0.05)
         reports.append(LoadReport())
+        if on_window is not None:
+            on_window()
         window_start = time.perf_counter()
         await asyncio.sleep(seconds)
         window = reports[-1]
         window.seconds = time.perf_counter() - window_start
         reports.append(LoadReport())  # answers after the window are not counted
+        if on_window is not None:
+            on_window()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
