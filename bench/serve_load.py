@@ -17,14 +17,15 @@ PIL/torchvision transforms, no detection). Then:
   * load: each server in turn (ours with person detection on, ours with it off, the baseline)
     under c = 1, 4, 16 concurrent clients sending 1-photo and 4-photo original-route requests
     (`POST /man/predict`, a 512-px JPEG, or with `--payload png` the 500x600 fixture PNG as-is)
-    for --seconds each, while another process probes
-    `GET /healthz` every 50 ms; prints img/s, latency p50/p95/p99, errors, /healthz p99 and the
-    server's RSS, and our/baseline ratios; under the table, each row's errors by kind (HTTP
-    status or client exception, e.g. "429×34"; `error_kinds` in --json). Each window starts
-    once every client has had one answer (at most 30 s), so img/s is the steady rate; requests
-    still running when it ends are cut and not counted (this favours the slower server), and
-    the next window starts once the server has worked them off (ours: no photo in flight in
-    its /metrics; the baseline: a fast /healthz). Before the windows, each server gets a short
+    for --seconds each, while another process probes `GET /healthz` every 50 ms and reads the
+    server's RSS; prints img/s, latency p50/p95/p99, errors, /healthz p99, the server's RSS
+    (after the window, and median–max during the load), its and the load client's CPU per
+    photo, and our/baseline ratios; under the table, each row's errors by kind (HTTP status or
+    client exception, e.g. "429×34"; `error_kinds` in --json). Each window starts once every
+    client has had one answer (at most 30 s), so img/s is the steady rate; requests still
+    running when it ends are cut and not counted (this favours the slower server), and the next
+    window starts once the server has worked them off (ours: no photo in flight in its
+    /metrics; the baseline: a fast /healthz). Before the windows, each server gets a short
     burst on `/woman/predict` too, so the RSS columns are with both models loaded and both run
     under load (peak RSS is the server's VmHWM at the end);
   * ceiling: after the load, the CPU cost per photo of each stage of our service (JSON +
@@ -216,10 +217,12 @@ class Server:
 # -- load ----------------------------------------------------------------------------------------
 
 
-def probe_healthz(port: int, stop: Any, out: Any) -> None:
-    """Another process: GET /healthz every 50 ms; sends back the latencies (s)."""
-    latencies = []
+def probe_healthz(port: int, pid: int, stop: Any, out: Any) -> None:
+    """Another process: GET /healthz every 50 ms and read the server's RSS (MB); sends back
+    (latencies in s, RSS samples)."""
+    latencies, rss = [], []
     while not stop.is_set():
+        rss.append(rss_mb(pid))
         started = time.perf_counter()
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -230,7 +233,7 @@ def probe_healthz(port: int, stop: Any, out: Any) -> None:
         except OSError:
             latencies.append(30.0)
         time.sleep(0.05)
-    out.put(latencies)
+    out.put((latencies, rss))
 
 
 def load(
@@ -374,7 +377,7 @@ def run_server(
             for n, body in body_by_n.items():
                 stop = mp.Event()
                 out: Any = mp.Queue()
-                prober = mp.Process(target=probe_healthz, args=(port, stop, out), daemon=True)
+                prober = mp.Process(target=probe_healthz, args=(port, pid, stop, out), daemon=True)
                 prober.start()
                 before = batch_totals(port)
                 marks: list[tuple[float, float]] = []
@@ -390,7 +393,7 @@ def run_server(
                 mean_batch = None
                 if before is not None and after is not None and after[1] > before[1]:
                     mean_batch = (after[0] - before[0]) / (after[1] - before[1])
-                probes = out.get(timeout=60)
+                probes, rss_samples = out.get(timeout=60)
                 prober.join()
                 result.update(
                     server=server.name,
@@ -398,6 +401,8 @@ def run_server(
                     n=n,
                     healthz_p99=float(np.percentile(probes, 99)) * 1000 if probes else None,
                     rss=rss_mb(pid),
+                    # during the load (ramp, window and the drain after it), every 50 ms
+                    rss_load=(float(np.median(rss_samples)), max(rss_samples)),
                     mean_batch=mean_batch,
                     # CPU ms per photo answered in the window, the server's and this load
                     # client's: where the cores went
@@ -525,7 +530,7 @@ def print_tables(
     )
     header = (
         f"{'server':<22} {'c':>3} {'n':>2} {'img/s':>7} {'p50 ms':>8} {'p95 ms':>8} "
-        f"{'p99 ms':>8} {'err':>4} {'/healthz p99':>13} {'RSS MB':>7} {'× base img/s':>13}"
+        f"{'p99 ms':>8} {'err':>4} {'/healthz p99':>13} {'RSS MB':>15} {'× base img/s':>13}"
         f" {'× base p50':>11} {'batch':>6} {'ceiling':>8} {'share':>6} {'CPU ms/img':>15}"
     )
     print(header)
@@ -539,13 +544,16 @@ def print_tables(
         batch = f"{r['mean_batch']:.1f}" if r.get("mean_batch") is not None else "-"
         ceiling = f"{r['ceiling']:.1f}" if r.get("ceiling") is not None else "-"
         share = f"{r['share']:.0%}" if r.get("share") is not None else "-"
+        rss = f"{r['rss']:.0f}"
+        if r.get("rss_load"):
+            rss += " ({:.0f}–{:.0f})".format(*r["rss_load"])
         spent = "-"
         if r.get("server_cpu_ms") is not None:
             spent = f"{r['server_cpu_ms']:.1f} + {r['client_cpu_ms']:.1f}"
         print(
             f"{r['server']:<22} {r['c']:>3} {r['n']:>2} {r['img_s']:>7.1f} {r['p50']:>8.0f} "
             f"{r['p95']:>8.0f} {r['p99']:>8.0f} {r['errors']:>4} {health:>13} "
-            f"{r['rss']:>7.0f} {ratio:>13} {p50_ratio:>11} {batch:>6} {ceiling:>8} {share:>6} "
+            f"{rss:>15} {ratio:>13} {p50_ratio:>11} {batch:>6} {ceiling:>8} {share:>6} "
             f"{spent:>15}"
         )
     failed = [r for r in rows if r.get("error_kinds")]
@@ -555,6 +563,10 @@ def print_tables(
             print(f"  {r['server']}, c={r['c']}, n={r['n']}: {describe_kinds(r['error_kinds'])}")
     else:
         print("Errors by kind: none in any window")
+    print(
+        "RSS MB in the load table: after the window once drained (median–max every 50 ms while "
+        "the load ran)"
+    )
     print(
         "RSS (MB, both models loaded; after a burst on /woman/predict, then the windows on "
         "/man/predict): "

@@ -214,10 +214,10 @@ class ServiceState:
     ) -> list[Rating]:
         """Every photo's rating: decode + detect in the thread pool (the model's `prepare`), the
         good ones (and with `faces="all"` every face's crop) scored through the micro-batcher,
-        each rated by the model. `explain`: each photo's occluded variants then go to the
-        engine directly in the inference pool, one batch per face (`RatingModel.explained`):
-        they are one request's own batch already, and the micro-batcher's largest batch would
-        split them."""
+        each rated by the model; `payloads` is emptied once they are decoded. `explain`: each
+        photo's occluded variants then go to the engine directly in the inference pool, one
+        batch per face (`RatingModel.explained`): they are one request's own batch already, and
+        the micro-batcher's largest batch would split them."""
         assert self.prep_pool is not None
         loop = asyncio.get_running_loop()
         model = served.model
@@ -228,6 +228,7 @@ class ServiceState:
             return await loop.run_in_executor(self.prep_pool, model.prepare, payload, strict, faces)
 
         prepared = await asyncio.gather(*(prepare(p) for p in payloads))
+        payloads.clear()  # decoded: the encoded photos need not wait for the model with them
         futures = [_submit_once(served.batcher, p.inputs()) for p in prepared]
         self.metrics.queue_depth.labels(served.route).set(served.batcher.depth)
         ratings = []

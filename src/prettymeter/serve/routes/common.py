@@ -59,13 +59,19 @@ def content_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
+async def body_bytes(request: Request) -> bytes:
+    """The request's body, read once and not kept by the request (Starlette's `body()` keeps
+    it): a photo waiting for the model should not also hold its upload."""
+    return b"".join([chunk async for chunk in request.stream()])
+
+
 async def read_json(request: Request, model: type[BaseModel]) -> Any:
     """The body as `model`: 415 for another content type, 400 for bad JSON, 422 for the schema.
     No content type at all is taken as JSON (the original service's own client sends none)."""
     kind = content_type(request)
     if kind and kind != "application/json" and not kind.endswith("+json"):
         fail_body(415, f"content type {kind!r} is not accepted here; send application/json")
-    body = await request.body()
+    body = await body_bytes(request)
     if not body:
         fail_body(400, 'the request body is empty; send JSON like {"instances": ["<base64>"]}')
     if len(body) > OFF_LOOP_BYTES:
@@ -163,6 +169,7 @@ async def score(
             {"Retry-After": RETRY_AFTER_S},
         )
     timeout = state.settings.limits.request_timeout_s
+    admitted = len(payloads)
     try:
         ratings = await asyncio.wait_for(
             state.score(model, payloads, strict, faces, explain), timeout
@@ -171,7 +178,7 @@ async def score(
         state.metrics.rejected.labels("timeout").inc()
         fail(504, f"scoring took longer than {timeout:g} s; retry later or send fewer photos")
     finally:
-        state.release(len(payloads))
+        state.release(admitted)
     errors = [r.error for r in ratings if r.error is not None and r.score is None]
     if errors:
         request.state.errors = errors

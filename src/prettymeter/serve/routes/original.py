@@ -28,9 +28,10 @@ async def predict(request: Request, gender: str) -> PredictResponse:
     model = pick_model(state, gender, None)
     check_count(state, len(body.instances), "instances")
     payloads = await decoded_all(body.instances)
-    for index, payload in enumerate(payloads):
-        if isinstance(payload, ImageError):
-            fail(400, f"instance {index}: {payload}")
+    del body  # the base64 text: decoded, it would only hold memory while the photos wait
+    bad = next(((i, p) for i, p in enumerate(payloads) if isinstance(p, ImageError)), None)
+    if bad is not None:
+        fail(400, f"instance {bad[0]}: {bad[1]}")
     ratings = await score(request, model, payloads, strict=False)
     predictions = []
     for index, rated in enumerate(ratings):

@@ -10,6 +10,7 @@ from prettymeter.errors import ImageError, PrettyMeterError
 from prettymeter.inference import FACE_MODES
 from prettymeter.serve.multipart import TooManyPartsError, parse_form
 from prettymeter.serve.routes.common import (
+    body_bytes,
     check_count,
     content_type,
     decoded_all,
@@ -66,7 +67,7 @@ async def read_rate_request(
     state = service(request)
     kind = content_type(request)
     if kind == "multipart/form-data":
-        body = await request.body()
+        body = await body_bytes(request)
         loop = asyncio.get_running_loop()
         limit = state.settings.limits.max_instances
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from prettymeter.serve.routes.common import fail, pick_model, ready_or_503, short
+from prettymeter.serve.routes.common import body_bytes, fail, pick_model, ready_or_503, short
 from prettymeter.serve.routes.kserve.schemas import MODEL_VERSION
 from prettymeter.serve.state import ServedModel, ServiceState
 
@@ -18,7 +18,7 @@ async def read_body(request: Request, example: str) -> bytes:
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("", "identity"):
         fail(415, f"Content-Encoding {short(encoding)} is not accepted; send the body uncompressed")
-    body = await request.body()
+    body = await body_bytes(request)
     if not body.strip():
         fail(400, f"the request body is empty; send {example}")
     return body

@@ -1,0 +1,80 @@
+"""A photo waiting for the model holds its model input, not its upload: the request body, the
+base64 text and the encoded photo are let go once the photo is decoded. Under load most photos
+wait in the queue, so what each one holds there is what the service's memory grows by."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import threading
+import time
+import tracemalloc
+from pathlib import Path
+
+import httpx
+
+from prettymeter.serve.state import ServiceState
+from tests.support.live import LiveServer
+from tests.support.settings import service_settings
+
+WAITING = 6
+
+
+def _wait_for(condition, what: str, limit: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def test_a_photo_waiting_for_the_model_holds_far_less_than_its_upload(
+    model_dirs: dict[str, Path], man_png: Path
+) -> None:
+    upload = man_png.read_bytes()  # a 585-KB PNG: 780 KB of base64 in the body
+    body = json.dumps({"instances": [base64.b64encode(upload).decode()]}).encode()
+    with LiveServer(service_settings(model_dirs, detect=False)) as server:
+        state: ServiceState = server.app.state.service
+        assert state.inference_pool is not None
+        # The one inference thread is held busy: every photo stops at the model's door.
+        gate = threading.Event()
+        state.inference_pool.submit(gate.wait)
+        batcher = state.models["man"].batcher
+
+        async def send(count: int) -> list[int]:
+            async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+                sent = [
+                    client.post(
+                        "/man/predict", content=body, headers={"content-type": "application/json"}
+                    )
+                    for _ in range(count)
+                ]
+                return [answer.status_code for answer in await asyncio.gather(*sent)]
+
+        answers: list[list[int]] = []
+
+        def client(count: int) -> threading.Thread:
+            thread = threading.Thread(target=lambda: answers.append(asyncio.run(send(count))))
+            thread.start()
+            return thread
+
+        # One photo first: its batch waits for the inference thread, so the next ones queue.
+        first = client(1)
+        _wait_for(lambda: state.in_flight == 1 and batcher.depth == 0, "the first photo's batch")
+        time.sleep(0.2)
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            rest = client(WAITING)
+            _wait_for(lambda: batcher.depth == WAITING, "the photos to reach the queue")
+            time.sleep(0.2)  # anything a request lets go of has gone by now
+            held = (tracemalloc.get_traced_memory()[0] - before) / WAITING
+        finally:
+            tracemalloc.stop()
+            gate.set()
+        first.join(timeout=60)
+        rest.join(timeout=60)
+    assert sorted(answers) == [[200], [200] * WAITING]
+    # Each holding its body (780 KB), its base64 text (780 KB) and its PNG (585 KB) came to
+    # 2.3 MB, the PNG alone to 0.7 MB; its model input and the request's state to ~0.13 MB.
+    assert held < 0.5 * len(upload), f"{held / 1e3:.0f} KB per waiting photo"
