@@ -1,6 +1,7 @@
 """A photo waiting for the model holds its model input, not its upload: the request body, the
-base64 text and the encoded photo are let go once the photo is decoded. Under load most photos
-wait in the queue, so what each one holds there is what the service's memory grows by."""
+base64 text and the encoded photo are let go once the photo is decoded, on the original route
+and the KServe V1 and V2 ones. Under load most photos wait in the queue, so what each one holds
+there is what the service's memory grows by."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import tracemalloc
 from pathlib import Path
 
 import httpx
+import pytest
 
 from prettymeter.serve.state import ServiceState
 from tests.support.live import LiveServer
@@ -28,11 +30,21 @@ def _wait_for(condition, what: str, limit: float = 30.0) -> None:  # type: ignor
         time.sleep(0.02)
 
 
+def _body(route: str, photo: str) -> bytes:
+    if route.startswith("/v2/"):
+        tensor = {"name": "photo", "shape": [1], "datatype": "BYTES", "data": [photo]}
+        return json.dumps({"inputs": [tensor]}).encode()
+    return json.dumps({"instances": [photo]}).encode()
+
+
+@pytest.mark.parametrize(
+    "route", ["/man/predict", "/v1/models/man:predict", "/v2/models/man/infer"]
+)
 def test_a_photo_waiting_for_the_model_holds_far_less_than_its_upload(
-    model_dirs: dict[str, Path], man_png: Path
+    route: str, model_dirs: dict[str, Path], man_png: Path
 ) -> None:
     upload = man_png.read_bytes()  # a 585-KB PNG: 780 KB of base64 in the body
-    body = json.dumps({"instances": [base64.b64encode(upload).decode()]}).encode()
+    body = _body(route, base64.b64encode(upload).decode())
     with LiveServer(service_settings(model_dirs, detect=False)) as server:
         state: ServiceState = server.app.state.service
         assert state.inference_pool is not None
@@ -44,9 +56,7 @@ def test_a_photo_waiting_for_the_model_holds_far_less_than_its_upload(
         async def send(count: int) -> list[int]:
             async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
                 sent = [
-                    client.post(
-                        "/man/predict", content=body, headers={"content-type": "application/json"}
-                    )
+                    client.post(route, content=body, headers={"content-type": "application/json"})
                     for _ in range(count)
                 ]
                 return [answer.status_code for answer in await asyncio.gather(*sent)]

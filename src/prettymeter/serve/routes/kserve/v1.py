@@ -67,5 +67,7 @@ async def v1_predict(name: str, request: Request) -> V1PredictResponse:
     if not isinstance(instances, list):
         fail(400, f'the body needs "instances", a list of photos: {V1_EXAMPLE}')
     check_count(state, len(instances), "instances")
-    ratings = await score(request, model, [v1_payload(i) for i in instances], strict=True)
+    payloads = [v1_payload(i) for i in instances]
+    del raw, instances  # the base64 text: decoded, it would only hold memory while photos wait
+    ratings = await score(request, model, payloads, strict=True)
     return V1PredictResponse(predictions=[V1Prediction.from_rating(r) for r in ratings])

@@ -213,12 +213,14 @@ async def v2_infer(
     body: InferRequest = validate(InferRequest, parse_json(header, V2_EXAMPLE), 400)
     outputs = wanted_outputs(body)
     payloads = photos_of(body, binary)
+    request_id = body.id
+    del header, binary, body  # the photos' bytes and text: decoded, only payloads are needed
     check_count(state, len(payloads), f"input '{PHOTO_INPUT}'")
     ratings = await score(request, model, payloads, strict=True)
     results = [PhotoResult.from_rating(r) for r in ratings]
     answer: dict[str, Any] = {"model_name": name, "model_version": MODEL_VERSION}
-    if body.id is not None:
-        answer["id"] = body.id
+    if request_id is not None:
+        answer["id"] = request_id
     answer["parameters"] = {"model": model.card.name, "demo": model.card.demo}
     tensors = [tensor_of(out, column(out, results), binary) for out, binary in outputs]
     answer["outputs"] = [entry for entry, _ in tensors]
