@@ -28,8 +28,7 @@ def test_shuffled_labels_give_low_out_of_fold_pc(synth_table: Path, tmp_path: Pa
     pq.write_table(table, tmp_path / "shuffled.parquet")
     # The learning recipe on half the rows and two folds instead of three: a quarter of the
     # training, and each fold model fits its fewer rows at least as closely, so a leak of
-    # labels would show as much. 10 epochs: at least as long as the proof's, so the fold models
-    # fit their rows at least as closely.
+    # labels would show as much; 10 epochs, more than the proof's 7, add to that.
     recipe = {**LEARNING, "folds": 2, "epochs": 10}
     run = train(fast_config(tmp_path / "shuffled.parquet", tmp_path / "run", **recipe))
     metrics = json.loads((run / "metrics.json").read_text())
