@@ -57,6 +57,7 @@ import signal
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -242,7 +243,7 @@ def load(
     concurrency: int,
     seconds: float,
     route: str = "/man/predict",
-    on_window: Any = None,
+    on_window: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """`concurrency` clients send `body` back to back; the steady window of `seconds` after
     every client had one answer (tests/support/load.py, closed_loop(steady=True))."""
@@ -401,8 +402,10 @@ def run_server(
                     n=n,
                     healthz_p99=float(np.percentile(probes, 99)) * 1000 if probes else None,
                     rss=rss_mb(pid),
-                    # during the load (ramp, window and the drain after it), every 50 ms
-                    rss_load=(float(np.median(rss_samples)), max(rss_samples)),
+                    # while the load ran (ramp and window), every 50 ms
+                    rss_load=(float(np.median(rss_samples)), max(rss_samples))
+                    if rss_samples
+                    else None,
                     mean_batch=mean_batch,
                     # CPU ms per photo answered in the window, the server's and this load
                     # client's: where the cores went

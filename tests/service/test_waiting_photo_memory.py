@@ -11,6 +11,7 @@ import json
 import threading
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -23,7 +24,7 @@ from tests.support.settings import service_settings
 WAITING = 6
 
 
-def _wait_for(condition, what: str, limit: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+def _wait_for(condition: Callable[[], bool], what: str, limit: float = 30.0) -> None:
     deadline = time.monotonic() + limit
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
@@ -69,21 +70,23 @@ def test_a_photo_waiting_for_the_model_holds_far_less_than_its_upload(
             return thread
 
         # One photo first: its batch waits for the inference thread, so the next ones queue.
-        first = client(1)
-        _wait_for(lambda: state.in_flight == 1 and batcher.depth == 0, "the first photo's batch")
-        time.sleep(0.2)
-        tracemalloc.start()
+        clients = [client(1)]
         try:
+            _wait_for(
+                lambda: state.in_flight == 1 and batcher.depth == 0, "the first photo's batch"
+            )
+            time.sleep(0.2)
+            tracemalloc.start()
             before = tracemalloc.get_traced_memory()[0]
-            rest = client(WAITING)
+            clients.append(client(WAITING))
             _wait_for(lambda: batcher.depth == WAITING, "the photos to reach the queue")
             time.sleep(0.2)  # anything a request lets go of has gone by now
             held = (tracemalloc.get_traced_memory()[0] - before) / WAITING
         finally:
             tracemalloc.stop()
-            gate.set()
-        first.join(timeout=60)
-        rest.join(timeout=60)
+            gate.set()  # the model runs again, also when a wait above failed
+            for thread in clients:
+                thread.join(timeout=60)
     assert sorted(answers) == [[200], [200] * WAITING]
     # Each holding its body (780 KB), its base64 text (780 KB) and its PNG (585 KB) came to
     # 2.3 MB, the PNG alone to 0.7 MB; its model input and the request's state to ~0.13 MB.
