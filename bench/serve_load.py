@@ -437,11 +437,13 @@ def stage_costs(
     from prettymeter.card import load_model_dir
     from prettymeter.faces import FaceDetector, find_person
     from prettymeter.imaging import decode_image, preprocess
+    from prettymeter.inference import decode_base64
     from prettymeter.scoring import Scorer
+    from prettymeter.serve.routes.common import parse_json
 
     card, _ = load_model_dir(model_dir)
     crop, size = card.preprocessing.crop_size, card.input_size
-    body = json.dumps({"instances": [base64.b64encode(payload).decode()]})
+    body = json.dumps({"instances": [base64.b64encode(payload).decode()]}).encode()
     image = decode_image(payload)
     detector = FaceDetector()
     box = find_person(image, detector).person_box
@@ -450,7 +452,7 @@ def stage_costs(
     array = preprocess(image, box, crop, size)[None]
     costs: dict[str, Any] = {
         "decode": cpu_ms(
-            lambda: decode_image(base64.b64decode(json.loads(body)["instances"][0])), repeats
+            lambda: decode_image(decode_base64(parse_json(body, "")["instances"][0])), repeats
         ),
         "detect": cpu_ms(lambda: find_person(image, detector), repeats),
         "crop": cpu_ms(lambda: preprocess(image, box, crop, size), repeats),
