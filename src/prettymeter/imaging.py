@@ -252,9 +252,15 @@ def to_input_array(
         crop = crop.convert("RGB")
     if crop.size != (input_size, input_size):
         crop = crop.resize((input_size, input_size), resample)
-    array = np.asarray(crop, dtype=np.float32) / 255.0
-    array = (array - mean) / std
-    return np.ascontiguousarray(array.transpose(2, 0, 1), dtype=np.float32)
+    # Per channel on a channels-first copy: the same float32 operations on every value as
+    # `(pixels / 255 - mean) / std` on (H, W, 3), bit for bit, without numpy's slow inner
+    # loops of length 3 (a quarter of the time).
+    array = np.array(np.asarray(crop).transpose(2, 0, 1), dtype=np.float32, order="C")
+    array /= np.float32(255.0)
+    for channel, (m, s) in enumerate(zip(np.float32(mean), np.float32(std), strict=True)):
+        array[channel] -= m
+        array[channel] /= s
+    return array
 
 
 def preprocess(

@@ -1,10 +1,12 @@
-"""decode_image's reduced JPEG decode: which photos it shrinks, and what it keeps of the photo."""
+"""decode_image's reduced JPEG decode: which photos it shrinks, and what it keeps of the photo;
+the model input's normalization."""
 
 from __future__ import annotations
 
 import io
 import struct
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -79,3 +81,17 @@ def test_the_pixel_limit_applies_to_the_full_size_not_the_reduced_one() -> None:
     with pytest.raises(ImageError) as refused:
         imaging.decode_image(encoded((2700, 3240)), max_pixels=2700 * 3240 - 1)
     assert refused.value.code == "too_large"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_model_input_is_the_normalization_formula_bit_for_bit(seed: int) -> None:
+    # Every path (training's crops, export's verification, the service) feeds the model this
+    # array: its faster loop must give exactly the numbers of the plain formula.
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    mean = rng.random(3).astype(np.float32)
+    std = (rng.random(3) + 0.05).astype(np.float32)
+    array = imaging.to_input_array(Image.fromarray(pixels), 40, mean=mean, std=std)
+    formula = ((pixels.astype(np.float32) / np.float32(255.0) - mean) / std).transpose(2, 0, 1)
+    assert array.dtype == np.float32 and array.flags.c_contiguous
+    assert np.array_equal(array, formula)
