@@ -257,9 +257,10 @@ def to_input_array(
     # loops of length 3 (a quarter of the time).
     array = np.array(np.asarray(crop).transpose(2, 0, 1), dtype=np.float32, order="C")
     array /= np.float32(255.0)
-    for channel, (m, s) in enumerate(zip(np.float32(mean), np.float32(std), strict=True)):
-        array[channel] -= m
-        array[channel] /= s
+    means, stds = np.asarray(mean, dtype=np.float32), np.asarray(std, dtype=np.float32)
+    for channel in range(3):
+        array[channel] -= means[channel]
+        array[channel] /= stds[channel]
     return array
 
 

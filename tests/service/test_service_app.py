@@ -55,7 +55,7 @@ def histogram(metrics: str, name: str, labels: str) -> dict[str, float]:
     return values
 
 
-def test_concurrent_requests_share_model_calls_that_run_off_the_event_loop(
+def test_concurrent_requests_share_model_calls_off_the_event_loop_and_a_lone_photo_never_waits(
     model_dirs: dict[str, Path], tmp_path: Path
 ) -> None:
     model = whole_photo_model(model_dirs["man"], tmp_path / "man")
@@ -95,6 +95,13 @@ def test_concurrent_requests_share_model_calls_that_run_off_the_event_loop(
             thread.join()
         metrics = httpx.get(f"{server.url}/metrics").text
         loop_thread = server.thread.name
+        calls_before = len(calls)
+        # Alone, a photo has no company on its way: it must not sit out the batch's wait.
+        server.app.state.service.models["man"].batcher.max_wait_s = 20.0
+        lone = httpx.post(f"{server.url}/man/predict", json={"instances": [photo]}, timeout=60)
+    assert lone.status_code == 200 and lone.elapsed.total_seconds() < 10, lone.elapsed
+    assert len(calls) == calls_before + 1
+    del calls[calls_before:]
     assert answers == [200] * 8
     assert sum(size for size, _, _ in calls) == 8, calls
     assert max(size for size, _, _ in calls) > 1, f"no batch held more than one photo: {calls}"

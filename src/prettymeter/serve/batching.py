@@ -25,8 +25,10 @@ class _Item:
 class MicroBatcher:
     """One per model: a queue of photos and a task that runs them through the model in batches.
 
-    The first photo of a batch waits at most `max_wait_ms` for company; photos that arrive
-    while a batch runs form the next one, so under load batches fill up by themselves. Up to
+    The first photo of a batch waits at most `max_wait_ms` for company, and only while other
+    photos for this model are being prepared (`preparing`, kept by the caller): a lone photo
+    runs at once. Photos that arrive while a batch runs form the next one, so under load
+    batches fill up by themselves. Up to
     `parallel` batches run at once (each in its own executor thread): the next batch is gathered
     while earlier ones run, and a semaphore holds the gathering back while `parallel` run.
     """
@@ -46,6 +48,7 @@ class MicroBatcher:
         self.max_wait_s = max_wait_ms / 1000.0
         self.observe = observe
         self.parallel = max(1, parallel)
+        self.preparing = 0  # photos decoding or detecting that will come here (event loop only)
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._batches: set[asyncio.Task[None]] = set()
@@ -89,6 +92,8 @@ class MicroBatcher:
                 if not self._queue.empty():
                     batch.append(self._queue.get_nowait())
                     continue
+                if self.preparing == 0:  # no photo is on its way: waiting would only add latency
+                    break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break

@@ -62,7 +62,10 @@ class Batching(BaseModel):
         default=8, ge=1, description="most photos run through a model at once"
     )
     max_wait_ms: float = Field(
-        default=2.0, ge=0, description="how long a batch waits for more photos after its first one"
+        default=2.0,
+        ge=0,
+        description="how long a batch waits for more photos after its first one, while other "
+        "photos are being decoded or detected (a lone photo runs at once)",
     )
     queue_size: int = Field(
         default=64, ge=1, description="photos admitted (decoding, detecting or queued); 429 above"

@@ -227,7 +227,12 @@ class ServiceState:
                 return Prepared(error=payload)
             return await loop.run_in_executor(self.prep_pool, model.prepare, payload, strict, faces)
 
-        prepared = await asyncio.gather(*(prepare(p) for p in payloads))
+        coming = sum(not isinstance(p, ImageError) for p in payloads)
+        served.batcher.preparing += coming
+        try:
+            prepared = await asyncio.gather(*(prepare(p) for p in payloads))
+        finally:
+            served.batcher.preparing -= coming
         payloads.clear()  # decoded: the encoded photos need not wait for the model with them
         futures = [_submit_once(served.batcher, p.inputs()) for p in prepared]
         self.metrics.queue_depth.labels(served.route).set(served.batcher.depth)
