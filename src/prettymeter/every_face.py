@@ -84,6 +84,6 @@ def face_input(
         confidence,
         person.main,
         region=region,
-        array=photo.array if same else preparer.spec.array(image, person.person_box),
+        array=photo.array if same else preparer.input(image, person.person_box),
         quality=face_quality(image, face),
     )

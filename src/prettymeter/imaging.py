@@ -238,6 +238,33 @@ def square_crop(
     return region
 
 
+def to_input_pixels(
+    crop: Image.Image, input_size: int, *, resample: Image.Resampling = RESAMPLE
+) -> np.ndarray:
+    """A square crop → uint8 array (3, input_size, input_size): the pixels `normalize` turns
+    into the model input (a quarter of its memory, for a photo that waits for the model)."""
+    if crop.mode != "RGB":
+        crop = crop.convert("RGB")
+    if crop.size != (input_size, input_size):
+        crop = crop.resize((input_size, input_size), resample)
+    return np.ascontiguousarray(np.asarray(crop).transpose(2, 0, 1))
+
+
+def normalize(pixels: np.ndarray, mean: np.ndarray = MEAN, std: np.ndarray = STD) -> np.ndarray:
+    """uint8 pixels (..., 3, S, S) → the float32 model input, `(pixels / 255 - mean) / std`.
+
+    Per channel: the same float32 operations on every value as that formula on (H, W, 3), bit
+    for bit, without numpy's slow inner loops of length 3 (a quarter of the time), and the same
+    numbers for one photo or a batch of them."""
+    array = np.array(pixels, dtype=np.float32, order="C")
+    array /= np.float32(255.0)
+    means, stds = np.asarray(mean, dtype=np.float32), np.asarray(std, dtype=np.float32)
+    for channel in range(3):
+        array[..., channel, :, :] -= means[channel]
+        array[..., channel, :, :] /= stds[channel]
+    return array
+
+
 def to_input_array(
     crop: Image.Image,
     input_size: int,
@@ -248,20 +275,7 @@ def to_input_array(
 ) -> np.ndarray:
     """A square crop → float32 array (3, input_size, input_size), normalized by mean and std
     (ImageNet statistics unless a model card says otherwise)."""
-    if crop.mode != "RGB":
-        crop = crop.convert("RGB")
-    if crop.size != (input_size, input_size):
-        crop = crop.resize((input_size, input_size), resample)
-    # Per channel on a channels-first copy: the same float32 operations on every value as
-    # `(pixels / 255 - mean) / std` on (H, W, 3), bit for bit, without numpy's slow inner
-    # loops of length 3 (a quarter of the time).
-    array = np.array(np.asarray(crop).transpose(2, 0, 1), dtype=np.float32, order="C")
-    array /= np.float32(255.0)
-    means, stds = np.asarray(mean, dtype=np.float32), np.asarray(std, dtype=np.float32)
-    for channel in range(3):
-        array[channel] -= means[channel]
-        array[channel] /= stds[channel]
-    return array
+    return normalize(to_input_pixels(crop, input_size, resample=resample), mean, std)
 
 
 def preprocess(

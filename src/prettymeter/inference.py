@@ -115,6 +115,16 @@ class InputSpec:
     def array(self, image: Image.Image, box: Sequence[float] | None) -> np.ndarray:
         return self.array_from_crop(self.crop(image, box))
 
+    def pixels(self, image: Image.Image, box: Sequence[float] | None) -> np.ndarray:
+        """The model input before normalization: uint8 (3, S, S); `as_input` finishes it."""
+        return imaging.to_input_pixels(
+            self.crop(image, box), self.input_size, resample=self.resample
+        )
+
+    def as_input(self, array: np.ndarray) -> np.ndarray:
+        """uint8 pixels (one input or a batch) → the float32 model input; float32 as it is."""
+        return imaging.normalize(array, self.mean, self.std) if array.dtype == np.uint8 else array
+
 
 # -- one photo → model input ----------------------------------------------------------------------
 
@@ -129,6 +139,8 @@ class Prepared:
     although it breaks the one-person rule (`strict=False`) has both an array and its error.
     `quality` measures the person's face (faces.quality) when one was found; `faces` holds
     every face, each ready for the model on its own (None unless every face was asked for).
+    `array` is the float32 model input, or its uint8 pixels from a `compact` preparer (the
+    engine session and `InputSpec.as_input` normalize those).
     """
 
     array: np.ndarray | None = None
@@ -206,6 +218,8 @@ class PhotoPreparer:
     and a photo without exactly one clearly visible person is refused when `strict`. With
     `strict=False` (the original routes, `predict --whole`) such a photo is scored whole, as the
     original did. A model trained on person crops always runs the detector: its input is the crop.
+    `compact`: each input is kept as its uint8 pixels, normalized when its batch runs (the
+    service: a photo waiting for the model holds a quarter of the memory).
     """
 
     def __init__(
@@ -215,6 +229,7 @@ class PhotoPreparer:
         *,
         one_person: bool = True,
         max_pixels: int = imaging.DEFAULT_MAX_PIXELS,
+        compact: bool = False,
     ) -> None:
         if detector is None and (one_person or spec.crops_person):
             why = "is trained on person crops" if spec.crops_person else "has the one-person rule"
@@ -223,6 +238,7 @@ class PhotoPreparer:
         self.detector = detector
         self.one_person = one_person
         self.max_pixels = max_pixels
+        self.input = spec.pixels if compact else spec.array  # (image, box) → the model input
 
     @property
     def detects(self) -> bool:
@@ -259,7 +275,7 @@ class PhotoPreparer:
                 if strict:
                     return Prepared(image_size=(width, height), error=refused)
                 # Not strict: scored whole, as the original did; the reason stays with the result.
-                array = self.spec.array(image, None)
+                array = self.input(image, None)
                 return Prepared(array, None, whole, (width, height), error=refused)
         box = rounded(imaging.to_full(found, image)) if found is not None else None
         face = person.face if found is not None else None
@@ -267,9 +283,9 @@ class PhotoPreparer:
         size = (width, height)
         points = full_points(image, face) if face is not None else None
         if self.spec.crops_person and found is not None:
-            array = self.spec.array(image, found)
+            array = self.input(image, found)
             return Prepared(array, box, box, size, quality=quality, landmarks=points)
-        array = self.spec.array(image, None)
+        array = self.input(image, None)
         return Prepared(array, box, whole, size, quality=quality, landmarks=points)
 
 

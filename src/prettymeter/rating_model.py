@@ -63,7 +63,9 @@ class RatingModel:
     clearly visible person; `detector` is an instance to share between models (loaded here when
     the rule or a card trained on person crops needs one and none is given). `stored_crops`:
     the model is fed the detect stage's stored crops (`prepare_crop`, for `evaluate`), never
-    photos, so no detector is loaded. Thread-safe: `prepare` runs on many threads at once.
+    photos, so no detector is loaded. `compact`: prepared photos hold their uint8 pixels
+    (`PhotoPreparer`), normalized when their batch runs. Thread-safe: `prepare` runs on many
+    threads at once.
     """
 
     def __init__(
@@ -80,6 +82,7 @@ class RatingModel:
         max_file_bytes: int = imaging.DEFAULT_MAX_FILE_BYTES,
         batch_size: int = 16,
         stored_crops: bool = False,
+        compact: bool = False,
     ) -> None:
         self.model_dir = Path(model_dir)
         # The engine session reads the card and checks the ONNX file's sha256 against it: the
@@ -93,7 +96,7 @@ class RatingModel:
             if detector is None and (one_person or self.spec.crops_person):
                 detector = load_detector()
             self.preparer = PhotoPreparer(
-                self.spec, detector, one_person=one_person, max_pixels=max_pixels
+                self.spec, detector, one_person=one_person, max_pixels=max_pixels, compact=compact
             )
         self.batch_size = max(1, batch_size)
         self.max_file_bytes = max_file_bytes
@@ -200,6 +203,7 @@ class RatingModel:
         def explain_one(array: np.ndarray | None, region: Any, points: Any, label: Any) -> Any:
             if array is None or region is None or not points or len(points) < 5:
                 return None
+            array = self.spec.as_input(array)  # occlusion fills the mean colour: float input
             where = to_input(points, region, size, array.shape[-1])
             if grid == 0 and self.scorer.map_side >= MIN_MAP_CELLS:
                 return from_label_map(

@@ -30,6 +30,7 @@ from prettymeter.card import EngineCheck, ModelCard, figures, load_model_dir, sh
 from prettymeter.contract import INPUT_NAME, LABEL_MAP_OUTPUT, LABEL_OUTPUT, STD_OUTPUT
 from prettymeter.errors import PrettyMeterError
 from prettymeter.hardware import cpu_has_bf16
+from prettymeter.imaging import normalize
 from prettymeter.memory import page_out, release_free_memory
 from prettymeter.probes import batch_sha256, check_batch
 
@@ -341,7 +342,8 @@ class Scorer:
     # -- running -------------------------------------------------------------------------------
 
     def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Score a float32 batch [N, 3, S, S]; returns labels [N] and stds [N] (or None)."""
+        """Score a float32 batch [N, 3, S, S] (or its uint8 pixels, normalized here by the
+        card's mean and std); returns labels [N] and stds [N] (or None)."""
         labels, stds, _ = self._run(batch, with_map=False)
         return labels, stds
 
@@ -366,6 +368,9 @@ class Scorer:
                 "prepare photos with prettymeter.imaging.preprocess"
             )
         count = batch.shape[0]
+        if batch.dtype == np.uint8:  # pixels (a compact preparer's): the card's normalization
+            p = self.card.preprocessing
+            batch = normalize(batch, np.asarray(p.mean, np.float32), np.asarray(p.std, np.float32))
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         names = [LABEL_OUTPUT] + [STD_OUTPUT] * self.has_std + [LABEL_MAP_OUTPUT] * with_map
         if count == 0:

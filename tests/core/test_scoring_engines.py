@@ -196,3 +196,18 @@ def test_an_onnx_file_that_is_not_a_model_is_refused_clearly(tmp_path: Path) -> 
     for engine in ("onnxruntime", "openvino"):
         with pytest.raises(PrettyMeterError, match="cannot be loaded"):
             Scorer(broken, engine=engine)
+
+
+def test_uint8_pixels_score_exactly_as_the_float_input_they_normalize_to(
+    model_dirs: dict[str, Path],
+) -> None:
+    # The service queues photos as uint8 pixels; the engine normalizes them by the card.
+    from prettymeter.inference import InputSpec
+
+    scorer = Scorer(model_dirs["man"], engine="onnxruntime", threads=1)
+    spec = InputSpec.from_card(scorer.card)
+    photos = fixture_variants()[:3]
+    pixels = np.stack([spec.pixels(photo, None) for photo in photos])
+    floats = np.stack([spec.array(photo, None) for photo in photos])
+    assert pixels.dtype == np.uint8 and np.array_equal(spec.as_input(pixels), floats)
+    assert np.array_equal(scorer.run(pixels)[0], scorer.run(floats)[0])

@@ -1,7 +1,7 @@
-"""A photo waiting for the model holds its model input, not its upload: the request body, the
-base64 text and the encoded photo are let go once the photo is decoded, on the original route
-and the KServe V1 and V2 ones. Under load most photos wait in the queue, so what each one holds
-there is what the service's memory grows by."""
+"""A photo waiting for the model holds its model input (as uint8 pixels), not its upload: the
+request body, the base64 text and the encoded photo are let go once the photo is decoded, on the
+original route and the KServe V1 and V2 ones. Under load most photos wait in the queue, so
+what each one holds there is what the service's memory grows by."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 from prettymeter.serve.state import ServiceState
@@ -82,6 +83,7 @@ def test_a_photo_waiting_for_the_model_holds_far_less_than_its_upload(
             _wait_for(lambda: batcher.depth == WAITING, "the photos to reach the queue")
             time.sleep(0.2)  # anything a request lets go of has gone by now
             held = (tracemalloc.get_traced_memory()[0] - before) / WAITING
+            waiting = [item.array.dtype for item in batcher._queue._queue]  # type: ignore[attr-defined]
         finally:
             tracemalloc.stop()
             gate.set()  # the model runs again, also when a wait above failed
@@ -89,5 +91,7 @@ def test_a_photo_waiting_for_the_model_holds_far_less_than_its_upload(
                 thread.join(timeout=60)
     assert sorted(answers) == [[200], [200] * WAITING]
     # Each holding its body (780 KB), its base64 text (780 KB) and its PNG (585 KB) came to
-    # 2.3 MB, the PNG alone to 0.7 MB; its model input and the request's state to ~0.13 MB.
+    # 2.3 MB, the PNG alone to 0.7 MB; its model input and the request's state to ~0.08 MB.
     assert held < 0.5 * len(upload), f"{held / 1e3:.0f} KB per waiting photo"
+    # …and that input waits as its uint8 pixels, a quarter of the float32 the model takes.
+    assert waiting == [np.dtype(np.uint8)] * WAITING, waiting

@@ -151,6 +151,7 @@ class ServiceState:
             one_person=settings.detect,
             detector=detector,
             max_pixels=settings.limits.max_pixels,
+            compact=True,  # a photo waits for its batch as uint8 pixels, normalized at the batch
         )
         self._check_route(route, model_dir, model.card)
         model.warmup(settings.batching.max_batch_size)
