@@ -437,9 +437,8 @@ def stage_costs(
     from prettymeter.card import load_model_dir
     from prettymeter.faces import FaceDetector, find_person
     from prettymeter.imaging import decode_image, preprocess
-    from prettymeter.inference import decode_base64
     from prettymeter.scoring import Scorer
-    from prettymeter.serve.routes.common import parse_json
+    from prettymeter.serve.routes.common import decode_base64, parse_json
 
     card, _ = load_model_dir(model_dir)
     crop, size = card.preprocessing.crop_size, card.input_size

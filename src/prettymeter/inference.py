@@ -11,14 +11,12 @@ code cannot honour is refused at load.
 
 from __future__ import annotations
 
-import binascii
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pybase64
 from PIL import Image
 
 from prettymeter import imaging
@@ -170,25 +168,6 @@ class PreparedFace:
     array: np.ndarray | None = None
     quality: Quality | None = None
     error: ImageError | None = None
-
-
-def decode_base64(text: object) -> bytes:
-    """A base64 instance (optionally a data: URL) → bytes, or ImageError('invalid_base64')."""
-    if not isinstance(text, str):
-        raise ImageError("invalid_base64", "an instance is not a string; send base64 text")
-    if text.startswith("data:") and "," in text[:200]:
-        text = text.split(",", 1)[1]
-    try:
-        # pybase64's SIMD decoder: binascii holds the GIL ~60× longer on a PNG's megabyte.
-        return pybase64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        pass
-    try:  # line-wrapped base64 (MIME, `base64` without -w0)
-        return pybase64.b64decode("".join(text.split()), validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise ImageError(
-            "invalid_base64", "an instance is not valid base64; encode the image file with base64"
-        ) from exc
 
 
 def rounded(box: Sequence[float]) -> Box:
