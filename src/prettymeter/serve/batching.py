@@ -28,9 +28,9 @@ class MicroBatcher:
     The first photo of a batch waits at most `max_wait_ms` for company, and only while other
     photos for this model are being prepared (`preparing`, kept by the caller): a lone photo
     runs at once. Photos that arrive while a batch runs form the next one, so under load
-    batches fill up by themselves. Up to
-    `parallel` batches run at once (each in its own executor thread): the next batch is gathered
-    while earlier ones run, and a semaphore holds the gathering back while `parallel` run.
+    batches fill up by themselves. Up to `parallel` batches run at once (each in its own
+    executor thread): the next batch is gathered while earlier ones run, and a semaphore holds
+    the gathering back while `parallel` run.
     """
 
     def __init__(
