@@ -14,8 +14,10 @@ PIL/torchvision transforms, no detection). Then:
     photos (14 variants of the 2 fixture photos), for every engine this CPU has and for torch
     eager (the baseline's numerics); `--drift-model DIR` adds any exported model (e.g. a
     trained demo);
-  * load: each server in turn (ours with person detection on, ours with it off, the baseline)
-    under c = 1, 4, 16 concurrent clients sending 1-photo and 4-photo original-route requests
+  * load: each server in turn (the baseline, ours with person detection on, ours with it off,
+    the baseline again: its ratios are against the mean of its two runs, so a machine that
+    speeds up or slows down during the run biases them less) under c = 1, 4, 16 concurrent
+    clients sending 1-photo and 4-photo original-route requests
     (`POST /man/predict`, a 512-px JPEG, or with `--payload png` the 500x600 fixture PNG as-is)
     for --seconds each, while another process probes `GET /healthz` every 50 ms and reads the
     server's RSS; prints img/s, latency p50/p95/p99, errors, /healthz p99, the server's RSS
@@ -51,6 +53,7 @@ import asyncio
 import base64
 import http.client
 import json
+import math
 import multiprocessing as mp
 import os
 import signal
@@ -485,6 +488,21 @@ def add_ceilings(rows: list[dict[str, Any]], costs: dict[str, Any], cores: int) 
 # -- report --------------------------------------------------------------------------------------
 
 
+BASELINES = ("baseline (original-like)", "baseline, again")
+
+
+def baseline_means(rows: list[dict[str, Any]]) -> dict[tuple[int, int], dict[str, float]]:
+    """Per (c, n): the baseline's img/s and p50, the mean over its runs (first and last)."""
+    means: dict[tuple[int, int], dict[str, float]] = {}
+    runs = [r for r in rows if r["server"] in BASELINES]
+    for key in sorted({(r["c"], r["n"]) for r in runs}):
+        same = [r for r in runs if (r["c"], r["n"]) == key]
+        for k in ("img_s", "p50"):
+            measured = [r[k] for r in same if np.isfinite(r[k])]
+            means.setdefault(key, {})[k] = float(np.mean(measured)) if measured else math.nan
+    return means
+
+
 def print_tables(
     engines: list[dict[str, Any]],
     rows: list[dict[str, Any]],
@@ -538,7 +556,7 @@ def print_tables(
         f" {'× base p50':>11} {'batch':>6} {'ceiling':>8} {'share':>6} {'CPU ms/img':>15}"
     )
     print(header)
-    base = {(r["c"], r["n"]): r for r in rows if r["server"] == "baseline (original-like)"}
+    base = baseline_means(rows)
     for r in rows:
         b = base.get((r["c"], r["n"]))
         ratio = f"{r['img_s'] / b['img_s']:.2f}×" if b and b["img_s"] else "-"
@@ -559,6 +577,11 @@ def print_tables(
             f"{r['p95']:>8.0f} {r['p99']:>8.0f} {r['errors']:>4} {health:>13} "
             f"{rss:>15} {ratio:>13} {p50_ratio:>11} {batch:>6} {ceiling:>8} {share:>6} "
             f"{spent:>15}"
+        )
+    if len({r["server"] for r in rows if r["server"] in BASELINES}) == 2:
+        print(
+            "× base: against the mean of the baseline's two runs, first and last (their own × "
+            "show how far the machine moved between them)"
         )
     failed = [r for r in rows if r.get("error_kinds")]
     if failed:
@@ -648,7 +671,8 @@ def main() -> None:
         servers.append((key, Server(f"ours, detection {key}", command, "/readyz", env)))
     baseline = [sys.executable, str(REPO / "bench" / "original_baseline_server.py")]
     baseline += ["--weights", str(weights)]
-    servers.append(("baseline", Server("baseline (original-like)", baseline, "/healthz")))
+    first, last = (Server(name, baseline, "/healthz") for name in BASELINES)
+    servers = [("baseline", first), *servers, ("baseline", last)]
     only = set(filter(None, args.only.split(",")))
     rows: list[dict[str, Any]] = []
     peaks: dict[str, dict[str, float]] = {}
