@@ -11,6 +11,12 @@ A benchmark's numbers are only worth reading on a quiet machine: its start-up ch
 load average, processes outside the benchmark using a core) and its end check (CPU time spent
 by everything outside this process tree while it ran, from /proc/stat, and the hypervisor's
 steal time) say whether it was. Linux only (/proc); elsewhere the checks report "unknown".
+
+A quiet load average does not mean the cores run at their usual speed: on a shared VM the
+model's bf16 speed was seen to move 2× within a minute while nothing ran beside it. So both
+checks also time one convolution through OpenVINO (`matrix_gauge`), in bf16 where the CPU has
+it, and name the kernel OpenVINO picked for it, so a table says whether AMX did the work; a
+gauge that moved more than GAUGE_DRIFT between start and end makes the run not quiet.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ LOAD_LIMIT = 0.5  # 1-minute load average at start above this: not quiet
 BUSY_PROCESS_SHARE = 0.2  # a process outside the benchmark using more of a core than this
 OTHERS_LIMIT = 0.25  # cores used on average by everything else while the benchmark ran
 STEAL_LIMIT = 0.05  # share of the CPU time the hypervisor gave to other machines
+GAUGE_DRIFT = 0.2  # the gauge's GFLOP/s at the end this far from the start's: not quiet
+GAUGE_SECONDS = 0.3  # the gauge runs its convolution for this long (its median run counts)
 FLAGS = {
     "avx2": "AVX2",
     "avx512f": "AVX-512",
@@ -45,6 +53,23 @@ HZ = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 @dataclass
+class Gauge:
+    """One 3×3 convolution (4 × 128 channels × 56 × 56: ~3.7 GFLOP) through OpenVINO's CPU
+    plugin on every usable core, in bf16 where the CPU has it (the served model's precision)."""
+
+    precision: str  # "bf16" or "f32"
+    kernel: str  # OpenVINO's primitive: brgconv_avx512_amx_bf16 uses AMX, brgconv_avx512_bf16 not
+    gflops: float  # at the median of the runs in GAUGE_SECONDS
+
+    @property
+    def amx(self) -> bool:
+        return "amx" in self.kernel
+
+    def describe(self) -> str:
+        return f"{self.precision} convolution {self.gflops:.0f} GFLOP/s ({self.kernel})"
+
+
+@dataclass
 class Machine:
     """The CPU and how busy the machine is at one moment."""
 
@@ -53,6 +78,7 @@ class Machine:
     flags: list[str]  # the FLAGS names this CPU has
     load: tuple[float, float, float]
     busy: list[str] = field(default_factory=list)  # other processes using a core, "pid name %"
+    gauge: Gauge | None = None  # None: OpenVINO is not installed
 
     @property
     def bf16(self) -> bool:
@@ -79,6 +105,12 @@ class Machine:
             f"[{flags}]\nload average at start: "
             + " ".join(f"{v:.2f}" for v in self.load)
             + " (1, 5, 15 min)"
+            + (f"\nOpenVINO gauge at start: {self.gauge.describe()}" if self.gauge else "")
+            + (
+                "; the CPU has AMX but OpenVINO does not use it"
+                if self.gauge and self.amx and not self.gauge.amx
+                else ""
+            )
         )
 
 
@@ -93,6 +125,7 @@ class Verdict:
     seconds: float
     load_at_start: float
     load_at_end: tuple[float, float, float]
+    gauge_at_end: Gauge | None = None
 
     @property
     def mark(self) -> str:
@@ -109,6 +142,8 @@ class Verdict:
             f"while it ran ({self.seconds:.0f} s): other processes used {others} on average, "
             f"steal {steal}; load average at end " + " ".join(f"{v:.2f}" for v in self.load_at_end)
         )
+        if self.gauge_at_end is not None:
+            text += f"\nOpenVINO gauge at end: {self.gauge_at_end.describe()}"
         if not self.quiet:
             text += "\n" + warning(self.problems)
         return text
@@ -147,6 +182,59 @@ def cpu_flags() -> list[str]:
     except OSError:
         pass
     return []
+
+
+def matrix_gauge(cores: int | None = None) -> Gauge | None:
+    """Time the gauge's convolution now (see `Gauge`); None where OpenVINO is not installed."""
+    try:
+        import numpy as np
+        import openvino as ov
+        import openvino.opset13 as ops
+    except ImportError:
+        return None
+    precision = "bf16" if "AVX-512 BF16" in cpu_flags() or "AMX-BF16" in cpu_flags() else "f32"
+    shape, channels, side = [4, 128, 56, 56], 128, 56
+    x = ops.parameter(shape, np.float32, name="x")
+    weights = np.random.default_rng(0).standard_normal((channels, channels, 3, 3), np.float32)
+    y = ops.convolution(x, ops.constant(weights), [1, 1], [1, 1], [1, 1], [1, 1])
+    config = {
+        "INFERENCE_PRECISION_HINT": precision,
+        "INFERENCE_NUM_THREADS": cores or usable_cores(),
+        "PERFORMANCE_HINT": "LATENCY",
+    }
+    compiled = ov.Core().compile_model(ov.Model([y], [x], "gauge"), "CPU", config)
+    kernel = next(
+        (
+            op.get_rt_info()["primitiveType"].astype(str)
+            for op in compiled.get_runtime_model().get_ordered_ops()
+            if op.get_rt_info()["layerType"].astype(str) == "Convolution"
+        ),
+        "unknown",
+    )
+    request = compiled.create_infer_request()
+    data = np.random.default_rng(1).standard_normal(shape, np.float32)
+    request.infer({0: data})  # the first run prepares the kernel
+    runs: list[float] = []
+    started = time.perf_counter()
+    while time.perf_counter() - started < GAUGE_SECONDS or len(runs) < 3:
+        begin = time.perf_counter()
+        request.infer({0: data})
+        runs.append(time.perf_counter() - begin)
+    flop = 2 * shape[0] * channels * side * side * channels * 9
+    return Gauge(precision, kernel, flop / statistics.median(runs) / 1e9)
+
+
+def gauge_problem(start: Gauge | None, end: Gauge | None) -> str | None:
+    """Why the run is not quiet by its gauges (None: they agree, or one is missing)."""
+    if start is None or end is None:
+        return None
+    change = end.gflops / start.gflops - 1
+    if abs(change) <= GAUGE_DRIFT:
+        return None
+    return (
+        f"the CPU's {start.precision} convolution speed moved {change:+.0%} while it ran "
+        f"({start.gflops:.0f} → {end.gflops:.0f} GFLOP/s; > {GAUGE_DRIFT:.0%})"
+    )
 
 
 def _process_table() -> dict[int, tuple[int, int, str]]:
@@ -263,6 +351,7 @@ class Watch:
         while machine.problems and time.monotonic() < deadline:
             time.sleep(min(10.0, max(0.0, deadline - time.monotonic())))
             machine = snapshot()
+        machine.gauge = matrix_gauge(machine.cores)
         if not quiet_output:
             print(machine.describe(), flush=True)
             if machine.problems:
@@ -287,9 +376,20 @@ class Watch:
             )
         if steal is not None and steal > STEAL_LIMIT:
             problems.append(f"the hypervisor stole {steal:.0%} of the CPU time")
+        gauge = matrix_gauge(self.machine.cores) if self.machine.gauge is not None else None
+        drift = gauge_problem(self.machine.gauge, gauge)
+        if drift is not None:
+            problems.append(drift)
         load_at_end = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
         return Verdict(
-            not problems, problems, others, steal, seconds, self.machine.load[0], load_at_end
+            not problems,
+            problems,
+            others,
+            steal,
+            seconds,
+            self.machine.load[0],
+            load_at_end,
+            gauge,
         )
 
     def record(self, verdict: Verdict) -> dict[str, Any]:
