@@ -192,7 +192,8 @@ def matrix_gauge(cores: int | None = None) -> Gauge | None:
         import openvino.opset13 as ops
     except ImportError:
         return None
-    precision = "bf16" if "AVX-512 BF16" in cpu_flags() or "AMX-BF16" in cpu_flags() else "f32"
+    flags = cpu_flags()
+    precision = "bf16" if "AVX-512 BF16" in flags or "AMX-BF16" in flags else "f32"
     shape, channels, side = [4, 128, 56, 56], 128, 56
     x = ops.parameter(shape, np.float32, name="x")
     weights = np.random.default_rng(0).standard_normal((channels, channels, 3, 3), np.float32)
