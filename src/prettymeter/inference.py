@@ -114,14 +114,11 @@ class InputSpec:
         return self.array_from_crop(self.crop(image, box))
 
     def pixels(self, image: Image.Image, box: Sequence[float] | None) -> np.ndarray:
-        """The model input before normalization: uint8 (3, S, S); `as_input` finishes it."""
+        """The model input before normalization: uint8 (3, S, S); `Scorer.model_input`
+        finishes it."""
         return imaging.to_input_pixels(
             self.crop(image, box), self.input_size, resample=self.resample
         )
-
-    def as_input(self, array: np.ndarray) -> np.ndarray:
-        """uint8 pixels (one input or a batch) → the float32 model input; float32 as it is."""
-        return imaging.normalize(array, self.mean, self.std) if array.dtype == np.uint8 else array
 
 
 # -- one photo → model input ----------------------------------------------------------------------
@@ -138,7 +135,7 @@ class Prepared:
     `quality` measures the person's face (faces.quality) when one was found; `faces` holds
     every face, each ready for the model on its own (None unless every face was asked for).
     `array` is the float32 model input, or its uint8 pixels from a `compact` preparer (the
-    engine session and `InputSpec.as_input` normalize those).
+    engine session normalizes those: `Scorer.model_input`).
     """
 
     array: np.ndarray | None = None

@@ -203,7 +203,7 @@ class RatingModel:
         def explain_one(array: np.ndarray | None, region: Any, points: Any, label: Any) -> Any:
             if array is None or region is None or not points or len(points) < 5:
                 return None
-            array = self.spec.as_input(array)  # occlusion fills the mean colour: float input
+            array = self.scorer.model_input(array)  # occlusion fills the mean colour: float input
             where = to_input(points, region, size, array.shape[-1])
             if grid == 0 and self.scorer.map_side >= MIN_MAP_CELLS:
                 return from_label_map(

@@ -139,7 +139,6 @@ class Scorer:
         gate: bool = True,
     ) -> None:
         self.model_dir = Path(model_dir)
-        self.card: ModelCard
         self.card, self.onnx_path = load_model_dir(self.model_dir)
         self.device = device
         if gate:
@@ -151,6 +150,8 @@ class Scorer:
         self.threads = threads
         self.streams = streams  # OpenVINO: batches run at once, each on `threads` threads
         self.input_size = self.card.input_size
+        p = self.card.preprocessing  # what turns uint8 pixels into the model input
+        self._mean, self._std = np.asarray(p.mean, np.float32), np.asarray(p.std, np.float32)
         self._local = threading.local()
         self.has_std = False
         self.has_map = False  # the graph has LABEL_MAP_OUTPUT (run_map)
@@ -341,9 +342,12 @@ class Scorer:
 
     # -- running -------------------------------------------------------------------------------
 
+    def model_input(self, pixels: np.ndarray) -> np.ndarray:
+        """uint8 pixels (one or a batch) → the model input by the card; float32 as it is."""
+        return normalize(pixels, self._mean, self._std) if pixels.dtype == np.uint8 else pixels
+
     def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Score a float32 batch [N, 3, S, S] (or its uint8 pixels, normalized here by the
-        card's mean and std); returns labels [N] and stds [N] (or None)."""
+        """Labels [N] and stds [N] (or None) of a float32 batch [N, 3, S, S] or its pixels."""
         labels, stds, _ = self._run(batch, with_map=False)
         return labels, stds
 
@@ -368,10 +372,7 @@ class Scorer:
                 "prepare photos with prettymeter.imaging.preprocess"
             )
         count = batch.shape[0]
-        if batch.dtype == np.uint8:  # pixels (a compact preparer's): the card's normalization
-            p = self.card.preprocessing
-            batch = normalize(batch, np.asarray(p.mean, np.float32), np.asarray(p.std, np.float32))
-        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        batch = np.ascontiguousarray(self.model_input(batch), dtype=np.float32)
         names = [LABEL_OUTPUT] + [STD_OUTPUT] * self.has_std + [LABEL_MAP_OUTPUT] * with_map
         if count == 0:
             results = [

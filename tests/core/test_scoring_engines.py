@@ -209,5 +209,5 @@ def test_uint8_pixels_score_exactly_as_the_float_input_they_normalize_to(
     photos = fixture_variants()[:3]
     pixels = np.stack([spec.pixels(photo, None) for photo in photos])
     floats = np.stack([spec.array(photo, None) for photo in photos])
-    assert pixels.dtype == np.uint8 and np.array_equal(spec.as_input(pixels), floats)
+    assert pixels.dtype == np.uint8 and np.array_equal(scorer.model_input(pixels), floats)
     assert np.array_equal(scorer.run(pixels)[0], scorer.run(floats)[0])
